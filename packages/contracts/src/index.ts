@@ -1,0 +1,56 @@
+export { Md5Schema, Sha256Schema } from './hashes.js';
+export { StorageRelativePathSchema } from './storage-path.js';
+export { ModelFamilySchema, ModelFormatSchema, modelFormatFromFileName, type ModelFamily, type ModelFormat } from './model-format.js';
+export {
+  InputSpecSchema,
+  LabelFormatSchema,
+  MODEL_DESCRIPTOR_FILE,
+  ModelDescriptorSchema,
+  type InputSpec,
+  type LabelFormat,
+  type ModelDescriptor,
+} from './model-descriptor.js';
+export {
+  ANNOUNCED_MODEL_POINTER,
+  ModelMessageSchema,
+  RichModelMessageSchema,
+  SeedModelMessageSchema,
+  toModelAnnouncement,
+  type ModelAnnouncement,
+  type ModelMessage,
+  type RichModelMessage,
+  type SeedModelMessage,
+} from './model-message.js';
+export {
+  DesiredModelSchema,
+  parseLoaderDesired,
+  LoaderReportedSchema,
+  LoaderUpdateReportSchema,
+  SeedLoaderDesiredSchema,
+  UpdatePolicySchema,
+  UpdateStateSchema,
+  type DesiredModel,
+  type LoaderDesired,
+  type LoaderReported,
+  type LoaderUpdateReport,
+  type SeedLoaderDesired,
+  type UpdatePolicy,
+  type UpdateState,
+} from './loader-twin.js';
+export { ActiveModelReportSchema, InferenceReportedSchema, type ActiveModelReport, type InferenceReported } from './inference-twin.js';
+export {
+  BoxSchema,
+  ClassificationSchema,
+  DetectionResultSchema,
+  DetectionSchema,
+  ModelRefSchema,
+  SeedDetectionSchema,
+  StageTimingsSchema,
+  type Box,
+  type Classification,
+  type Detection,
+  type DetectionResult,
+  type ModelRef,
+  type SeedDetection,
+  type StageTimings,
+} from './detections.js';

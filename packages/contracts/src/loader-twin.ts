@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { Md5Schema, Sha256Schema } from './hashes.js';
+
+const VersionSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'may contain letters, digits, ".", "_" and "-"');
+const ModelNameSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'may contain letters, digits, ".", "_" and "-"');
+const DownloadUrlSchema = z.url({ protocol: /^https?$/ });
+const PackageFileNameSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[^/\\\0]+$/, 'must be a plain file name')
+  .refine((value) => value !== '.' && value !== '..', 'must be a plain file name');
+
+/** The seed's flat desired properties. */
+export const SeedLoaderDesiredSchema = z.object({
+  FileName: PackageFileNameSchema,
+  DownloadUrl: DownloadUrlSchema,
+  ContentMD5: Md5Schema.optional(),
+});
+export type SeedLoaderDesired = z.infer<typeof SeedLoaderDesiredSchema>;
+
+/** The rich desired model: integrity data travels in the twin, the artifact behind the URL. */
+export const DesiredModelSchema = z.object({
+  name: ModelNameSchema,
+  version: VersionSchema,
+  url: DownloadUrlSchema,
+  sha256: Sha256Schema,
+  sizeBytes: z.number().int().positive().optional(),
+  format: z.enum(['zip', 'onnx', 'tflite']).optional(),
+  md5: Md5Schema.optional(),
+});
+export type DesiredModel = z.infer<typeof DesiredModelSchema>;
+
+export const UpdatePolicySchema = z.object({
+  keepVersions: z.number().int().min(1).max(20).default(2),
+  maxBandwidthBytesPerSec: z.number().int().positive().optional(),
+});
+export type UpdatePolicy = z.infer<typeof UpdatePolicySchema>;
+
+/** Desired properties of the loader twin, normalised: the rich form wins over the seed's flat form when both are present. */
+export type LoaderDesired =
+  | { kind: 'rich'; model: DesiredModel; policy: UpdatePolicy }
+  | { kind: 'seed'; seed: SeedLoaderDesired; policy: UpdatePolicy }
+  | { kind: 'none'; policy: UpdatePolicy };
+
+const LoaderDesiredDocumentSchema = z.looseObject({
+  model: DesiredModelSchema.nullish(),
+  policy: UpdatePolicySchema.optional(),
+});
+
+/**
+ * Parses a full desired document or a patch. Hub metadata (`$version`, `$metadata`) and unknown keys are ignored.
+ * Throws a ZodError naming the offending field when a form is present but invalid.
+ */
+export function parseLoaderDesired(raw: unknown): LoaderDesired {
+  const document = LoaderDesiredDocumentSchema.parse(raw);
+  const policy = document.policy ?? UpdatePolicySchema.parse({});
+  if (document.model) return { kind: 'rich', model: document.model, policy };
+  const hasSeedField = ['FileName', 'DownloadUrl', 'ContentMD5'].some((key) => document[key] !== undefined && document[key] !== null);
+  if (hasSeedField) return { kind: 'seed', seed: SeedLoaderDesiredSchema.parse(document), policy };
+  return { kind: 'none', policy };
+}
+
+export const UpdateStateSchema = z.enum(['idle', 'downloading', 'verifying', 'extracting', 'staged', 'active', 'failed']);
+export type UpdateState = z.infer<typeof UpdateStateSchema>;
+
+/** The loader's update progress in reported properties. */
+export const LoaderUpdateReportSchema = z.object({
+  state: UpdateStateSchema,
+  name: z.string().optional(),
+  version: z.string().optional(),
+  bytesDownloaded: z.number().int().nonnegative().optional(),
+  bytesTotal: z.number().int().nonnegative().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).nullish(),
+  updatedAt: z.iso.datetime(),
+});
+export type LoaderUpdateReport = z.infer<typeof LoaderUpdateReportSchema>;
+
+export const LoaderReportedSchema = z.object({
+  LatestAIModelFileName: z.string().optional(),
+  update: LoaderUpdateReportSchema.optional(),
+  activeModel: z.object({ name: z.string(), version: z.string(), sha256: Sha256Schema }).nullish(),
+  installedVersions: z.array(z.string()).optional(),
+});
+export type LoaderReported = z.infer<typeof LoaderReportedSchema>;

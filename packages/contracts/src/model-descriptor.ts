@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { ModelFamilySchema } from './model-format.js';
+
+/** How an image becomes the model's input tensor. Every field is optional: missing ones come from the family's defaults and the model's signature. */
+export const InputSpecSchema = z.strictObject({
+  width: z.number().int().positive().max(8192).optional(),
+  height: z.number().int().positive().max(8192).optional(),
+  layout: z.enum(['nchw', 'nhwc']).optional(),
+  colorOrder: z.enum(['rgb', 'bgr']).optional(),
+  resize: z.enum(['letterbox', 'stretch']).optional(),
+  /** Where a letterboxed image sits on its canvas: YOLOX pads bottom-right (top-left placement), the seed's Tiny YOLOv3 centres. */
+  letterboxPlacement: z.enum(['top-left', 'center']).optional(),
+  padValue: z.number().min(0).max(255).optional(),
+  /** value = (pixel * scale - mean[c]) / std[c], applied to float inputs only. */
+  scale: z.number().positive().optional(),
+  mean: z.tuple([z.number(), z.number(), z.number()]).optional(),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).optional(),
+});
+export type InputSpec = z.infer<typeof InputSpecSchema>;
+
+export const LabelFormatSchema = z.enum(['labelmap', 'coco-labels', 'plain']);
+export type LabelFormat = z.infer<typeof LabelFormatSchema>;
+
+/** `model.json`, the optional descriptor inside a model package. */
+export const ModelDescriptorSchema = z.strictObject({
+  schemaVersion: z.literal(1).default(1),
+  name: z.string().min(1).max(128).optional(),
+  version: z.string().min(1).max(64).optional(),
+  family: ModelFamilySchema.optional(),
+  /** Model file name inside the package directory. */
+  model: z.string().min(1).max(255).optional(),
+  /** Labels file name inside the package directory. */
+  labels: z.string().min(1).max(255).optional(),
+  labelFormat: LabelFormatSchema.optional(),
+  input: InputSpecSchema.optional(),
+  scoreThreshold: z.number().min(0).max(1).optional(),
+  iouThreshold: z.number().min(0).max(1).optional(),
+  maxDetections: z.number().int().positive().max(1000).optional(),
+  topK: z.number().int().positive().max(100).optional(),
+});
+export type ModelDescriptor = z.infer<typeof ModelDescriptorSchema>;
+
+export const MODEL_DESCRIPTOR_FILE = 'model.json';

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { Sha256Schema } from './hashes.js';
+import { ModelFormatSchema, modelFormatFromFileName, type ModelFormat } from './model-format.js';
+import { StorageRelativePathSchema } from './storage-path.js';
+
+/** The seed's DLModelOutput body: paths relative to the storage root. */
+export const SeedModelMessageSchema = z.object({
+  local_model_path: StorageRelativePathSchema,
+  local_labelmap_path: StorageRelativePathSchema,
+});
+export type SeedModelMessage = z.infer<typeof SeedModelMessageSchema>;
+
+/** The rich DLModelOutput body. It keeps the seed's two fields so that a seed inference module still understands it. */
+export const RichModelMessageSchema = SeedModelMessageSchema.extend({
+  schemaVersion: z.literal(1),
+  name: z.string().min(1).max(128),
+  version: z.string().min(1).max(64),
+  format: ModelFormatSchema,
+  sha256: Sha256Schema,
+  descriptor_path: StorageRelativePathSchema.optional(),
+  announcedAt: z.iso.datetime().optional(),
+});
+export type RichModelMessage = z.infer<typeof RichModelMessageSchema>;
+
+/** What the inference module needs to load a model, whichever body announced it. */
+export interface ModelAnnouncement {
+  name: string;
+  version: string;
+  format: ModelFormat;
+  modelPath: string;
+  labelsPath: string;
+  descriptorPath?: string;
+  sha256?: string;
+}
+
+export const ModelMessageSchema = z.union([RichModelMessageSchema, SeedModelMessageSchema]);
+export type ModelMessage = z.infer<typeof ModelMessageSchema>;
+
+/** Normalises either body into a ModelAnnouncement; a seed body names the model after its directory and has version "unversioned". */
+export function toModelAnnouncement(message: ModelMessage): ModelAnnouncement {
+  if ('schemaVersion' in message) {
+    return {
+      name: message.name,
+      version: message.version,
+      format: message.format,
+      modelPath: message.local_model_path,
+      labelsPath: message.local_labelmap_path,
+      ...(message.descriptor_path ? { descriptorPath: message.descriptor_path } : {}),
+      sha256: message.sha256,
+    };
+  }
+  const segments = message.local_model_path.split('/');
+  const directory = segments.length > 1 ? segments[segments.length - 2] : undefined;
+  const fileName = segments[segments.length - 1] ?? message.local_model_path;
+  const format = modelFormatFromFileName(fileName);
+  if (!format) throw new Error(`cannot tell the model format of "${fileName}": expected a .onnx or .tflite file`);
+  return {
+    name: directory ?? fileName.replace(/\.[^.]+$/, ''),
+    version: 'unversioned',
+    format,
+    modelPath: message.local_model_path,
+    labelsPath: message.local_labelmap_path,
+  };
+}
+
+/** The announced-model pointer file, relative to the storage root: the loader writes the last DLModelOutput body here before sending it. */
+export const ANNOUNCED_MODEL_POINTER = 'models/announced.json';

@@ -1,0 +1,13 @@
+import type { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * Parses the environment once, at start-up, through a zod schema whose keys are the variable names.
+ * Empty strings count as unset, so `FOO=` falls back to the default instead of becoming 0 or "".
+ */
+export function loadConfig<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv = process.env): z.output<Schema> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+}

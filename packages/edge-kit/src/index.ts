@@ -1,0 +1,17 @@
+export { AzureEdgeClient, type AzureEdgeClientOptions, type EdgeTransport } from './azure-edge-client.js';
+export { writeFileAtomic, writeJsonAtomic, fsyncDirectory } from './atomic-file.js';
+export { backoffDelayMs, type BackoffOptions } from './backoff.js';
+export { loadConfig } from './config.js';
+export {
+  MAX_EDGE_MESSAGE_BYTES,
+  type DesiredDocument,
+  type DesiredListener,
+  type EdgeClient,
+  type EdgeMessage,
+  type InputHandler,
+  type MethodHandler,
+  type MethodResult,
+} from './edge-client.js';
+export { ConfigError, EdgeError, MessageTooLargeError, TimeoutError } from './errors.js';
+export { createLogger, redactSecrets, type CreateLoggerOptions, type Logger } from './logger.js';
+export { sleep, withTimeout } from './timeout.js';
