@@ -1,0 +1,84 @@
+import sharp, { type Sharp } from 'sharp';
+import type { ResolvedInputSpec } from '../pipeline/model-spec.js';
+import { computeGeometry, type Frame } from '../pipeline/preprocess.js';
+import { ImageTooLargeError, UndecodableImageError } from './image-errors.js';
+
+export type ImageKind = 'jpeg' | 'png' | 'webp' | 'bmp';
+
+/** The image format named by the first bytes, whatever the Content-Type said. */
+export function sniffImageKind(bytes: Uint8Array): ImageKind | undefined {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (bytes.length >= 8 && Buffer.from(bytes.subarray(0, 8)).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'png';
+  if (bytes.length >= 12 && Buffer.from(bytes.subarray(0, 4)).toString('latin1') === 'RIFF' && Buffer.from(bytes.subarray(8, 12)).toString('latin1') === 'WEBP') return 'webp';
+  if (bytes.length >= 26 && bytes[0] === 0x42 && bytes[1] === 0x4d) return 'bmp';
+  return undefined;
+}
+
+/** sharp cannot read BMP; jimp decodes it to RGBA, which sharp then resizes like any other raw image. */
+async function bmpToSharp(bytes: Buffer, limitPixels: number): Promise<Sharp> {
+  const { Jimp } = await import('jimp');
+  let image: Awaited<ReturnType<typeof Jimp.fromBuffer>>;
+  try {
+    image = await Jimp.fromBuffer(bytes);
+  } catch (error) {
+    throw new UndecodableImageError(error instanceof Error ? error.message : 'invalid BMP', { cause: error });
+  }
+  const { width, height, data } = image.bitmap;
+  if (width * height > limitPixels) throw new ImageTooLargeError(width, height, limitPixels);
+  return sharp(data, { raw: { width, height, channels: 4 } });
+}
+
+export interface DecodeOptions {
+  limitPixels: number;
+}
+
+/**
+ * Decodes JPEG, PNG, WebP or BMP bytes, applies EXIF orientation and resizes onto the model's canvas
+ * (stretched, or letterboxed with the pad colour). The work runs on libuv's pool, off the event loop.
+ */
+export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, options: DecodeOptions): Promise<Frame> {
+  const kind = sniffImageKind(bytes);
+  if (!kind) throw new UndecodableImageError('not a JPEG, PNG, WebP or BMP image');
+  let originalWidth: number;
+  let originalHeight: number;
+  let pipeline: Sharp;
+  try {
+    if (kind === 'bmp') {
+      pipeline = await bmpToSharp(bytes, options.limitPixels);
+      const metadata = await pipeline.metadata();
+      originalWidth = metadata.width ?? 0;
+      originalHeight = metadata.height ?? 0;
+    } else {
+      const metadata = await sharp(bytes, { limitInputPixels: options.limitPixels, failOn: 'error' }).metadata();
+      const rotated = (metadata.orientation ?? 1) >= 5;
+      originalWidth = (rotated ? metadata.height : metadata.width) ?? 0;
+      originalHeight = (rotated ? metadata.width : metadata.height) ?? 0;
+      if (originalWidth * originalHeight > options.limitPixels) throw new ImageTooLargeError(originalWidth, originalHeight, options.limitPixels);
+      pipeline = sharp(bytes, { limitInputPixels: options.limitPixels, failOn: 'error' }).rotate();
+    }
+    if (originalWidth <= 0 || originalHeight <= 0) throw new UndecodableImageError('the image has no pixels');
+    const geometry = computeGeometry(originalWidth, originalHeight, input);
+    const pad = { r: input.padValue, g: input.padValue, b: input.padValue };
+    const resized = pipeline.removeAlpha().toColourspace('srgb').resize(geometry.contentWidth, geometry.contentHeight, { fit: 'fill' });
+    const placed =
+      geometry.contentWidth === input.width && geometry.contentHeight === input.height
+        ? resized
+        : resized.extend({
+            left: geometry.padLeft,
+            top: geometry.padTop,
+            right: input.width - geometry.contentWidth - geometry.padLeft,
+            bottom: input.height - geometry.contentHeight - geometry.padTop,
+            background: pad,
+          });
+    const { data, info } = await placed.raw().toBuffer({ resolveWithObject: true });
+    if (info.width !== input.width || info.height !== input.height || info.channels !== 3) {
+      throw new UndecodableImageError(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${input.width}x${input.height}x3`);
+    }
+    return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, geometry };
+  } catch (error) {
+    if (error instanceof UndecodableImageError || error instanceof ImageTooLargeError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (/pixel limit/i.test(message)) throw new ImageTooLargeError(0, 0, options.limitPixels);
+    throw new UndecodableImageError(message, { cause: error });
+  }
+}
