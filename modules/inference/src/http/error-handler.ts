@@ -1,0 +1,31 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { InferenceMetrics } from '../metrics.js';
+import { OverloadedError } from '../worker/worker-errors.js';
+
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_BODY: 'EMPTY_BODY',
+  FST_ERR_VALIDATION: 'INVALID_REQUEST',
+  FST_REQ_FILE_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_FILES_LIMIT: 'INVALID_REQUEST',
+};
+
+/** One error handler: a client's mistake gets its status and message, anything else a 500 that says nothing and is logged. */
+export function installErrorHandler(app: FastifyInstance, metrics: InferenceMetrics): void {
+  app.setErrorHandler((error: FastifyError & { code?: string; retryAfterSeconds?: number }, request, reply) => {
+    const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    const code = (error.code && FASTIFY_CODES[error.code]) ?? (error.validation ? 'INVALID_REQUEST' : error.code) ?? 'INTERNAL';
+    metrics.errors.inc({ code: statusCode >= 500 && statusCode !== 503 ? 'INTERNAL' : code });
+    if (error instanceof OverloadedError) void reply.header('retry-after', String(error.retryAfterSeconds));
+    if (statusCode >= 500 && statusCode !== 503) {
+      request.log.error({ err: error }, 'http.request.failed');
+      return reply.status(500).send({ error: 'INTERNAL', message: 'Internal Server Error', statusCode: 500 });
+    }
+    return reply.status(statusCode).send({ error: code, message: error.message, statusCode });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}`, statusCode: 404 }),
+  );
+}

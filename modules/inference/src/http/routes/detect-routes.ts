@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import type { DetectionResult, SeedDetection } from '@edge-ml/contracts';
+import type { ModelManager } from '../../serving/model-manager.js';
+import type { InferenceMetrics } from '../../metrics.js';
+import { readImage } from '../read-image.js';
+import { detectionResultJsonSchema, errorResponses, seedResultJsonSchema } from '../schemas.js';
+
+export interface DetectRoutesOptions {
+  manager: ModelManager;
+  metrics: InferenceMetrics;
+  seedScoreThreshold: number;
+}
+
+function observeStages(metrics: InferenceMetrics, result: DetectionResult): void {
+  const { decodeMs, queueMs, preprocessMs, inferenceMs, postprocessMs, totalMs } = result.timings;
+  const stages = { decode: decodeMs, queue: queueMs, preprocess: preprocessMs, inference: inferenceMs, postprocess: postprocessMs, total: totalMs };
+  for (const [stage, ms] of Object.entries(stages)) metrics.stageSeconds.observe({ stage }, ms / 1000);
+}
+
+/** The seed's response shape, as real JSON: Location is [top, left, bottom, right] normalised, as the seed's SSD returned it. */
+export function toSeedDetections(result: DetectionResult, threshold: number): SeedDetection[] {
+  const fromDetections = result.detections
+    .filter((detection) => detection.score > threshold)
+    .map(({ label, score, box }) => ({ Class: label, Score: score, Location: [box.ymin, box.xmin, box.ymax, box.xmax] as [number, number, number, number] }));
+  const fromClasses = result.classifications
+    .filter((entry) => entry.score > threshold)
+    .map(({ label, score }) => ({ Class: label, Score: score, Location: [0, 0, 1, 1] as [number, number, number, number] }));
+  return [...fromDetections, ...fromClasses];
+}
+
+export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOptions): Promise<void> {
+  const { manager, metrics } = options;
+
+  app.post<{ Querystring: { threshold?: number } }>(
+    '/v1/detect',
+    {
+      schema: {
+        summary: 'Detect objects in an image',
+        description: 'Send JPEG, PNG, WebP or BMP bytes as the body, or multipart/form-data with one file. Boxes are normalised and in pixels of the original image.',
+        tags: ['inference'],
+        querystring: { type: 'object', properties: { threshold: { type: 'number', minimum: 0, maximum: 1, description: "overrides the model's score threshold" } } },
+        response: { 200: detectionResultJsonSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const image = await readImage(request);
+      const result = await manager.detect(image, request.query.threshold === undefined ? {} : { scoreThreshold: request.query.threshold });
+      observeStages(metrics, result);
+      return result;
+    },
+  );
+
+  app.post(
+    '/score',
+    {
+      schema: {
+        summary: "Seed-compatible detection: the reference sample's Class, Score and Location fields",
+        tags: ['inference'],
+        response: { 200: seedResultJsonSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const result = await manager.detect(await readImage(request), { scoreThreshold: options.seedScoreThreshold });
+      observeStages(metrics, result);
+      return toSeedDetections(result, options.seedScoreThreshold);
+    },
+  );
+}

@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify';
+import type { InferenceMetrics } from '../../metrics.js';
+import type { ServingState } from '../../serving/serving-state.js';
+import { ErrorResponseSchema } from '../schemas.js';
+
+const ActiveModelSchema = {
+  type: ['object', 'null'],
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    format: { type: 'string' },
+    family: { type: 'string' },
+    runtime: { type: 'string' },
+    sha256: { type: 'string' },
+    activatedAt: { type: 'string' },
+    input: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export async function statusRoutes(app: FastifyInstance, options: { state: ServingState; metrics: InferenceMetrics }): Promise<void> {
+  const { state, metrics } = options;
+
+  app.get('/v1/models', {
+    schema: {
+      summary: 'The active model, recent activations and the last activation error',
+      tags: ['models'],
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            active: ActiveModelSchema,
+            history: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, activatedAt: { type: 'string' } } } },
+            lastError: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, at: { type: 'string' } } },
+            swapCount: { type: 'integer' },
+          },
+        },
+      },
+    },
+  }, async () => state.snapshot());
+
+  app.get('/health/live', { schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+
+  app.get('/health/ready', {
+    schema: {
+      summary: 'Readiness: a model is loaded and serving',
+      tags: ['health'],
+      response: { 200: { type: 'object', properties: { status: { type: 'string' }, model: { type: 'string' } } }, 503: ErrorResponseSchema },
+    },
+  }, async (_request, reply) => {
+    const active = state.snapshot().active;
+    if (!active) return reply.status(503).send({ error: 'NO_MODEL', message: 'no model is loaded yet', statusCode: 503 });
+    return { status: 'ready', model: `${active.name}@${active.version}` };
+  });
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['health'], produces: ['text/plain'] } }, async (_request, reply) => {
+    void reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

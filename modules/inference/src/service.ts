@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import { AzureEdgeClient, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
+import { edgeEnvironmentPresent, type InferenceConfig } from './config.js';
+import { wireInferenceEdge } from './edge/inference-edge.js';
+import { buildApp } from './http/app.js';
+import { createMetrics, type InferenceMetrics } from './metrics.js';
+import { readAnnouncedModel } from './serving/announced-pointer.js';
+import { ModelManager } from './serving/model-manager.js';
+import { ServingState } from './serving/serving-state.js';
+import { WorkerPool } from './worker/worker-pool.js';
+
+export interface InferenceService {
+  app: FastifyInstance;
+  manager: ModelManager;
+  pool: WorkerPool;
+  state: ServingState;
+  metrics: InferenceMetrics;
+  edge?: EdgeClient;
+  /** Stops accepting requests, lets those in flight finish, then stops the workers and the edge client. */
+  close(): Promise<void>;
+}
+
+export interface CreateServiceOptions {
+  config: InferenceConfig;
+  logger: Logger;
+  /** Overrides how the edge client is made; by default the Azure adapter when the IoT Edge environment is present. */
+  edgeClient?: EdgeClient | null;
+}
+
+export async function createInferenceService({ config, logger, edgeClient }: CreateServiceOptions): Promise<InferenceService> {
+  const pool = new WorkerPool({ size: config.INFERENCE_WORKERS, maxQueue: config.INFERENCE_MAX_QUEUE, logger: logger.child({ component: 'inference.pool' }) });
+  await pool.start();
+  const metrics = createMetrics(() => pool.queueLength);
+  const manager = new ModelManager({
+    storageRoot: config.STORAGE_ROOT,
+    pool,
+    runtime: { executionProviders: config.INFERENCE_ONNX_EXECUTION_PROVIDERS, threads: config.INFERENCE_THREADS_PER_WORKER },
+    logger: logger.child({ component: 'inference.models' }),
+    limitPixels: config.INFERENCE_MAX_IMAGE_PIXELS,
+  });
+  const state = new ServingState(manager, metrics);
+  const app = await buildApp({
+    manager,
+    state,
+    metrics,
+    maxBodyBytes: config.INFERENCE_MAX_BODY_BYTES,
+    seedScoreThreshold: config.INFERENCE_SEED_SCORE_THRESHOLD,
+    fastify: { loggerInstance: logger.child({ component: 'inference.http' }) },
+  });
+
+  const useEdge = config.EDGE_MODE === 'on' || (config.EDGE_MODE === 'auto' && edgeEnvironmentPresent());
+  const edge = edgeClient === undefined ? (useEdge ? new AzureEdgeClient({ transport: config.EDGE_TRANSPORT, logger: logger.child({ component: 'edge' }) }) : undefined) : (edgeClient ?? undefined);
+  if (edge) wireInferenceEdge({ client: edge, manager, state, logger });
+
+  const announced = await readAnnouncedModel(config.STORAGE_ROOT).catch((error: unknown) => {
+    logger.warn({ err: error }, 'model.pointer.unreadable');
+    return undefined;
+  });
+  if (announced) await manager.activate(announced);
+  else logger.info({ storageRoot: config.STORAGE_ROOT }, 'model.pointer.absent');
+
+  return {
+    app,
+    manager,
+    pool,
+    state,
+    metrics,
+    ...(edge ? { edge } : {}),
+    async close() {
+      await app.close();
+      await edge?.close();
+      await manager.close();
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { ModelDescriptorSchema, type ModelAnnouncement, type ModelDescriptor } from '@edge-ml/contracts';
+import { InvalidDescriptorError, ModelChecksumError, ModelFileError, PathOutsideStorageError } from './serving-errors.js';
+
+/** Resolves a storage-relative path, following symlinks, and refuses anything that ends up outside the root. */
+export async function resolveInsideStorage(storageRoot: string, relativePath: string): Promise<string> {
+  const root = await realpath(storageRoot);
+  const candidate = path.resolve(root, relativePath);
+  if (candidate !== root && !candidate.startsWith(root + path.sep)) throw new PathOutsideStorageError(relativePath);
+  let resolved: string;
+  try {
+    resolved = await realpath(candidate);
+  } catch (error) {
+    throw new ModelFileError(relativePath, 'no such file on shared storage', { cause: error });
+  }
+  if (!resolved.startsWith(root + path.sep)) throw new PathOutsideStorageError(relativePath);
+  return resolved;
+}
+
+export async function sha256OfFile(filePath: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export interface ModelFiles {
+  modelPath: string;
+  labelsText: string;
+  descriptor?: ModelDescriptor;
+  sha256: string;
+}
+
+/** Reads what an announcement points at and checks it: confined paths, a parseable descriptor, the announced sha256. */
+export async function readModelFiles(storageRoot: string, announcement: ModelAnnouncement): Promise<ModelFiles> {
+  const modelPath = await resolveInsideStorage(storageRoot, announcement.modelPath);
+  const labelsPath = await resolveInsideStorage(storageRoot, announcement.labelsPath);
+  let descriptor: ModelDescriptor | undefined;
+  if (announcement.descriptorPath) {
+    const descriptorPath = await resolveInsideStorage(storageRoot, announcement.descriptorPath);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(descriptorPath, 'utf8'));
+    } catch (error) {
+      throw new InvalidDescriptorError(announcement.descriptorPath, error instanceof Error ? error.message : String(error));
+    }
+    const result = ModelDescriptorSchema.safeParse(parsed);
+    if (!result.success) {
+      throw new InvalidDescriptorError(announcement.descriptorPath, result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+    }
+    descriptor = result.data;
+  }
+  const sha256 = await sha256OfFile(modelPath);
+  if (announcement.sha256 && announcement.sha256 !== sha256) throw new ModelChecksumError(announcement.modelPath, announcement.sha256, sha256);
+  const labelsText = await readFile(labelsPath, 'utf8');
+  return { modelPath, labelsText, sha256, ...(descriptor ? { descriptor } : {}) };
+}

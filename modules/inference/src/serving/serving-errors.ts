@@ -1,0 +1,52 @@
+/** Errors of model activation and serving, each with a stable code (reported in twin properties) and an HTTP status. */
+export abstract class ServingError extends Error {
+  abstract readonly code: string;
+  abstract readonly statusCode: number;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class NoModelError extends ServingError {
+  readonly code = 'NO_MODEL';
+  readonly statusCode = 503;
+  constructor() {
+    super(
+      'no model is loaded yet: set the loader module\'s desired properties (FileName, DownloadUrl, ContentMD5 or "model") ' +
+        'so that it announces one on DLModelOutput, or place one on shared storage and restart',
+    );
+  }
+}
+
+export class PathOutsideStorageError extends ServingError {
+  readonly code = 'MODEL_PATH_OUTSIDE_STORAGE';
+  readonly statusCode = 400;
+  constructor(relativePath: string) {
+    super(`"${relativePath}" resolves outside the shared storage root`);
+  }
+}
+
+export class ModelFileError extends ServingError {
+  readonly code = 'MODEL_FILE_UNREADABLE';
+  readonly statusCode = 400;
+  constructor(relativePath: string, detail: string, options?: { cause?: unknown }) {
+    super(`cannot read "${relativePath}": ${detail}`, options);
+  }
+}
+
+export class ModelChecksumError extends ServingError {
+  readonly code = 'MODEL_CHECKSUM_MISMATCH';
+  readonly statusCode = 400;
+  constructor(relativePath: string, expected: string, actual: string) {
+    super(`"${relativePath}" has sha256 ${actual}, the announcement says ${expected}`);
+  }
+}
+
+export class InvalidDescriptorError extends ServingError {
+  readonly code = 'MODEL_DESCRIPTOR_INVALID';
+  readonly statusCode = 400;
+  constructor(relativePath: string, detail: string) {
+    super(`model descriptor "${relativePath}" is invalid: ${detail}`);
+  }
+}

@@ -1,0 +1,73 @@
+import type { InferenceReported } from '@edge-ml/contracts';
+import type { InferenceMetrics } from '../metrics.js';
+import type { ActiveModel, ModelManager } from './model-manager.js';
+
+export interface ServingSnapshot {
+  active: (Omit<ActiveModel, 'id' | 'spec' | 'modelPath' | 'loadMs' | 'warmupMs'> & { input: ActiveModel['spec']['input'] }) | null;
+  history: { name: string; version: string; activatedAt: string }[];
+  lastError: InferenceReported['lastSwapError'];
+  swapCount: number;
+}
+
+const HISTORY_LENGTH = 10;
+
+/** What the module tells the world about serving: the API's /v1/models, reported properties and metrics, from the manager's events. */
+export class ServingState {
+  private history: ServingSnapshot['history'] = [];
+  private lastError: ServingSnapshot['lastError'] = null;
+  private swapCount = 0;
+  private readonly listeners: ((reported: InferenceReported) => void)[] = [];
+
+  constructor(
+    private readonly manager: ModelManager,
+    private readonly metrics: InferenceMetrics,
+  ) {
+    manager.on('activated', (model, previous) => {
+      if (previous) this.swapCount += 1;
+      this.history = [{ name: model.name, version: model.version, activatedAt: model.activatedAt }, ...this.history].slice(0, HISTORY_LENGTH);
+      this.lastError = null;
+      metrics.swaps.inc({ outcome: previous ? 'swapped' : 'loaded' });
+      metrics.activeModel.reset();
+      metrics.activeModel.set({ name: model.name, version: model.version, family: model.family, runtime: model.runtime }, 1);
+      this.publish();
+    });
+    manager.on('failed', (announcement, error) => {
+      this.lastError = { ...error, name: announcement.name, version: announcement.version, at: new Date().toISOString() };
+      metrics.swaps.inc({ outcome: 'failed' });
+      this.publish();
+    });
+  }
+
+  /** Called with the reported properties every time they change. */
+  onReportedChange(listener: (reported: InferenceReported) => void): void {
+    this.listeners.push(listener);
+  }
+
+  reported(): InferenceReported {
+    const active = this.manager.active;
+    return {
+      activeModel: active
+        ? { name: active.name, version: active.version, format: active.format, family: active.family, sha256: active.sha256, activatedAt: active.activatedAt }
+        : null,
+      lastSwapError: this.lastError,
+      swapCount: this.swapCount,
+    };
+  }
+
+  snapshot(): ServingSnapshot {
+    const active = this.manager.active;
+    return {
+      active: active
+        ? { name: active.name, version: active.version, format: active.format, family: active.family, runtime: active.runtime, sha256: active.sha256, activatedAt: active.activatedAt, input: active.spec.input }
+        : null,
+      history: this.history,
+      lastError: this.lastError,
+      swapCount: this.swapCount,
+    };
+  }
+
+  private publish(): void {
+    const reported = this.reported();
+    for (const listener of this.listeners) listener(reported);
+  }
+}

@@ -1,0 +1,20 @@
+/** Every worker is busy and the queue is full. Maps to HTTP 503 with Retry-After. */
+export class OverloadedError extends Error {
+  readonly code = 'OVERLOADED';
+  readonly statusCode = 503;
+  constructor(readonly retryAfterSeconds: number, queueLength: number) {
+    super(`the server is busy (${queueLength} requests queued); retry after ${retryAfterSeconds} s`);
+    this.name = 'OverloadedError';
+  }
+}
+
+/** An error that happened inside a worker, carried across the thread boundary with its code. */
+export class WorkerTaskError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WorkerTaskError';
+  }
+}
