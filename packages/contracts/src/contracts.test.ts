@@ -103,3 +103,10 @@ describe('ModelDescriptorSchema', () => {
     expect(descriptor.schemaVersion).toBe(1);
   });
 });
+
+describe('seed message in the model repository layout', () => {
+  it('takes name and version from models/<name>/<version>/<file>', () => {
+    const message = ModelMessageSchema.parse({ local_model_path: 'models/ssd/1.2.0/detect.tflite', local_labelmap_path: 'models/ssd/1.2.0/labelmap.txt' });
+    expect(toModelAnnouncement(message)).toMatchObject({ name: 'ssd', version: '1.2.0', format: 'tflite' });
+  });
+});

@@ -36,7 +36,10 @@ export interface ModelAnnouncement {
 export const ModelMessageSchema = z.union([RichModelMessageSchema, SeedModelMessageSchema]);
 export type ModelMessage = z.infer<typeof ModelMessageSchema>;
 
-/** Normalises either body into a ModelAnnouncement; a seed body names the model after its directory and has version "unversioned". */
+/**
+ * Normalises either body into a ModelAnnouncement. A seed body is named by its path: models/<name>/<version>/<file>
+ * in the model repository, otherwise after its directory with version "unversioned".
+ */
 export function toModelAnnouncement(message: ModelMessage): ModelAnnouncement {
   if ('schemaVersion' in message) {
     return {
@@ -50,10 +53,14 @@ export function toModelAnnouncement(message: ModelMessage): ModelAnnouncement {
     };
   }
   const segments = message.local_model_path.split('/');
-  const directory = segments.length > 1 ? segments[segments.length - 2] : undefined;
   const fileName = segments[segments.length - 1] ?? message.local_model_path;
   const format = modelFormatFromFileName(fileName);
   if (!format) throw new Error(`cannot tell the model format of "${fileName}": expected a .onnx or .tflite file`);
+  // The model repository's layout, models/<name>/<version>/<file>, names both; the seed's <package>/<file> names only the model.
+  if (segments.length === 4 && segments[0] === 'models' && segments[1] && segments[2]) {
+    return { name: segments[1], version: segments[2], format, modelPath: message.local_model_path, labelsPath: message.local_labelmap_path };
+  }
+  const directory = segments.length > 1 ? segments[segments.length - 2] : undefined;
   return {
     name: directory ?? fileName.replace(/\.[^.]+$/, ''),
     version: 'unversioned',

@@ -100,6 +100,11 @@ export class WorkerPool {
     return this.queue.length;
   }
 
+  /** Models loaded in the workers, by id. */
+  loadedModelIds(): string[] {
+    return [...this.loadedModels.keys()];
+  }
+
   get size(): number {
     return this.workers.length;
   }
