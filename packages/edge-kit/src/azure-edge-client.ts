@@ -1,11 +1,16 @@
 import { EventEmitter } from 'node:events';
-import { Message, ModuleClient, type Twin } from 'azure-iot-device';
+import azureIotDevice, { type Twin } from 'azure-iot-device';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from './backoff.js';
 import type { DesiredDocument, DesiredListener, EdgeClient, EdgeMessage, InputHandler, MethodHandler } from './edge-client.js';
 import { MAX_EDGE_MESSAGE_BYTES } from './edge-client.js';
 import { MessageTooLargeError, TimeoutError } from './errors.js';
 import { sleep, withTimeout } from './timeout.js';
+
+// azure-iot-device is CommonJS without named ESM exports.
+const { Message, ModuleClient } = azureIotDevice;
+type Message = InstanceType<typeof Message>;
+type ModuleClient = InstanceType<typeof ModuleClient>;
 
 export type EdgeTransport = 'mqtt' | 'amqp' | 'mqtt-ws' | 'amqp-ws';
 

@@ -26,6 +26,13 @@ describe('redactSecrets', () => {
     expect(lines.join('')).not.toMatch(/SECRET/);
     expect(lines.join('')).toContain('sig=REDACTED');
   });
+  it('logs objects with cycles (such as sockets) without throwing', () => {
+    const lines: string[] = [];
+    const destination = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString()), done()) });
+    const cyclic: Record<string, unknown> = { name: 'socket' };
+    cyclic.self = cyclic;
+    expect(() => createLogger({ name: 'test', destination }).info({ cyclic }, 'ok')).not.toThrow();
+  });
 });
 
 describe('loadConfig', () => {

@@ -1,4 +1,4 @@
-import { pino, stdSerializers, stdTimeFunctions, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { destination, pino, stdSerializers, stdTimeFunctions, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -16,22 +16,16 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream;
 }
 
-/** The one root logger of a process. Strings anywhere in a log line pass through redactSecrets. */
+/** The one root logger of a process. Every serialized line passes through redactSecrets on its way out. */
 export function createLogger(options: CreateLoggerOptions): Logger {
+  const target: DestinationStream = options.destination ?? destination({ dest: 1, sync: false });
+  const redacting: DestinationStream = { write: (line: string) => target.write(redactSecrets(line)) };
   const pinoOptions: LoggerOptions = {
     name: options.name,
     level: options.level ?? 'info',
     base: { module: options.name },
     timestamp: stdTimeFunctions.isoTime,
-    formatters: {
-      log: (object) => JSON.parse(redactSecrets(JSON.stringify(object))) as Record<string, unknown>,
-    },
-    hooks: {
-      logMethod(args, method) {
-        method.apply(this, args.map((arg) => (typeof arg === 'string' ? redactSecrets(arg) : arg)) as Parameters<typeof method>);
-      },
-    },
     serializers: { err: stdSerializers.err },
   };
-  return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
+  return pino(pinoOptions, redacting);
 }

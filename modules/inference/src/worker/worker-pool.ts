@@ -181,7 +181,6 @@ export class WorkerPool {
 
   private spawn(): PoolWorker {
     const worker = new PoolWorker((this.options.spawn ?? spawnInferenceWorker)(), (dead, error) => this.replace(dead, error));
-    worker.worker.unref();
     return worker;
   }
 
