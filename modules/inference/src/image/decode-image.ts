@@ -59,7 +59,7 @@ export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, opt
     if (originalWidth <= 0 || originalHeight <= 0) throw new UndecodableImageError('the image has no pixels');
     const geometry = computeGeometry(originalWidth, originalHeight, input);
     const pad = { r: input.padValue, g: input.padValue, b: input.padValue };
-    const resized = pipeline.removeAlpha().toColourspace('srgb').resize(geometry.contentWidth, geometry.contentHeight, { fit: 'fill' });
+    const resized = pipeline.removeAlpha().toColourspace('srgb').resize(geometry.contentWidth, geometry.contentHeight, { fit: 'fill', kernel: 'linear' });
     const placed =
       geometry.contentWidth === input.width && geometry.contentHeight === input.height
         ? resized

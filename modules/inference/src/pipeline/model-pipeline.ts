@@ -12,6 +12,8 @@ export interface LoadModelRequest {
   labelsText: string;
   descriptor?: ModelDescriptor;
   runtime: RuntimeOptions;
+  /** Run one inference on a blank frame before returning (default true); the benchmark of the seed's design turns it off. */
+  warmup?: boolean;
 }
 
 export interface PipelineTimings {
@@ -71,7 +73,7 @@ export class ModelPipeline {
       const labels = parseLabels(request.labelsText, request.descriptor?.labelFormat);
       const pipeline = new ModelPipeline(runtime, spec, labels);
       const loaded = performance.now();
-      await pipeline.infer(blankFrame(spec));
+      if (request.warmup !== false) await pipeline.infer(blankFrame(spec));
       return { pipeline, loadMs: loaded - started, warmupMs: performance.now() - loaded };
     } catch (error) {
       await runtime.dispose().catch(() => undefined);

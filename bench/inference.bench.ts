@@ -1,0 +1,165 @@
+/**
+ * Inference benchmark, one run, numbers printed:
+ *  1. latency at concurrency 1: the pipeline in-process (worker pool, no HTTP) against the same over HTTP on loopback;
+ *  2. throughput at concurrency 8: in-process pool against HTTP;
+ *  3. the seed's design (a new runtime session and a label-file read per request) against ours;
+ *  4. memory: peak RSS during a swap against old + new model, and RSS drift over 100 swaps.
+ * Usage: pnpm bench [-- --quick]
+ */
+import { copyFile, mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModelAnnouncement } from '@edge-ml/contracts';
+import { createLogger } from '@edge-ml/edge-kit';
+import { createInferenceService, decodeToFrame, InferenceConfigSchema, ModelPipeline } from '@edge-ml/inference';
+import { createImagePoster } from './http-client.js';
+import { fmt, mib, summarize, throughput, timeSequential } from './stats.js';
+
+const quick = process.argv.includes('--quick');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const testdata = (...parts: string[]) => path.join(root, 'testdata', ...parts);
+const WORKERS = Number(process.env.INFERENCE_WORKERS ?? 2);
+const results: Record<string, unknown> = {};
+const verdicts: string[] = [];
+
+function verdict(name: string, ok: boolean, detail: string) {
+  verdicts.push(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${detail}`);
+}
+
+async function stage(storage: string, name: string, version: string, model: string, labels: string): Promise<ModelAnnouncement> {
+  const directory = `models/${name}/${version}`;
+  await mkdir(path.join(storage, directory), { recursive: true });
+  await copyFile(testdata('models', model), path.join(storage, directory, model));
+  await copyFile(testdata('models', labels), path.join(storage, directory, labels));
+  return { name, version, format: model.endsWith('.onnx') ? 'onnx' : 'tflite', modelPath: `${directory}/${model}`, labelsPath: `${directory}/${labels}` };
+}
+
+async function main() {
+  const image = await readFile(testdata('images', 'darknet_person.jpg'));
+  const storage = await mkdtemp(path.join(tmpdir(), 'bench-storage-'));
+  const config = InferenceConfigSchema.parse({ STORAGE_ROOT: storage, EDGE_MODE: 'off', INFERENCE_WORKERS: String(WORKERS), INFERENCE_MAX_QUEUE: '64' });
+  const service = await createInferenceService({ config, logger: createLogger({ name: 'bench', level: 'warn' }), edgeClient: null });
+  const rssBeforeModel = process.memoryUsage().rss;
+  await service.manager.activate(await stage(storage, 'yolox', '1', 'yolox_nano.onnx', 'coco_classes.txt'));
+  await service.manager.detect(image);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Upper bound of one model's memory in all workers: it includes the runtime's own start-up in each worker.
+  const oneModelBytes = process.memoryUsage().rss - rssBeforeModel;
+  const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
+  const sequential = quick ? 40 : 150;
+  const durationMs = quick ? 3_000 : 8_000;
+  console.log(`# inference benchmark: YOLOX-nano ONNX, darknet_person.jpg (640x424), ${WORKERS} workers x 1 thread, node ${process.version}`);
+
+  // 1. Latency at concurrency 1.
+  const inProcess = summarize(await timeSequential(sequential, 10, () => service.manager.detect(image)));
+  const poster = createImagePoster(url, 8);
+  const postOnce = async () => {
+    const response = await poster.post(image);
+    if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+    return JSON.parse(response.body) as { timings: Record<string, number> };
+  };
+  const stageSamples: Record<string, number[]> = {};
+  const overHttp = summarize(
+    await timeSequential(sequential, 10, async () => {
+      const { timings } = await postOnce();
+      for (const [stage, ms] of Object.entries(timings)) (stageSamples[stage] ??= []).push(ms);
+    }),
+  );
+  const stages = Object.fromEntries(Object.entries(stageSamples).map(([stage, samples]) => [stage, summarize(samples).p50]));
+  results.stagesP50 = stages;
+  console.log(`stages p50    ${Object.entries(stages).map(([stage, ms]) => `${stage.replace('Ms', '')} ${fmt(ms)}`).join(' | ')} (ms)`);
+  const httpOverhead = overHttp.p50 / inProcess.p50 - 1;
+  results.latency = { inProcess, overHttp, httpOverheadP50: httpOverhead };
+  console.log(`latency c=1   in-process p50 ${fmt(inProcess.p50)} ms p95 ${fmt(inProcess.p95)} ms | HTTP p50 ${fmt(overHttp.p50)} ms p95 ${fmt(overHttp.p95)} ms | HTTP adds ${fmt(httpOverhead * 100)}%`);
+  verdict('HTTP adds <= 10% to the in-process p50', httpOverhead <= 0.1, `${fmt(httpOverhead * 100)}%`);
+
+  // 2. Throughput at concurrency 8.
+  const poolThroughput = await throughput(8, durationMs, () => service.manager.detect(image));
+  const httpThroughput = await throughput(8, durationMs, postOnce);
+  const throughputRatio = httpThroughput.perSecond / poolThroughput.perSecond;
+  results.throughput = { inProcess: poolThroughput, overHttp: httpThroughput, ratio: throughputRatio };
+  console.log(`throughput c=8 in-process ${fmt(poolThroughput.perSecond)} req/s | HTTP ${fmt(httpThroughput.perSecond)} req/s (${httpThroughput.failures} failed) | ratio ${fmt(throughputRatio * 100)}%`);
+  verdict('HTTP throughput at c=8 >= 90% of the in-process pool', throughputRatio >= 0.9 && httpThroughput.failures === 0, `${fmt(throughputRatio * 100)}%, ${httpThroughput.failures} failed`);
+
+  // 3. The seed's design: load the model and read the labels on every request; ours loads once.
+  const seedRuns = quick ? 10 : 30;
+  const seedCases = [
+    { label: 'YOLOX-nano ONNX', format: 'onnx' as const, model: 'yolox_nano.onnx', labels: 'coco_classes.txt' },
+    { label: 'SSD MobileNet v1 TFLite', format: 'tflite' as const, model: 'ssd_mobilenet_v1_coco_quant_detect.tflite', labels: 'labelmap.txt' },
+  ];
+  const seedResults: Record<string, unknown> = {};
+  for (const seedCase of seedCases) {
+    const request = async (warmup: boolean) => ({
+      format: seedCase.format,
+      modelPath: testdata('models', seedCase.model),
+      labelsText: await readFile(testdata('models', seedCase.labels), 'utf8'),
+      runtime: { executionProviders: ['cpu'], threads: 1 },
+      warmup,
+    });
+    const seed = summarize(
+      await timeSequential(seedRuns, 2, async () => {
+        const { pipeline } = await ModelPipeline.load(await request(false));
+        try {
+          await pipeline.infer(await decodeToFrame(image, pipeline.spec.input, { limitPixels: 40_000_000 }));
+        } finally {
+          await pipeline.dispose();
+        }
+      }),
+    );
+    const { pipeline } = await ModelPipeline.load(await request(true));
+    const ours = summarize(await timeSequential(seedRuns * 2, 5, async () => pipeline.infer(await decodeToFrame(image, pipeline.spec.input, { limitPixels: 40_000_000 }))));
+    await pipeline.dispose();
+    const speedup = seed.p50 / ours.p50;
+    seedResults[seedCase.label] = { seed, ours, speedup };
+    console.log(`seed design   ${seedCase.label}: session per request p50 ${fmt(seed.p50)} ms | loaded once ${fmt(ours.p50)} ms | ${fmt(speedup)}x faster`);
+    verdict(`>= 5x faster than the seed design (${seedCase.label})`, speedup >= 5, `${fmt(speedup)}x`);
+  }
+  results.seedDesign = seedResults;
+
+  // 4. Memory across swaps (same-size models, so old + new = 2 x one model).
+  const swaps = quick ? 30 : 100;
+  const announcements = [await stage(storage, 'yolox', '2', 'yolox_nano.onnx', 'coco_classes.txt'), await stage(storage, 'yolox', '3', 'yolox_nano.onnx', 'coco_classes.txt')];
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 2);
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+  const rssAfter: number[] = [];
+  let firstSwapPeak = 0;
+  let rssBeforeFirstSwap = 0;
+  for (let swap = 0; swap < swaps; swap += 1) {
+    // Alternating versions force a real load each time; the content is the same so sizes are comparable.
+    const announcement = announcements[swap % 2]!;
+    if (swap === 0) {
+      await settle();
+      rssBeforeFirstSwap = process.memoryUsage().rss;
+      peakRss = 0;
+    }
+    const outcome = await service.manager.activate({ ...announcement, version: `${announcement.version}.${swap}` });
+    if (outcome.status !== 'activated') throw new Error(`swap ${swap}: ${outcome.status}`);
+    await service.manager.detect(image);
+    if (swap === 0) {
+      await settle();
+      firstSwapPeak = peakRss;
+    }
+    rssAfter.push(process.memoryUsage().rss);
+  }
+  clearInterval(sampler);
+  await settle();
+  const swapExtra = firstSwapPeak - rssBeforeFirstSwap;
+  const budget = 1.1 * oneModelBytes;
+  const early = rssAfter.slice(5, 15).reduce((a, b) => a + b, 0) / 10;
+  const late = rssAfter.slice(-10).reduce((a, b) => a + b, 0) / 10;
+  const drift = late - early;
+  results.memory = { oneModelMiB: mib(oneModelBytes), rssBeforeFirstSwapMiB: mib(rssBeforeFirstSwap), firstSwapPeakMiB: mib(firstSwapPeak), swapExtraMiB: mib(swapExtra), swaps, earlyMiB: mib(early), lateMiB: mib(late), driftMiB: mib(drift) };
+  console.log(`memory        one model (both workers) ${fmt(mib(oneModelBytes))} MiB | RSS before swap ${fmt(mib(rssBeforeFirstSwap))} MiB, peak during swap ${fmt(mib(firstSwapPeak))} MiB (+${fmt(mib(swapExtra))} MiB for the new model)`);
+  console.log(`memory        RSS after swaps 5-15 ${fmt(mib(early))} MiB, after the last 10 of ${swaps} ${fmt(mib(late))} MiB, drift ${fmt(mib(drift))} MiB`);
+  verdict('peak during a swap <= old + new model + 10%', swapExtra <= budget, `new model added ${fmt(mib(swapExtra))} MiB against a budget of ${fmt(mib(budget))} MiB`);
+  verdict(`no growth over ${swaps} swaps`, drift <= 0.1 * oneModelBytes, `drift ${fmt(mib(drift))} MiB (tolerance ${fmt(mib(0.1 * oneModelBytes))} MiB)`);
+
+  poster.close();
+  await service.close();
+  console.log('\n' + verdicts.join('\n'));
+  console.log('\n' + JSON.stringify(results));
+}
+
+await main();
