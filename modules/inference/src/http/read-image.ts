@@ -1,11 +1,11 @@
 import type { FastifyRequest } from 'fastify';
+import { EdgeError } from '@edge-ml/edge-kit';
 
-export class MissingImageError extends Error {
+export class MissingImageError extends EdgeError {
   readonly code = 'IMAGE_MISSING';
   readonly statusCode = 400;
   constructor(detail: string) {
     super(detail);
-    this.name = 'MissingImageError';
   }
 }
 

@@ -1,11 +1,7 @@
+import { EdgeError } from '@edge-ml/edge-kit';
+
 /** Errors of the model pipeline; each has a stable code that reaches reported properties and HTTP responses. */
-export abstract class PipelineError extends Error {
-  abstract readonly code: string;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export abstract class PipelineError extends EdgeError {}
 
 export class UnknownModelFamilyError extends PipelineError {
   readonly code = 'MODEL_FAMILY_UNKNOWN';

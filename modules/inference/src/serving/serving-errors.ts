@@ -1,11 +1,8 @@
+import { EdgeError } from '@edge-ml/edge-kit';
+
 /** Errors of model activation and serving, each with a stable code (reported in twin properties) and an HTTP status. */
-export abstract class ServingError extends Error {
-  abstract readonly code: string;
+export abstract class ServingError extends EdgeError {
   abstract readonly statusCode: number;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
 }
 
 export class NoModelError extends ServingError {

@@ -1,10 +1,11 @@
+import { EdgeError } from '@edge-ml/edge-kit';
+
 /** Every worker is busy and the queue is full. Maps to HTTP 503 with Retry-After. */
-export class OverloadedError extends Error {
+export class OverloadedError extends EdgeError {
   readonly code = 'OVERLOADED';
   readonly statusCode = 503;
   constructor(readonly retryAfterSeconds: number, queueLength: number) {
     super(`the server is busy (${queueLength} requests queued); retry after ${retryAfterSeconds} s`);
-    this.name = 'OverloadedError';
   }
 }
 
