@@ -1,0 +1,71 @@
+import { EdgeError } from '@edge-ml/edge-kit';
+
+/** Loader errors: stable codes for reported properties, messages written for the operator. */
+export abstract class LoaderError extends EdgeError {
+  /** Retrying the same desired state can succeed (network, disk freed); false means wait for a new desired state. */
+  abstract readonly retryable: boolean;
+}
+
+export class ChecksumMismatchError extends LoaderError {
+  readonly code = 'LOADER_CHECKSUM_MISMATCH';
+  readonly retryable = false;
+  constructor(algorithm: 'sha256' | 'md5', expected: string, actual: string) {
+    super(`the package's ${algorithm} is ${actual}, the desired properties say ${expected}`);
+  }
+}
+
+export class AccessDeniedError extends LoaderError {
+  readonly code = 'LOADER_SAS_REJECTED';
+  readonly retryable = false;
+  constructor(status: number) {
+    super(`Blob Storage refused the download URL (HTTP ${status}): the SAS token has expired or is invalid; set a new DownloadUrl`);
+  }
+}
+
+export class NotFoundError extends LoaderError {
+  readonly code = 'LOADER_PACKAGE_NOT_FOUND';
+  readonly retryable = false;
+  constructor() {
+    super('the package does not exist at the download URL (HTTP 404)');
+  }
+}
+
+export class TransferError extends LoaderError {
+  readonly code = 'LOADER_DOWNLOAD_INTERRUPTED';
+  readonly retryable = true;
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`the download was interrupted: ${detail}`, options);
+  }
+}
+
+export class SizeMismatchError extends LoaderError {
+  readonly code = 'LOADER_SIZE_MISMATCH';
+  readonly retryable = false;
+  constructor(expected: number, actual: number) {
+    super(`the package is ${actual} bytes, the desired properties say ${expected}`);
+  }
+}
+
+export class DiskFullError extends LoaderError {
+  readonly code = 'LOADER_DISK_FULL';
+  readonly retryable = true;
+  constructor(neededBytes: number, freeBytes: number) {
+    super(`not enough free space on shared storage: ${neededBytes} bytes needed, ${freeBytes} free`);
+  }
+}
+
+export class InvalidPackageError extends LoaderError {
+  readonly code = 'LOADER_PACKAGE_INVALID';
+  readonly retryable = false;
+  constructor(detail: string) {
+    super(`the model package is invalid: ${detail}`);
+  }
+}
+
+export class InvalidDesiredError extends LoaderError {
+  readonly code = 'LOADER_DESIRED_INVALID';
+  readonly retryable = false;
+  constructor(detail: string) {
+    super(`the desired properties are invalid: ${detail}`);
+  }
+}

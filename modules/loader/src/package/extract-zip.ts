@@ -1,0 +1,98 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import yauzl from 'yauzl';
+import { InvalidPackageError } from '../errors.js';
+import type { PackageLimits } from './package-limits.js';
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+const S_IFREG = 0o100000;
+
+/** Why an entry name is unsafe, or undefined when it is a plain relative path. */
+export function unsafeEntryReason(name: string): string | undefined {
+  if (name.includes('\0')) return 'contains NUL';
+  if (name.includes('\\')) return 'uses backslashes';
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) return 'is an absolute path';
+  if (name.split('/').some((segment) => segment === '..')) return 'climbs out with ".."';
+  return undefined;
+}
+
+function openZip(zipPath: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) =>
+    yauzl.open(zipPath, { lazyEntries: true, autoClose: true, validateEntrySizes: true, strictFileNames: true }, (error, zip) =>
+      error || !zip ? reject(new InvalidPackageError(`not a readable zip archive (${error?.message ?? 'unknown error'})`)) : resolve(zip),
+    ),
+  );
+}
+
+function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<NodeJS.ReadableStream> {
+  return new Promise((resolve, reject) => zip.openReadStream(entry, (error, stream) => (error || !stream ? reject(error) : resolve(stream))));
+}
+
+/** Counts bytes as they pass and fails as soon as the entry outgrows its limit, whatever its header claimed. */
+class ByteLimit extends Transform {
+  seen = 0;
+  constructor(private readonly limit: number, private readonly entryName: string) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) return done(new InvalidPackageError(`entry "${this.entryName}" inflates beyond ${this.limit} bytes`));
+    done(null, chunk);
+  }
+}
+
+/**
+ * Extracts a zip into `destination`, flattening nothing: entry paths are kept, after checks that reject absolute paths,
+ * "..", symlinks, too many entries, too large entries and compression ratios typical of zip bombs. Returns the files
+ * written, relative to `destination`.
+ */
+export async function extractZip(zipPath: string, destination: string, limits: PackageLimits, signal?: AbortSignal): Promise<string[]> {
+  const zip = await openZip(zipPath);
+  if (zip.entryCount > limits.maxEntries) {
+    zip.close();
+    throw new InvalidPackageError(`it has ${zip.entryCount} entries; at most ${limits.maxEntries} are allowed`);
+  }
+  const written: string[] = [];
+  let totalBytes = 0;
+  return new Promise<string[]>((resolve, reject) => {
+    const fail = (error: unknown) => {
+      zip.close();
+      reject(error instanceof InvalidPackageError ? error : new InvalidPackageError(error instanceof Error ? error.message : String(error)));
+    };
+    zip.on('error', fail);
+    zip.on('end', () => resolve(written));
+    zip.on('entry', (entry: yauzl.Entry) => {
+      void (async () => {
+        signal?.throwIfAborted();
+        const name = entry.fileName;
+        const unsafe = unsafeEntryReason(name);
+        if (unsafe) throw new InvalidPackageError(`entry "${name}" ${unsafe}`);
+        const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
+        if (mode === S_IFLNK) throw new InvalidPackageError(`entry "${name}" is a symbolic link`);
+        if (name.endsWith('/')) {
+          zip.readEntry();
+          return;
+        }
+        if (mode !== 0 && mode !== S_IFREG) throw new InvalidPackageError(`entry "${name}" is not a regular file`);
+        if (entry.uncompressedSize > limits.maxEntryBytes) throw new InvalidPackageError(`entry "${name}" is ${entry.uncompressedSize} bytes; the limit is ${limits.maxEntryBytes}`);
+        totalBytes += entry.uncompressedSize;
+        if (totalBytes > limits.maxTotalBytes) throw new InvalidPackageError(`it inflates to more than ${limits.maxTotalBytes} bytes`);
+        const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
+        if (entry.uncompressedSize > 1024 * 1024 && ratio > limits.maxCompressionRatio) {
+          throw new InvalidPackageError(`entry "${name}" is compressed ${Math.round(ratio)}:1, beyond the ${limits.maxCompressionRatio}:1 limit (a zip bomb?)`);
+        }
+        const target = path.join(destination, name);
+        await mkdir(path.dirname(target), { recursive: true });
+        const limiter = new ByteLimit(entry.uncompressedSize, name);
+        await pipeline(await openEntry(zip, entry), limiter, createWriteStream(target, { flags: 'wx' }), signal ? { signal } : {});
+        written.push(name);
+        zip.readEntry();
+      })().catch(fail);
+    });
+    zip.readEntry();
+  });
+}
