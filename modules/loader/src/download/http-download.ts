@@ -1,0 +1,187 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, rm, stat, statfs, truncate } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import got, { type Response } from 'got';
+import { writeJsonAtomic } from '@edge-ml/edge-kit';
+import { AccessDeniedError, DiskFullError, NotFoundError, SizeMismatchError, TransferError } from '../errors.js';
+import { Throttle } from './throttle.js';
+
+export interface DownloadRequest {
+  url: string;
+  /** Where the bytes accumulate; `<partialPath>.json` remembers what they belong to, across restarts. */
+  partialPath: string;
+  expectedSizeBytes?: number;
+  /** Free space to leave beyond the download itself (room to extract it). */
+  reserveFactor?: number;
+  maxBytesPerSecond?: number;
+  /** No byte for this long fails the attempt (a stalled link), so that it resumes instead of hanging. */
+  idleTimeoutMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (bytesDownloaded: number, bytesTotal: number | undefined) => void;
+}
+
+export interface DownloadResult {
+  sizeBytes: number;
+  sha256: string;
+  md5: string;
+  etag: string | undefined;
+  /** Bytes this call transferred over the network (resumed bytes excluded). */
+  transferredBytes: number;
+  resumedFromBytes: number;
+}
+
+interface PartialState {
+  /** The URL without its query: a renewed SAS token must not discard the bytes already here. */
+  resource: string;
+  etag?: string;
+  totalBytes?: number;
+}
+
+const resourceOf = (url: string) => url.split('?')[0] ?? url;
+
+class HashingCounter extends Transform {
+  bytes = 0;
+  constructor(private readonly hashes: Hash[], private readonly onBytes: (total: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    for (const hash of this.hashes) hash.update(chunk);
+    this.bytes += chunk.length;
+    this.onBytes(this.bytes);
+    done(null, chunk);
+  }
+}
+
+async function readPartialState(partialPath: string): Promise<PartialState | undefined> {
+  try {
+    return JSON.parse(await readFile(`${partialPath}.json`, 'utf8')) as PartialState;
+  } catch {
+    return undefined;
+  }
+}
+
+async function sizeOf(filePath: string): Promise<number> {
+  return (await stat(filePath).catch(() => undefined))?.size ?? 0;
+}
+
+/** Deletes a partial download and its state. */
+export async function discardPartial(partialPath: string): Promise<void> {
+  await rm(partialPath, { force: true });
+  await rm(`${partialPath}.json`, { force: true });
+}
+
+async function ensureFreeSpace(directory: string, neededBytes: number): Promise<void> {
+  const stats = await statfs(directory);
+  const freeBytes = Number(stats.bavail) * Number(stats.bsize);
+  if (freeBytes < neededBytes) throw new DiskFullError(neededBytes, freeBytes);
+}
+
+function totalFromResponse(response: Response, offset: number): number | undefined {
+  const range = response.headers['content-range'];
+  const match = typeof range === 'string' ? /\/(\d+)$/.exec(range) : null;
+  if (match?.[1]) return Number(match[1]);
+  const length = Number(response.headers['content-length']);
+  return Number.isFinite(length) && response.headers['content-length'] !== undefined ? offset + length : undefined;
+}
+
+/**
+ * One download attempt. The body streams to `partialPath` (never held in memory) while SHA-256 and MD5 are computed.
+ * Bytes already there from an interrupted attempt, even one before a restart, are kept and resumed with an HTTP Range
+ * request guarded by If-Match on the blob's ETag; a blob that changed meanwhile starts over from byte 0.
+ * Throws a TransferError (retryable, partial kept) on a dropped or truncated transfer.
+ */
+export async function downloadToFile(request: DownloadRequest): Promise<DownloadResult> {
+  const resource = resourceOf(request.url);
+  const previous = await readPartialState(request.partialPath);
+  let offset = await sizeOf(request.partialPath);
+  if (!previous || previous.resource !== resource || !previous.etag) {
+    await discardPartial(request.partialPath);
+    offset = 0;
+  }
+  if (request.expectedSizeBytes !== undefined) {
+    if (offset > request.expectedSizeBytes) {
+      await discardPartial(request.partialPath);
+      offset = 0;
+    }
+    await ensureFreeSpace(path.dirname(request.partialPath), Math.ceil((request.expectedSizeBytes - offset) * (request.reserveFactor ?? 1)));
+  }
+
+  const headers: Record<string, string> = { 'x-ms-version': '2021-08-06' };
+  if (offset > 0 && previous?.etag) {
+    headers.range = `bytes=${offset}-`;
+    headers['if-match'] = previous.etag;
+  }
+  const stream = got.stream(request.url, {
+    headers,
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    decompress: false,
+    timeout: { connect: 30_000, response: 60_000, socket: request.idleTimeoutMs ?? 60_000 },
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
+  const response = await new Promise<Response>((resolve, reject) => {
+    stream.once('response', resolve);
+    stream.once('error', reject);
+  }).catch((error: unknown) => {
+    throw new TransferError(error instanceof Error ? error.message : String(error), { cause: error });
+  });
+
+  if (response.statusCode === 403 || response.statusCode === 401) {
+    stream.destroy();
+    throw new AccessDeniedError(response.statusCode);
+  }
+  if (response.statusCode === 404) {
+    stream.destroy();
+    throw new NotFoundError();
+  }
+  if (response.statusCode === 412 || response.statusCode === 416) {
+    // The blob changed since the partial bytes were written (or they already cover it): start over.
+    stream.destroy();
+    await discardPartial(request.partialPath);
+    return downloadToFile(request);
+  }
+  if (response.statusCode !== 200 && response.statusCode !== 206) {
+    stream.destroy();
+    throw new TransferError(`HTTP ${response.statusCode}`);
+  }
+  if (response.statusCode === 200 && offset > 0) {
+    // The server ignored the range: the body is the whole blob.
+    await truncate(request.partialPath, 0);
+    offset = 0;
+  }
+  const etag = typeof response.headers.etag === 'string' ? response.headers.etag : undefined;
+  const totalBytes = totalFromResponse(response, offset);
+  if (request.expectedSizeBytes !== undefined && totalBytes !== undefined && totalBytes !== request.expectedSizeBytes) {
+    stream.destroy();
+    throw new SizeMismatchError(request.expectedSizeBytes, totalBytes);
+  }
+  await writeJsonAtomic(`${request.partialPath}.json`, { resource, ...(etag ? { etag } : {}), ...(totalBytes !== undefined ? { totalBytes } : {}) } satisfies PartialState);
+
+  const sha256 = createHash('sha256');
+  const md5 = createHash('md5');
+  if (offset > 0) {
+    for await (const chunk of createReadStream(request.partialPath, { end: offset - 1 })) {
+      sha256.update(chunk as Buffer);
+      md5.update(chunk as Buffer);
+    }
+  }
+  const counter = new HashingCounter([sha256, md5], (bytes) => request.onProgress?.(offset + bytes, totalBytes));
+  const output = createWriteStream(request.partialPath, { flags: offset > 0 ? 'a' : 'w' });
+  try {
+    if (request.maxBytesPerSecond) await pipeline(stream, new Throttle(request.maxBytesPerSecond), counter, output);
+    else await pipeline(stream, counter, output);
+  } catch (error) {
+    if (request.signal?.aborted) throw request.signal.reason;
+    throw new TransferError(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  const sizeBytes = offset + counter.bytes;
+  if (totalBytes !== undefined && sizeBytes < totalBytes) throw new TransferError(`the body ended at ${sizeBytes} of ${totalBytes} bytes`);
+  if (totalBytes !== undefined && sizeBytes > totalBytes) {
+    await discardPartial(request.partialPath);
+    throw new TransferError(`the body ran past its length (${sizeBytes} of ${totalBytes} bytes)`);
+  }
+  return { sizeBytes, sha256: sha256.digest('hex'), md5: md5.digest('hex'), etag, transferredBytes: counter.bytes, resumedFromBytes: offset };
+}

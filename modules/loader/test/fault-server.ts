@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Fault =
+  | { kind: 'reset-after'; bytes: number }
+  | { kind: 'truncate-after'; bytes: number }
+  | { kind: 'stall-after'; bytes: number }
+  | { kind: 'corrupt' }
+  | { kind: 'status'; status: number };
+
+/**
+ * A blob server on loopback that behaves like Blob Storage where it matters (ETag, Range → 206, If-Match → 412)
+ * and injects one fault per request from a queue: connection resets, truncated bodies, stalls, wrong bytes, statuses.
+ */
+export class FaultServer {
+  private server = http.createServer((request, response) => this.handle(request, response));
+  readonly faults: Fault[] = [];
+  readonly requests: { range?: string; ifMatch?: string; url: string }[] = [];
+  bytesSent = 0;
+  private body: Buffer = Buffer.alloc(0);
+  private etag = '';
+
+  constructor(body: Buffer) {
+    this.setBody(body);
+  }
+
+  setBody(body: Buffer): void {
+    this.body = body;
+    this.etag = `"0x${createHash('md5').update(body).digest('hex').slice(0, 16).toUpperCase()}"`;
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const range = request.headers.range;
+    const ifMatch = request.headers['if-match'];
+    this.requests.push({ url: request.url ?? '', ...(range ? { range } : {}), ...(typeof ifMatch === 'string' ? { ifMatch } : {}) });
+    const fault = this.faults.shift();
+    if (fault?.kind === 'status') {
+      response.writeHead(fault.status).end();
+      return;
+    }
+    if (ifMatch && ifMatch !== this.etag) {
+      response.writeHead(412).end();
+      return;
+    }
+    let start = 0;
+    let status = 200;
+    const match = range ? /^bytes=(\d+)-$/.exec(range) : null;
+    if (match?.[1]) {
+      start = Number(match[1]);
+      if (start >= this.body.length) {
+        response.writeHead(416, { 'content-range': `bytes */${this.body.length}` }).end();
+        return;
+      }
+      status = 206;
+    }
+    let slice = this.body.subarray(start);
+    if (fault?.kind === 'corrupt') {
+      slice = Buffer.from(slice);
+      slice[Math.floor(slice.length / 2)] ^= 0xff;
+    }
+    response.writeHead(status, {
+      etag: this.etag,
+      'content-length': slice.length,
+      'accept-ranges': 'bytes',
+      ...(status === 206 ? { 'content-range': `bytes ${start}-${this.body.length - 1}/${this.body.length}` } : {}),
+    });
+    const cut = fault && 'bytes' in fault ? Math.min(fault.bytes, slice.length) : slice.length;
+    this.bytesSent += cut;
+    if (!fault || fault.kind === 'corrupt') return void response.end(slice);
+    // The fault strikes once the bytes before it have reached the socket, as on a real link.
+    response.write(slice.subarray(0, cut), () => {
+      if (fault.kind === 'reset-after') response.socket?.resetAndDestroy();
+      else if (fault.kind === 'truncate-after') response.socket?.end();
+      // stall-after: keep the socket open and send nothing more.
+    });
+  }
+}
