@@ -67,7 +67,8 @@ export class FaultServer {
     let slice = this.body.subarray(start);
     if (fault?.kind === 'corrupt') {
       slice = Buffer.from(slice);
-      slice[Math.floor(slice.length / 2)] ^= 0xff;
+      const middle = Math.floor(slice.length / 2);
+      slice[middle] = (slice[middle] ?? 0) ^ 0xff;
     }
     response.writeHead(status, {
       etag: this.etag,
