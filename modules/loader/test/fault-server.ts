@@ -81,7 +81,7 @@ export class FaultServer {
     if (!fault || fault.kind === 'corrupt') return void response.end(slice);
     // The fault strikes once the bytes before it have reached the socket, as on a real link.
     response.write(slice.subarray(0, cut), () => {
-      if (fault.kind === 'reset-after') response.socket?.resetAndDestroy();
+      if (fault.kind === 'reset-after') response.socket?.destroy();
       else if (fault.kind === 'truncate-after') response.socket?.end();
       // stall-after: keep the socket open and send nothing more.
     });

@@ -87,6 +87,19 @@ function totalFromResponse(response: Response, offset: number): number | undefin
   return Number.isFinite(length) && response.headers['content-length'] !== undefined ? offset + length : undefined;
 }
 
+/** A partial that already holds every byte (the process stopped before using it): hash it, fetch nothing. */
+async function hashCompleteFile(partialPath: string, etag: string | undefined): Promise<DownloadResult> {
+  const sha256 = createHash('sha256');
+  const md5 = createHash('md5');
+  let sizeBytes = 0;
+  for await (const chunk of createReadStream(partialPath)) {
+    sha256.update(chunk as Buffer);
+    md5.update(chunk as Buffer);
+    sizeBytes += (chunk as Buffer).length;
+  }
+  return { sizeBytes, sha256: sha256.digest('hex'), md5: md5.digest('hex'), etag, transferredBytes: 0, resumedFromBytes: sizeBytes };
+}
+
 /**
  * One download attempt. The body streams to `partialPath` (never held in memory) while SHA-256 and MD5 are computed.
  * Bytes already there from an interrupted attempt, even one before a restart, are kept and resumed with an HTTP Range
@@ -108,6 +121,8 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
     }
     await ensureFreeSpace(path.dirname(request.partialPath), Math.ceil((request.expectedSizeBytes - offset) * (request.reserveFactor ?? 1)));
   }
+
+  if (offset > 0 && previous?.totalBytes === offset) return hashCompleteFile(request.partialPath, previous.etag);
 
   const headers: Record<string, string> = { 'x-ms-version': '2021-08-06' };
   if (offset > 0 && previous?.etag) {
@@ -170,12 +185,24 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
   }
   const counter = new HashingCounter([sha256, md5], (bytes) => request.onProgress?.(offset + bytes, totalBytes));
   const output = createWriteStream(request.partialPath, { flags: offset > 0 ? 'a' : 'w' });
+  // A failing source must not destroy the file stream: every byte that arrived is written and kept for resuming.
+  let sourceError: unknown;
+  const source = async function* () {
+    try {
+      for await (const chunk of stream) yield chunk as Buffer;
+    } catch (error) {
+      sourceError = error;
+    }
+  };
   try {
-    if (request.maxBytesPerSecond) await pipeline(stream, new Throttle(request.maxBytesPerSecond), counter, output);
-    else await pipeline(stream, counter, output);
+    if (request.maxBytesPerSecond) await pipeline(source, new Throttle(request.maxBytesPerSecond), counter, output);
+    else await pipeline(source, counter, output);
   } catch (error) {
+    sourceError ??= error;
+  }
+  if (sourceError !== undefined) {
     if (request.signal?.aborted) throw request.signal.reason;
-    throw new TransferError(error instanceof Error ? error.message : String(error), { cause: error });
+    throw new TransferError(sourceError instanceof Error ? sourceError.message : String(sourceError), { cause: sourceError });
   }
   const sizeBytes = offset + counter.bytes;
   if (totalBytes !== undefined && sizeBytes < totalBytes) throw new TransferError(`the body ended at ${sizeBytes} of ${totalBytes} bytes`);

@@ -16,6 +16,7 @@ export interface InstalledManifest {
   modelSha256: string;
   /** sha256 of the package as downloaded. */
   packageSha256: string;
+  packageMd5?: string;
   installedAt: string;
 }
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+import { AzureEdgeClient, ConfigError, createLogger, type EdgeClient } from '@edge-ml/edge-kit';
+import { loadLoaderConfig } from './config.js';
+import { registerLoaderMethods } from './edge/loader-methods.js';
+import { Loader } from './reconcile/loader.js';
+
+function edgeEnvironmentPresent(): boolean {
+  return Boolean(process.env.IOTEDGE_WORKLOADURI || process.env.EdgeHubConnectionString || process.env.IotHubConnectionString);
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadLoaderConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger({ name: 'loader', level: config.LOG_LEVEL });
+  const useEdge = config.EDGE_MODE === 'on' || (config.EDGE_MODE === 'auto' && edgeEnvironmentPresent());
+  const edge: EdgeClient | undefined = useEdge ? new AzureEdgeClient({ transport: config.EDGE_TRANSPORT, logger: logger.child({ component: 'edge' }) }) : undefined;
+  const loader = new Loader({
+    storageRoot: config.STORAGE_ROOT,
+    ...(edge ? { edge } : {}),
+    logger,
+    backoff: { initialDelayMs: config.LOADER_RETRY_INITIAL_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS },
+    idleTimeoutMs: config.LOADER_IDLE_TIMEOUT_MS,
+    ...(config.LOADER_MAX_BYTES_PER_SEC ? { maxBytesPerSecond: config.LOADER_MAX_BYTES_PER_SEC } : {}),
+  });
+  await loader.initialise();
+  if (edge) {
+    edge.onDesired((desired) => loader.applyDesired(desired));
+    registerLoaderMethods(edge, loader);
+    edge.start().catch((error: unknown) => logger.error({ err: error }, 'edge.start.failed'));
+  }
+  if (config.LOADER_DESIRED_JSON) {
+    loader.applyDesired({ version: 0, full: true, properties: JSON.parse(config.LOADER_DESIRED_JSON) as Record<string, unknown> });
+  }
+  logger.info({ storageRoot: config.STORAGE_ROOT, edge: Boolean(edge) }, 'loader.started');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'loader.stopping');
+    setTimeout(() => process.exit(1), 15_000).unref();
+    void Promise.all([loader.close(), edge?.close()]).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // Without edgeHub, a one-shot run (tools, tests) ends when the desired state is reached.
+  if (!edge && process.env.LOADER_EXIT_WHEN_IDLE === '1') {
+    await loader.whenIdle();
+    await loader.close();
+    process.exit(0);
+  }
+  if (!edge) setInterval(() => undefined, 1 << 30);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,121 @@
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fsyncDirectory, writeJsonAtomic, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
+import { discardPartial, downloadToFile } from '../download/http-download.js';
+import { ChecksumMismatchError, SizeMismatchError } from '../errors.js';
+import type { PackageLimits } from '../package/package-limits.js';
+import { preparePackage } from '../package/prepare-package.js';
+import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
+import type { LoaderStateStore } from './loader-state.js';
+import type { Reporter } from './reporter.js';
+import type { ModelTarget } from './target.js';
+
+export const MODEL_OUTPUT = 'DLModelOutput';
+
+export interface ExecutorContext {
+  repository: ModelRepository;
+  state: LoaderStateStore;
+  reporter: Reporter;
+  edge: EdgeClient | undefined;
+  logger: Logger;
+  limits: PackageLimits;
+  idleTimeoutMs: number;
+  maxBytesPerSecond?: number;
+}
+
+interface VerifiedPackageInfo {
+  sha256: string;
+  md5: string;
+  sizeBytes: number;
+}
+
+export const partialPathOf = (context: ExecutorContext, target: ModelTarget) => path.join(context.repository.stagingDirectory, `${target.key}.partial`);
+export const packagePathOf = (context: ExecutorContext, target: ModelTarget) => path.join(context.repository.stagingDirectory, `${target.key}.package`);
+
+export async function hasVerifiedPackage(context: ExecutorContext, target: ModelTarget): Promise<boolean> {
+  return (await stat(`${packagePathOf(context, target)}.json`).catch(() => undefined)) !== undefined && (await stat(packagePathOf(context, target)).catch(() => undefined)) !== undefined;
+}
+
+/** Downloads (resuming whatever is there), verifies size and hashes, and keeps the package under a verified name. */
+export async function fetchPackage(context: ExecutorContext, target: ModelTarget, signal: AbortSignal): Promise<void> {
+  const { reporter } = context;
+  const partialPath = partialPathOf(context, target);
+  const base = { name: target.name, version: target.version };
+  await reporter.update({ state: 'downloading', ...base, bytesDownloaded: 0, ...(target.sizeBytes ? { bytesTotal: target.sizeBytes } : {}) });
+  const result = await downloadToFile({
+    url: target.url,
+    partialPath,
+    ...(target.sizeBytes ? { expectedSizeBytes: target.sizeBytes, reserveFactor: 2.2 } : {}),
+    ...(context.maxBytesPerSecond ? { maxBytesPerSecond: context.maxBytesPerSecond } : {}),
+    idleTimeoutMs: context.idleTimeoutMs,
+    signal,
+    onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
+  });
+  context.logger.info({ model: target.name, version: target.version, sizeBytes: result.sizeBytes, transferredBytes: result.transferredBytes, resumedFromBytes: result.resumedFromBytes }, 'model.download.complete');
+  await reporter.update({ state: 'verifying', ...base, bytesDownloaded: result.sizeBytes, bytesTotal: result.sizeBytes });
+  try {
+    if (target.sizeBytes !== undefined && result.sizeBytes !== target.sizeBytes) throw new SizeMismatchError(target.sizeBytes, result.sizeBytes);
+    if (target.sha256 && result.sha256 !== target.sha256) throw new ChecksumMismatchError('sha256', target.sha256, result.sha256);
+    if (target.md5 && result.md5 !== target.md5) throw new ChecksumMismatchError('md5', target.md5, result.md5);
+  } catch (error) {
+    await discardPartial(partialPath);
+    throw error;
+  }
+  if (!target.sha256 && !target.md5) context.logger.warn({ model: target.name }, 'model.download.unverified');
+  const packagePath = packagePathOf(context, target);
+  await writeJsonAtomic(`${packagePath}.json`, { sha256: result.sha256, md5: result.md5, sizeBytes: result.sizeBytes } satisfies VerifiedPackageInfo);
+  await rename(partialPath, packagePath);
+  await rm(`${partialPath}.json`, { force: true });
+  await fsyncDirectory(context.repository.stagingDirectory);
+}
+
+/** Extracts the verified package into staging and installs it as an immutable version. */
+export async function installPackage(context: ExecutorContext, target: ModelTarget, signal: AbortSignal): Promise<void> {
+  const packagePath = packagePathOf(context, target);
+  const info = JSON.parse(await readFile(`${packagePath}.json`, 'utf8')) as VerifiedPackageInfo;
+  await context.reporter.update({ state: 'extracting', name: target.name, version: target.version });
+  const staging = await context.repository.createStagingDirectory(`${target.name}-${target.version}`);
+  try {
+    const prepared = await preparePackage(packagePath, target.fileName, staging, context.limits, signal);
+    const manifest: InstalledManifest = {
+      name: target.name,
+      version: target.version,
+      format: prepared.format,
+      modelFile: prepared.modelFile,
+      labelsFile: prepared.labelsFile,
+      ...(prepared.descriptorFile ? { descriptorFile: prepared.descriptorFile } : {}),
+      modelSha256: prepared.modelSha256,
+      packageSha256: info.sha256,
+      packageMd5: info.md5,
+      installedAt: new Date().toISOString(),
+    };
+    await context.repository.install(staging, manifest);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    // A package that cannot be installed will not become installable by fetching it again.
+    await rm(packagePath, { force: true });
+    await rm(`${packagePath}.json`, { force: true });
+    throw error;
+  }
+  await rm(packagePath, { force: true });
+  await rm(`${packagePath}.json`, { force: true });
+  await context.reporter.update({ state: 'staged', name: target.name, version: target.version });
+}
+
+export const announcementKey = (manifest: InstalledManifest) => `${manifest.name}@${manifest.version}#${manifest.modelSha256}`;
+
+/** Writes the announced pointer, then sends DLModelOutput, then reports the version active. */
+export async function announceVersion(context: ExecutorContext, manifest: InstalledManifest, latestFileName: string): Promise<void> {
+  const message = context.repository.announcementFor(manifest);
+  await context.repository.writeAnnounced(message);
+  if (context.edge) {
+    await context.edge.sendOutput(MODEL_OUTPUT, { body: Buffer.from(JSON.stringify(message)), properties: { model: `${manifest.name}@${manifest.version}` }, contentType: 'application/json', contentEncoding: 'utf-8' });
+  }
+  await context.state.update({ messageSentFor: announcementKey(manifest) });
+  context.logger.info({ model: manifest.name, version: manifest.version }, 'model.announced');
+  const installed = await context.repository.listInstalled();
+  await context.reporter.update(
+    { state: 'active', name: manifest.name, version: manifest.version },
+    { LatestAIModelFileName: latestFileName, activeModel: { name: manifest.name, version: manifest.version, sha256: manifest.modelSha256 }, installedVersions: installed.map((entry) => `${entry.name}@${entry.version}`) },
+  );
+}

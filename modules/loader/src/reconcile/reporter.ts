@@ -1,0 +1,45 @@
+import type { LoaderReported, LoaderUpdateReport, UpdateState } from '@edge-ml/contracts';
+import { redactSecrets, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
+
+export interface ProgressUpdate {
+  state: UpdateState;
+  name?: string;
+  version?: string;
+  bytesDownloaded?: number;
+  bytesTotal?: number;
+  error?: { code: string; message: string } | null;
+}
+
+/**
+ * Sends the loader's reported properties. Progress while downloading is sent at most every `progressIntervalMs`,
+ * state changes at once. Messages pass through redactSecrets: SAS tokens never reach the twin.
+ */
+export class Reporter {
+  private lastProgressAt = 0;
+  last: LoaderUpdateReport | undefined;
+
+  constructor(
+    private readonly edge: EdgeClient | undefined,
+    private readonly logger: Logger,
+    private readonly progressIntervalMs = 2_000,
+  ) {}
+
+  async update(update: ProgressUpdate, extra: Omit<LoaderReported, 'update'> = {}): Promise<void> {
+    const now = Date.now();
+    const isProgress = update.state === 'downloading' && this.last?.state === 'downloading' && this.last.version === update.version && !update.error;
+    if (isProgress && now - this.lastProgressAt < this.progressIntervalMs) return;
+    this.lastProgressAt = now;
+    const report: LoaderUpdateReport = {
+      state: update.state,
+      ...(update.name ? { name: update.name } : {}),
+      ...(update.version ? { version: update.version } : {}),
+      ...(update.bytesDownloaded !== undefined ? { bytesDownloaded: update.bytesDownloaded } : {}),
+      ...(update.bytesTotal !== undefined ? { bytesTotal: update.bytesTotal } : {}),
+      error: update.error ? { code: update.error.code, message: redactSecrets(update.error.message) } : null,
+      updatedAt: new Date(now).toISOString(),
+    };
+    this.last = report;
+    if (!isProgress) this.logger.info({ state: report.state, model: report.name, version: report.version, error: report.error }, 'model.update.state');
+    await this.edge?.patchReported({ update: report, ...extra }).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
+  }
+}

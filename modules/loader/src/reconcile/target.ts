@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { parseLoaderDesired, type LoaderDesired, type UpdatePolicy } from '@edge-ml/contracts';
+import { InvalidDesiredError } from '../errors.js';
+
+/** The model the loader should make active, whichever form of desired properties named it. */
+export interface ModelTarget {
+  name: string;
+  version: string;
+  url: string;
+  /** The package's name as the seed's FileName gives it, or the URL's last segment. */
+  fileName: string;
+  sha256?: string;
+  md5?: string;
+  sizeBytes?: number;
+  /** Stable identity of this exact package: a new URL for the same bytes (renewed SAS) keeps it. */
+  key: string;
+}
+
+function fileNameOf(url: string): string {
+  const last = new URL(url).pathname.split('/').filter(Boolean).pop();
+  return last ? decodeURIComponent(last) : 'package';
+}
+
+function keyOf(name: string, version: string, integrity: string): string {
+  return createHash('sha256').update(`${name}\0${version}\0${integrity}`).digest('hex').slice(0, 24);
+}
+
+/** The repository name for the seed's FileName: its base name without extension, made safe for a directory. */
+export function seedModelName(fileName: string): string {
+  return fileName.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'model';
+}
+
+export function targetFromDesired(desired: LoaderDesired): ModelTarget | undefined {
+  if (desired.kind === 'none') return undefined;
+  if (desired.kind === 'rich') {
+    const { model } = desired;
+    return {
+      name: model.name,
+      version: model.version,
+      url: model.url,
+      fileName: fileNameOf(model.url),
+      sha256: model.sha256,
+      ...(model.md5 ? { md5: model.md5 } : {}),
+      ...(model.sizeBytes ? { sizeBytes: model.sizeBytes } : {}),
+      key: keyOf(model.name, model.version, model.sha256),
+    };
+  }
+  const { seed } = desired;
+  const name = seedModelName(seed.FileName);
+  // The seed carries no version: the content's MD5 (else the file name) identifies it.
+  const version = seed.ContentMD5 ? `md5-${seed.ContentMD5.slice(0, 12)}` : 'seed';
+  return {
+    name,
+    version,
+    url: seed.DownloadUrl,
+    fileName: seed.FileName,
+    ...(seed.ContentMD5 ? { md5: seed.ContentMD5 } : {}),
+    key: keyOf(name, version, seed.ContentMD5 ?? seed.FileName),
+  };
+}
+
+/** Parses desired properties into a target and policy; invalid properties become a typed, reportable error. */
+export function readDesired(properties: Record<string, unknown>): { target: ModelTarget | undefined; policy: UpdatePolicy } {
+  let desired: LoaderDesired;
+  try {
+    desired = parseLoaderDesired(properties);
+  } catch (error) {
+    const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
+    throw new InvalidDesiredError(issues ? issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; ') : String(error));
+  }
+  return { target: targetFromDesired(desired), policy: desired.policy };
+}
