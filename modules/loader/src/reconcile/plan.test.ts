@@ -21,7 +21,7 @@ describe('planSteps', () => {
   });
   it('waits after a permanent failure, and with no target', () => {
     expect(actions({ failedPermanently: true })).toEqual([]);
-    expect(actions({}, undefined)).toEqual([]);
+    expect(planSteps(undefined, none)).toEqual([]);
   });
 });
 
