@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import got, { type Response } from 'got';
 import { writeJsonAtomic } from '@edge-ml/edge-kit';
 import { AccessDeniedError, DiskFullError, NotFoundError, SizeMismatchError, TransferError } from '../errors.js';
+import { failpoint } from '../failpoint.js';
 import { Throttle } from './throttle.js';
 
 export interface DownloadRequest {
@@ -51,6 +52,7 @@ class HashingCounter extends Transform {
     for (const hash of this.hashes) hash.update(chunk);
     this.bytes += chunk.length;
     this.onBytes(this.bytes);
+    failpoint('download.chunk');
     done(null, chunk);
   }
 }

@@ -5,6 +5,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
 import { InvalidPackageError } from '../errors.js';
+import { failpoint } from '../failpoint.js';
 import type { PackageLimits } from './package-limits.js';
 
 const S_IFMT = 0o170000;
@@ -90,6 +91,7 @@ export async function extractZip(zipPath: string, destination: string, limits: P
         const limiter = new ByteLimit(entry.uncompressedSize, name);
         await pipeline(await openEntry(zip, entry), limiter, createWriteStream(target, { flags: 'wx' }), signal ? { signal } : {});
         written.push(name);
+        failpoint('extract.entry');
         zip.readEntry();
       })().catch(fail);
     });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fsyncDirectory, writeJsonAtomic, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { discardPartial, downloadToFile } from '../download/http-download.js';
 import { ChecksumMismatchError, SizeMismatchError } from '../errors.js';
+import { failpoint } from '../failpoint.js';
 import type { PackageLimits } from '../package/package-limits.js';
 import { preparePackage } from '../package/prepare-package.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
@@ -62,11 +63,13 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
     throw error;
   }
   if (!target.sha256 && !target.md5) context.logger.warn({ model: target.name }, 'model.download.unverified');
+  failpoint('download.verified');
   const packagePath = packagePathOf(context, target);
   await writeJsonAtomic(`${packagePath}.json`, { sha256: result.sha256, md5: result.md5, sizeBytes: result.sizeBytes } satisfies VerifiedPackageInfo);
   await rename(partialPath, packagePath);
   await rm(`${partialPath}.json`, { force: true });
   await fsyncDirectory(context.repository.stagingDirectory);
+  failpoint('download.renamed');
 }
 
 /** Extracts the verified package into staging and installs it as an immutable version. */
@@ -108,9 +111,11 @@ export const announcementKey = (manifest: InstalledManifest) => `${manifest.name
 export async function announceVersion(context: ExecutorContext, manifest: InstalledManifest, latestFileName: string): Promise<void> {
   const message = context.repository.announcementFor(manifest);
   await context.repository.writeAnnounced(message);
+  failpoint('announce.pointer-written');
   if (context.edge) {
     await context.edge.sendOutput(MODEL_OUTPUT, { body: Buffer.from(JSON.stringify(message)), properties: { model: `${manifest.name}@${manifest.version}` }, contentType: 'application/json', contentEncoding: 'utf-8' });
   }
+  failpoint('announce.sent');
   await context.state.update({ messageSentFor: announcementKey(manifest) });
   context.logger.info({ model: manifest.name, version: manifest.version }, 'model.announced');
   const installed = await context.repository.listInstalled();

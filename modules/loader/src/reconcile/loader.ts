@@ -167,6 +167,12 @@ export class Loader {
         if (!manifest) throw new Error(`${step.target.name}@${step.target.version} vanished before it was announced`);
         await announceVersion(this.context, manifest, step.target.fileName);
         if (this.state.current.failure) await this.state.update({ failure: null });
+        // A crash between install and the clean-up of its package leaves the package behind; it is not needed now.
+        const { rm } = await import('node:fs/promises');
+        for (const leftover of Object.values(this.stagingPathsOf(step.target))) {
+          await rm(leftover, { force: true });
+          await rm(`${leftover}.json`, { force: true });
+        }
         return;
       }
       case 'collect-garbage': {

@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import { ANNOUNCED_MODEL_POINTER, RichModelMessageSchema, type RichModelMessage } from '@edge-ml/contracts';
 import { fsyncDirectory, writeJsonAtomic } from '@edge-ml/edge-kit';
+import { failpoint } from '../failpoint.js';
 
 /** What the loader records next to an installed version, so that it can be verified and announced again. */
 export interface InstalledManifest {
@@ -97,6 +98,7 @@ export class ModelRepository {
       }
     }
     await fsyncDirectory(stagingDirectory);
+    failpoint('install.synced');
     await mkdir(path.dirname(target), { recursive: true });
     if (existing || (await stat(target).catch(() => undefined))) {
       // A different package under the same name and version: move the old one aside first, then drop it.
@@ -110,6 +112,7 @@ export class ModelRepository {
       await fsyncDirectory(path.dirname(target));
     }
     await fsyncDirectory(this.modelsDirectory);
+    failpoint('install.renamed');
     return target;
   }
 
@@ -170,6 +173,7 @@ export class ModelRepository {
       // Rename out of models/ first so that a crash never leaves a half-deleted version visible.
       const aside = path.join(this.stagingDirectory, `${manifest.name}.${manifest.version}.${randomBytes(4).toString('hex')}.gc`);
       await rename(this.versionDirectory(manifest.name, manifest.version), aside);
+      failpoint('gc.renamed');
       await rm(aside, { recursive: true, force: true });
       removed.push(`${manifest.name}@${manifest.version}`);
     }

@@ -1,0 +1,106 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANNOUNCED_MODEL_POINTER } from '@edge-ml/contracts';
+import { createLogger } from '@edge-ml/edge-kit';
+import { Loader } from '../src/reconcile/loader.js';
+import { FaultServer } from './fault-server.js';
+import { buildZip, TESTDATA } from './zip-fixtures.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const mainJs = path.join(root, 'modules/loader/dist/main.js');
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const RUNS = Number(process.env.LOADER_CRASH_RUNS ?? 100);
+
+async function packageOf(model: string): Promise<Buffer> {
+  return buildZip([
+    { name: model, data: await readFile(path.join(TESTDATA, 'models', model)) },
+    { name: 'labelmap.txt', data: await readFile(path.join(TESTDATA, 'models', 'labelmap.txt')) },
+  ]);
+}
+
+/** Every version directory is complete and matches its manifest; the pointer names one of them. */
+async function checkRepository(storage: string): Promise<{ announced: string | undefined }> {
+  const modelsDirectory = path.join(storage, 'models', 'ssd');
+  for (const version of await readdir(modelsDirectory)) {
+    const directory = path.join(modelsDirectory, version);
+    const manifest = JSON.parse(await readFile(path.join(directory, '.installed.json'), 'utf8'));
+    expect(sha256(await readFile(path.join(directory, manifest.modelFile))), `${version} model bytes`).toBe(manifest.modelSha256);
+    expect(existsSync(path.join(directory, manifest.labelsFile)), `${version} labels`).toBe(true);
+  }
+  const pointerPath = path.join(storage, ANNOUNCED_MODEL_POINTER);
+  if (!existsSync(pointerPath)) return { announced: undefined };
+  const pointer = JSON.parse(await readFile(pointerPath, 'utf8'));
+  expect(sha256(await readFile(path.join(storage, pointer.local_model_path))), 'announced model').toBe(pointer.sha256);
+  expect(existsSync(path.join(storage, pointer.local_labelmap_path))).toBe(true);
+  return { announced: pointer.version };
+}
+
+function runLoader(storage: string, desired: object, failpoint?: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [mainJs], {
+      env: { ...process.env, STORAGE_ROOT: storage, EDGE_MODE: 'off', LOADER_DESIRED_JSON: JSON.stringify(desired), LOADER_EXIT_WHEN_IDLE: '1', LOG_LEVEL: 'warn', LOADER_RETRY_INITIAL_MS: '20', LOADER_RETRY_MAX_MS: '100', ...(failpoint ? { LOADER_FAILPOINT: failpoint } : { LOADER_FAILPOINT: '' }) },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code, signal) => resolve({ code, signal, output }));
+  });
+}
+
+describe('crash safety', () => {
+  let template: string;
+  let servers: FaultServer[];
+  let desiredV2: object;
+
+  beforeAll(async () => {
+    if (!existsSync(mainJs)) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(root, 'tsconfig.build.json')]);
+    // v0 and v1 are the same bytes under two versions (zips carry timestamps, so build once).
+    const v0 = await packageOf('ssd_mobilenet_v1_coco_quant_detect.tflite');
+    const v1 = v0;
+    const v2 = await packageOf('ssd_mobilenet_v1_1_metadata_1.tflite');
+    servers = [new FaultServer(v0), new FaultServer(v2)];
+    const [oldUrl, newUrl] = [await servers[0]!.listen(), await servers[1]!.listen()];
+    // The template holds v0 and v1 installed, v1 announced: the state of a device before the update to v2.
+    template = await mkdtemp(path.join(tmpdir(), 'crash-template-'));
+    const loader = new Loader({ storageRoot: template, logger: createLogger({ name: 'crash-setup', level: 'silent' }) });
+    await loader.initialise();
+    for (const [version, pkg] of [['0', v0], ['1', v1]] as const) {
+      loader.applyDesired({ version: Number(version), full: true, properties: { model: { name: 'ssd', version, url: `${oldUrl}/ssd.zip`, sha256: sha256(pkg) }, policy: { keepVersions: 5 } } });
+      await loader.whenIdle();
+    }
+    await loader.close();
+    desiredV2 = { model: { name: 'ssd', version: '2', url: `${newUrl}/ssd-v2.zip?sig=x`, sha256: sha256(v2) }, policy: { keepVersions: 1 } };
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.close()));
+  });
+
+  it(`keeps the repository consistent through ${RUNS} SIGKILLs at injected points, and a restart finishes the update`, async () => {
+    const points = ['download.chunk', 'download.verified', 'download.renamed', 'extract.entry', 'install.synced', 'install.renamed', 'announce.pointer-written', 'announce.sent', 'gc.renamed'];
+    const reached = new Map<string, number>();
+    for (let run = 0; run < RUNS; run += 1) {
+      const point = points[run % points.length]!;
+      const count = point === 'download.chunk' ? 1 + ((run * 7) % 40) : point === 'extract.entry' ? 1 + (run % 2) : 1;
+      const storage = await mkdtemp(path.join(tmpdir(), 'crash-run-'));
+      await cp(template, storage, { recursive: true });
+      const crashed = await runLoader(storage, desiredV2, `${point}@${count}`);
+      expect(crashed.signal, `${point}@${count} should kill the loader: ${crashed.output}`).toBe('SIGKILL');
+      reached.set(point, (reached.get(point) ?? 0) + 1);
+      const afterCrash = await checkRepository(storage);
+      expect(['1', '2']).toContain(afterCrash.announced);
+      const restarted = await runLoader(storage, desiredV2);
+      expect(restarted.code, restarted.output).toBe(0);
+      const afterRestart = await checkRepository(storage);
+      expect(afterRestart.announced, `after ${point}@${count}`).toBe('2');
+      expect(await readdir(path.join(storage, '.staging')), `staging after ${point}@${count}`).toEqual([]);
+      await rm(storage, { recursive: true, force: true });
+    }
+    expect([...reached.keys()].sort()).toEqual([...points].sort());
+  }, 600_000);
+});
