@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOUNCED_MODEL_POINTER } from '@edge-ml/contracts';
 import { createLogger } from '@edge-ml/edge-kit';
 import { Loader } from '../src/reconcile/loader.js';
-import { FaultServer } from './fault-server.js';
+import { FaultServer } from '@edge-ml/testkit';
 import { buildZip, TESTDATA } from './zip-fixtures.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { downloadToFile } from '../src/download/http-download.js';
 import { AccessDeniedError, NotFoundError, SizeMismatchError, TransferError } from '../src/errors.js';
-import { FaultServer } from './fault-server.js';
+import { FaultServer } from '@edge-ml/testkit';
 
 const body = randomBytes(3 * 1024 * 1024 + 17);
 const sha256 = createHash('sha256').update(body).digest('hex');

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ANNOUNCED_MODEL_POINTER } from '@edge-ml/contracts';
 import { createLogger } from '@edge-ml/edge-kit';
 import { Loader } from '../src/reconcile/loader.js';
-import { FaultServer } from './fault-server.js';
+import { FaultServer } from '@edge-ml/testkit';
 import { RecordingEdgeClient } from './recording-edge-client.js';
 import { ssdPackage } from './zip-fixtures.js';
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 
 export type Fault =
   | { kind: 'reset-after'; bytes: number }
+  | { kind: 'rst-after'; bytes: number }
   | { kind: 'truncate-after'; bytes: number }
   | { kind: 'stall-after'; bytes: number }
   | { kind: 'corrupt' }
@@ -81,7 +82,9 @@ export class FaultServer {
     if (!fault || fault.kind === 'corrupt') return void response.end(slice);
     // The fault strikes once the bytes before it have reached the socket, as on a real link.
     response.write(slice.subarray(0, cut), () => {
+      // reset-after closes abruptly once the bytes are sent; rst-after sends a TCP RST, which also loses what was in flight.
       if (fault.kind === 'reset-after') response.socket?.destroy();
+      else if (fault.kind === 'rst-after') response.socket?.resetAndDestroy();
       else if (fault.kind === 'truncate-after') response.socket?.end();
       // stall-after: keep the socket open and send nothing more.
     });

@@ -1,0 +1,2 @@
+export { FaultServer, type Fault } from './fault-server.js';
+export { DroppingProxy } from './dropping-proxy.js';
