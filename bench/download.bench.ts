@@ -69,7 +69,7 @@ async function run(pkg: Buffer, mode: 'close' | 'rst') {
 }
 
 const pkg = await buildPackage();
-console.log(`# download benchmark: ${(pkg.length / 1024 / 1024).toFixed(1)} MiB package, ${DROPS} drops at random offsets, loader end to end on loopback`);
+console.log(`# download benchmark: ${(pkg.length / 1024 / 1024).toFixed(1)} MiB package, ${DROPS} drops at random offsets, loader end to end through a ${(LINK_BYTES_PER_SECOND * 8) / 1e6} Mbit/s link (a counting TCP proxy) on loopback`);
 const verdicts: string[] = [];
 for (const mode of ['close', 'rst'] as const) {
   const result = await run(pkg, mode);
