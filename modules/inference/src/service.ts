@@ -49,7 +49,7 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
   });
 
   const useEdge = config.EDGE_MODE === 'on' || (config.EDGE_MODE === 'auto' && edgeEnvironmentPresent());
-  const edge = edgeClient === undefined ? (useEdge ? new AzureEdgeClient({ transport: config.EDGE_TRANSPORT, logger: logger.child({ component: 'edge' }) }) : undefined) : (edgeClient ?? undefined);
+  const edge = edgeClient === undefined ? (useEdge ? new AzureEdgeClient({ transport: config.EDGE_TRANSPORT, twinTimeoutMs: config.EDGE_TWIN_TIMEOUT_MS, livenessIntervalMs: config.EDGE_LIVENESS_INTERVAL_MS, logger: logger.child({ component: 'edge' }) }) : undefined) : (edgeClient ?? undefined);
   if (edge) wireInferenceEdge({ client: edge, manager, state, logger });
 
   const announced = await readAnnouncedModel(config.STORAGE_ROOT).catch((error: unknown) => {

@@ -12,6 +12,10 @@ export const LoaderConfigSchema = z.object({
   LOADER_DESIRED_JSON: z.string().optional(),
   EDGE_MODE: z.enum(['auto', 'on', 'off']).default('auto'),
   EDGE_TRANSPORT: z.enum(['mqtt', 'amqp', 'mqtt-ws', 'amqp-ws']).default('mqtt'),
+  /** Twin requests that take longer are treated as lost (the SDK sets no timeout). */
+  EDGE_TWIN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** How often the full twin is fetched to check the connection is alive. */
+  EDGE_LIVENESS_INTERVAL_MS: z.coerce.number().int().positive().default(300_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type LoaderConfig = z.output<typeof LoaderConfigSchema>;

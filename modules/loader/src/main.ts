@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ name: 'loader', level: config.LOG_LEVEL });
   const useEdge = config.EDGE_MODE === 'on' || (config.EDGE_MODE === 'auto' && edgeEnvironmentPresent());
-  const edge: EdgeClient | undefined = useEdge ? new AzureEdgeClient({ transport: config.EDGE_TRANSPORT, logger: logger.child({ component: 'edge' }) }) : undefined;
+  const edge: EdgeClient | undefined = useEdge ? new AzureEdgeClient({ transport: config.EDGE_TRANSPORT, twinTimeoutMs: config.EDGE_TWIN_TIMEOUT_MS, livenessIntervalMs: config.EDGE_LIVENESS_INTERVAL_MS, logger: logger.child({ component: 'edge' }) }) : undefined;
   const loader = new Loader({
     storageRoot: config.STORAGE_ROOT,
     ...(edge ? { edge } : {}),

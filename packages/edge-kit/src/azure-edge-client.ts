@@ -20,6 +20,11 @@ export interface AzureEdgeClientOptions {
   /** Twin requests get no timeout from the SDK; this adds one. */
   twinTimeoutMs?: number;
   openRetry?: { initialDelayMs: number; maxDelayMs: number };
+  /**
+   * How often to fetch the full twin as a liveness check. The SDK can stop retrying after a refused reconnect without
+   * telling anyone; a fetch that times out re-creates the client, one that succeeds re-delivers the desired state.
+   */
+  livenessIntervalMs?: number;
   /** Builds the SDK client; tests and tools can pass their own. Defaults to ModuleClient.fromEnvironment. */
   createClient?: (transport: EdgeTransport) => Promise<ModuleClient>;
 }
@@ -93,6 +98,7 @@ export class AzureEdgeClient implements EdgeClient {
   private closed = false;
   private reconnecting: Promise<void> | undefined;
   private lifetime = new AbortController();
+  private livenessTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: AzureEdgeClientOptions) {
     this.twinTimeoutMs = options.twinTimeoutMs ?? 30_000;
@@ -116,10 +122,17 @@ export class AzureEdgeClient implements EdgeClient {
   async start(signal?: AbortSignal): Promise<void> {
     if (signal) signal.addEventListener('abort', () => this.lifetime.abort(signal.reason), { once: true });
     await this.connect(this.lifetime.signal);
+    const intervalMs = this.options.livenessIntervalMs ?? 5 * 60_000;
+    this.livenessTimer = setInterval(() => {
+      if (this.twin && !this.reconnecting) void this.refetchDesired(this.twin);
+      else if (!this.client && !this.reconnecting) this.scheduleReconnect('liveness check found no client');
+    }, intervalMs);
+    this.livenessTimer.unref();
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.livenessTimer);
     this.lifetime.abort(new Error('client closed'));
     const client = this.client;
     this.client = undefined;
@@ -207,12 +220,26 @@ export class AzureEdgeClient implements EdgeClient {
 
   private attach(client: ModuleClient): void {
     client.on('error', (error: Error) => this.options.logger.error({ err: error }, 'edge.client.error'));
+    // The SDK reconnects by itself but replays nothing: fetch the whole twin again after every reconnect.
+    client.on('connect', () => {
+      if (this.client === client && this.twin) void this.refetchDesired(this.twin);
+    });
     client.on('disconnect', () => {
       this.options.logger.warn('edge.disconnected');
       if (this.client === client) this.scheduleReconnect('disconnect');
     });
     client.on('inputMessage', (inputName: string, message: Message) => void this.deliverInput(client, inputName, message));
     for (const methodName of this.methodHandlers.keys()) this.registerMethod(client, methodName);
+  }
+
+  private async refetchDesired(twin: Twin): Promise<void> {
+    try {
+      const fresh = await this.guardTwin(twin.get(), 'twin refresh after reconnect');
+      this.options.logger.info('edge.twin.refreshed');
+      await this.deliverDesired(desiredOf(fresh.properties.desired as Record<string, unknown>, true));
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'edge.twin.refresh.failed');
+    }
   }
 
   private async deliverDesired(desired: DesiredDocument): Promise<void> {

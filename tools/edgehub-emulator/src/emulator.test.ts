@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AzureEdgeClient, createLogger, type DesiredDocument, type EdgeMessage } from '@edge-ml/edge-kit';
+import { EdgeHubEmulator } from './edgehub-emulator.js';
+import { parseRoute } from './routes.js';
+import { WorkloadApi } from './workload-api.js';
+
+const logger = createLogger({ name: 'emulator-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** ModuleClient.fromEnvironment reads process.env: set the module's variables while the SDK client is created. */
+function clientFor(emulator: EdgeHubEmulator, workloadUri: string, module: string): AzureEdgeClient {
+  return new AzureEdgeClient({
+    transport: 'mqtt',
+    logger: logger.child({ module }),
+    twinTimeoutMs: 2_000,
+    livenessIntervalMs: 1_000,
+    openRetry: { initialDelayMs: 100, maxDelayMs: 500 },
+    createClient: async (transport) => {
+      const { ModuleClient } = (await import('azure-iot-device')).default;
+      const { Mqtt } = await import('azure-iot-device-mqtt');
+      if (transport !== 'mqtt') throw new Error('mqtt only');
+      const saved = { ...process.env };
+      Object.assign(process.env, emulator.moduleEnvironment(module, workloadUri));
+      delete process.env.EdgeHubConnectionString;
+      try {
+        return await ModuleClient.fromEnvironment(Mqtt);
+      } finally {
+        for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+        Object.assign(process.env, saved);
+      }
+    },
+  });
+}
+
+const waitFor = async <T>(read: () => T | undefined, timeoutMs = 10_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+describe('edgeHub emulator with the real azure-iot-device SDK over MQTT/TLS', () => {
+  let emulator: EdgeHubEmulator;
+  let workload: WorkloadApi;
+  let workloadUri: string;
+  let loader: AzureEdgeClient;
+  let inference: AzureEdgeClient;
+  const desired: DesiredDocument[] = [];
+  const received: EdgeMessage[] = [];
+
+  beforeAll(async () => {
+    emulator = new EdgeHubEmulator({
+      logger,
+      routes: [
+        parseRoute('model', 'FROM /messages/modules/loader/outputs/DLModelOutput INTO BrokeredEndpoint("/modules/inference/inputs/DLModelInput")'),
+        parseRoute('up', 'FROM /messages/modules/inference/outputs/* INTO $upstream'),
+      ],
+      initialDesired: { loader: { FileName: 'first.zip' } },
+    });
+    await emulator.start();
+    workload = new WorkloadApi(emulator);
+    workloadUri = await workload.listen();
+    loader = clientFor(emulator, workloadUri, 'loader');
+    inference = clientFor(emulator, workloadUri, 'inference');
+    loader.onDesired((document) => void desired.push(document));
+    inference.onInput('DLModelInput', (message) => void received.push(message));
+    inference.onMethod('ping', (payload) => ({ status: 200, payload: { pong: payload } }));
+    await Promise.all([loader.start(), inference.start()]);
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all([loader?.close(), inference?.close()]);
+    await workload?.close();
+    await emulator?.stop();
+  });
+
+  it('authenticates modules through the workload API and serves the full twin on connect', () => {
+    expect(emulator.connectedModules()).toEqual(['inference', 'loader']);
+    expect(desired[0]).toMatchObject({ full: true, version: 2, properties: { FileName: 'first.zip' } });
+  });
+
+  it('pushes desired patches with their $version and stores reported properties', async () => {
+    emulator.setDesired('loader', { FileName: 'second.zip' });
+    // The SDK also replays the current document when a listener registers; the patch is the one with the new version.
+    const patch = await waitFor(() => desired.find((document) => !document.full && document.version === 3));
+    expect(patch).toMatchObject({ version: 3, properties: { FileName: 'second.zip' } });
+    await loader.patchReported({ LatestAIModelFileName: 'second.zip' });
+    expect(emulator.twins.get('loader').reported).toMatchObject({ LatestAIModelFileName: 'second.zip', $version: 2 });
+  });
+
+  it('routes an output to an input, adding $.cdid and $.cmid, and inference outputs to $upstream', async () => {
+    await loader.sendOutput('DLModelOutput', { body: Buffer.from('{"local_model_path":"a/b.onnx"}'), properties: { model: 'a@1' }, contentType: 'application/json' });
+    const message = await waitFor(() => received[0]);
+    expect(message.body.toString()).toBe('{"local_model_path":"a/b.onnx"}');
+    expect(message.properties).toMatchObject({ model: 'a@1', '$.cdid': 'edge-device', '$.cmid': 'loader' });
+    await inference.sendOutput('detections', { body: Buffer.from('{"n":1}'), properties: { camera: 'gate' } });
+    expect(await waitFor(() => emulator.upstream[0])).toMatchObject({ module: 'inference', output: 'detections', body: '{"n":1}', properties: { camera: 'gate' } });
+  });
+
+  it('invokes direct methods', async () => {
+    expect(await emulator.invokeMethod('inference', 'ping', { n: 1 })).toEqual({ status: 200, payload: { pong: { n: 1 } } });
+    // The SDK does not answer a method nobody registered: the caller times out, as against a real hub.
+    expect((await emulator.invokeMethod('inference', 'nope', {}, 500)).status).toBe(504);
+  });
+
+  it('refuses a token signed with the wrong key', async () => {
+    const { Client } = (await import('azure-iot-device')).default;
+    const { Mqtt } = await import('azure-iot-device-mqtt');
+    const client = Client.fromConnectionString(`HostName=${emulator.hubHostName};DeviceId=edge-device;ModuleId=loader;SharedAccessKey=${Buffer.alloc(32, 1).toString('base64')};GatewayHostName=localhost:${emulator.mqttPort}`, Mqtt);
+    client.setOptions({ ca: emulator.tls.caCertificatePem });
+    await expect(client.open()).rejects.toThrow();
+    await client.close().catch(() => undefined);
+    expect(emulator.connectedModules()).toEqual(['inference', 'loader']);
+  });
+
+  it('after a restart that lost sessions, applies a desired change made during the outage and keeps routing', async () => {
+    const restarting = emulator.restart({ keepSessions: false, outageMs: 1_500 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    emulator.setDesired('loader', { FileName: 'during-outage.zip' });
+    await restarting;
+    const refreshed = await waitFor(() => desired.find((document) => document.properties.FileName === 'during-outage.zip'), 30_000);
+    expect(refreshed.version).toBeGreaterThanOrEqual(4);
+    await waitFor(() => (emulator.connectedModules().length === 2 ? true : undefined), 30_000);
+    const before = received.length;
+    // Inputs are subscribed again only by a new client: sending proves the inference module's session came back.
+    await loader.sendOutput('DLModelOutput', { body: Buffer.from('{"after":"restart"}'), properties: {} });
+    expect((await waitFor(() => received[before], 30_000)).body.toString()).toBe('{"after":"restart"}');
+  }, 60_000);
+
+  it('recreates the client when twin responses go missing, and carries on', async () => {
+    emulator.faults.dropTwinResponses = 1;
+    await expect(loader.patchReported({ probe: 1 })).resolves.toBeUndefined();
+    // The next twin request (a GET) is dropped when the client refreshes; the adapter times out and reconnects.
+    emulator.faults.dropTwinResponses = 1;
+    emulator.setDesired('loader', { FileName: 'after-drop.zip' });
+    await waitFor(() => desired.find((document) => document.properties.FileName === 'after-drop.zip'), 30_000);
+    await loader.patchReported({ probe: 2 });
+    expect(emulator.twins.get('loader').reported).toMatchObject({ probe: 2 });
+  }, 60_000);
+});
