@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@edge-ml/edge-kit';
 import { downloadToFile } from '../src/download/http-download.js';
 import { Loader } from '../src/reconcile/loader.js';
-import { startAzurite, type Azurite } from './azurite.js';
+import { startAzurite, type Azurite } from '@edge-ml/testkit';
 import { RecordingEdgeClient } from './recording-edge-client.js';
 import { ssdPackage } from './zip-fixtures.js';
 
@@ -34,7 +34,7 @@ describe('loader against Azurite', () => {
     const { storage, edge, loader } = await newLoader();
     loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: azurite.sasUrl('ssd-1.zip'), sha256: sha256(pkg), sizeBytes: pkg.length } } });
     await loader.whenIdle();
-    expect(edge.reportedState).toMatchObject({ update: { state: 'active' }, activeModel: { name: 'ssd', version: '1', sha256: 'e4b118e5e4531945de2e659742c7c590f7536f8d0ed26d135abcfe83b4779d13' } });
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active' }, activeModel: { name: 'ssd', version: '1', sha256: 'e4b118e5e4531945de2e659742c7c590f7536f8d0ed26d135abcfe83b4779d13' } });
     const announced = await loader.repository.readAnnounced();
     expect(sha256(await readFile(path.join(storage, announced!.local_model_path)))).toBe(announced!.sha256);
     expect(JSON.stringify(edge.reported)).not.toMatch(/sig=/);
@@ -67,10 +67,10 @@ describe('loader against Azurite', () => {
     const expired = azurite.sasUrl('ssd-1.zip', { startsOn: new Date(Date.now() - 2 * 3600_000), expiresOn: new Date(Date.now() - 3600_000) });
     loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: expired, sha256: sha256(pkg) } } });
     await loader.whenIdle();
-    expect(edge.reportedState).toMatchObject({ update: { state: 'failed', error: { code: 'LOADER_SAS_REJECTED', message: expect.stringContaining('set a new DownloadUrl') } } });
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'failed', error: { code: 'LOADER_SAS_REJECTED', message: expect.stringContaining('set a new DownloadUrl') } } });
     loader.applyDesired({ version: 2, full: false, properties: { model: { url: azurite.sasUrl('ssd-1.zip') } } });
     await loader.whenIdle();
-    expect(edge.reportedState).toMatchObject({ update: { state: 'active', version: '1' } });
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '1' } });
     await loader.close();
   });
 });

@@ -42,7 +42,7 @@ describe('Loader', () => {
     expect(announced).toMatchObject({ name: 'ssd-v1', version, local_model_path: `models/ssd-v1/${version}/ssd/ssd_mobilenet_v1_coco_quant_detect.tflite`, local_labelmap_path: `models/ssd-v1/${version}/ssd/labelmap.txt` });
     expect(edge.outputs).toEqual([{ outputName: 'DLModelOutput', body: announced }]);
     expect(edge.states()).toEqual(expect.arrayContaining(['downloading', 'verifying', 'extracting', 'staged', 'active']));
-    expect(edge.reportedState).toMatchObject({ LatestAIModelFileName: 'ssd-v1.zip', activeModel: { name: 'ssd-v1', version }, update: { state: 'active', error: null } });
+    expect(edge.reportedState).toMatchObject({ LatestAIModelFileName: 'ssd-v1.zip', activeModel: { name: 'ssd-v1', version }, modelUpdate: { state: 'active', error: null } });
     expect(JSON.stringify(edge.reported)).not.toContain('SECRET');
     expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
   });
@@ -52,7 +52,7 @@ describe('Loader', () => {
     await loader.whenIdle();
     loader.applyDesired({ version: 2, full: false, properties: { model: { version: '2', sha256: 'f'.repeat(64) } } });
     await loader.whenIdle();
-    expect(edge.reportedState).toMatchObject({ update: { state: 'failed', version: '2', error: { code: 'LOADER_CHECKSUM_MISMATCH' } }, activeModel: { version: '1' } });
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'failed', version: '2', error: { code: 'LOADER_CHECKSUM_MISMATCH' } }, activeModel: { version: '1' } });
     expect((await loader.repository.readAnnounced())?.version).toBe('1');
     expect(await readdir(path.join(storage, 'models', 'ssd'))).toEqual(['1']);
     expect(edge.outputs).toHaveLength(1);
@@ -62,18 +62,18 @@ describe('Loader', () => {
     server.faults.push({ kind: 'status', status: 403 });
     loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip?sig=expired`, sha256: sha256(pkg) } } });
     await loader.whenIdle();
-    expect(edge.reportedState).toMatchObject({ update: { state: 'failed', error: { code: 'LOADER_SAS_REJECTED' } } });
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'failed', error: { code: 'LOADER_SAS_REJECTED' } } });
     expect(server.requests).toHaveLength(1);
     loader.applyDesired({ version: 2, full: false, properties: { model: { url: `${baseUrl}/ssd.zip?sig=fresh` } } });
     await loader.whenIdle();
-    expect(edge.reportedState).toMatchObject({ update: { state: 'active', version: '1' } });
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '1' } });
   });
 
   it('retries dropped connections with backoff and resumes each time', async () => {
     for (let drop = 0; drop < 5; drop += 1) server.faults.push({ kind: 'reset-after', bytes: 400_000 });
     loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg) } } });
     await loader.whenIdle();
-    expect(edge.reportedState).toMatchObject({ update: { state: 'active' } });
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active' } });
     expect(server.requests.slice(1).every((request) => request.range !== undefined)).toBe(true);
     expect(server.bytesSent).toBeLessThan(pkg.length * 1.05);
   });

@@ -22,6 +22,6 @@ export class RecordingEdgeClient implements EdgeClient {
     this.outputs.push({ outputName, body: JSON.parse(message.body.toString('utf8')) });
   }
   states(): string[] {
-    return this.reported.map((patch) => (patch.update as { state: string } | undefined)?.state).filter((state): state is string => state !== undefined);
+    return this.reported.map((patch) => (patch.modelUpdate as { state: string } | undefined)?.state).filter((state): state is string => state !== undefined);
   }
 }

@@ -78,7 +78,8 @@ export type LoaderUpdateReport = z.infer<typeof LoaderUpdateReportSchema>;
 
 export const LoaderReportedSchema = z.object({
   LatestAIModelFileName: z.string().optional(),
-  update: LoaderUpdateReportSchema.optional(),
+  /** Not `update`: the SDK merges reported properties into an object whose `update` is its own method. */
+  modelUpdate: LoaderUpdateReportSchema.optional(),
   activeModel: z.object({ name: z.string(), version: z.string(), sha256: Sha256Schema }).nullish(),
   installedVersions: z.array(z.string()).optional(),
 });

@@ -141,6 +141,8 @@ export class AzureEdgeClient implements EdgeClient {
   }
 
   async patchReported(patch: Record<string, unknown>): Promise<void> {
+    // The SDK merges reported properties into an object that carries its own update() method.
+    if ('update' in patch) throw new TypeError('a reported property named "update" would overwrite the SDK\'s properties.reported.update(); choose another name');
     const twin = await this.currentTwin();
     await this.guardTwin(
       new Promise<void>((resolve, reject) => twin.properties.reported.update(patch, (error?: Error) => (error ? reject(error) : resolve()))),

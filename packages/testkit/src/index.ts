@@ -1,2 +1,3 @@
 export { FaultServer, type Fault } from './fault-server.js';
 export { DroppingProxy } from './dropping-proxy.js';
+export { startAzurite, type Azurite } from './azurite.js';

@@ -64,7 +64,11 @@ export function wireInferenceEdge({ client, manager, state, logger }: InferenceE
       log.warn({ err: error }, 'image.message.failed');
     }
   });
-  state.onReportedChange((reported) => {
-    client.patchReported(reported).catch((error: unknown) => log.warn({ err: error }, 'reported.update.failed'));
+  const report = (reported: ReturnType<ServingState['reported']>) =>
+    client.patchReported(reported).catch((error: unknown) => log.debug({ err: error }, 'reported.update.deferred'));
+  state.onReportedChange((reported) => void report(reported));
+  // The full desired document arrives after every (re)connect: the moment to send the whole reported state again.
+  client.onDesired((desired) => {
+    if (desired.full) void report(state.reported());
   });
 }

@@ -24,7 +24,7 @@ export class Reporter {
     private readonly progressIntervalMs = 2_000,
   ) {}
 
-  async update(update: ProgressUpdate, extra: Omit<LoaderReported, 'update'> = {}): Promise<void> {
+  async update(update: ProgressUpdate, extra: Omit<LoaderReported, 'modelUpdate'> = {}): Promise<void> {
     const now = Date.now();
     const isProgress = update.state === 'downloading' && this.last?.state === 'downloading' && this.last.version === update.version && !update.error;
     if (isProgress && now - this.lastProgressAt < this.progressIntervalMs) return;
@@ -40,6 +40,6 @@ export class Reporter {
     };
     this.last = report;
     if (!isProgress) this.logger.info({ state: report.state, model: report.name, version: report.version, error: report.error }, 'model.update.state');
-    await this.edge?.patchReported({ update: report, ...extra }).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
+    await this.edge?.patchReported({ modelUpdate: report, ...extra }).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
   }
 }

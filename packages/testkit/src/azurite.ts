@@ -28,17 +28,19 @@ function freePort(): Promise<number> {
 
 export interface Azurite {
   container: ContainerClient;
+  blobEndpoint: string;
+  connectionString: string;
   /** A read-only SAS URL for a blob, valid from `startsOn` to `expiresOn`. */
   sasUrl(blobName: string, options?: { expiresOn?: Date; startsOn?: Date }): string;
   stop(): Promise<void>;
 }
 
 /** Starts Azurite's blob service (the pinned npm package) on a free loopback port, with a container ready. */
-export async function startAzurite(containerName = 'models'): Promise<Azurite> {
+export async function startAzurite(containerName = 'models', options: { port?: number; onExit?: (code: number | null) => void } = {}): Promise<Azurite> {
   const require = createRequire(import.meta.url);
   const main = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist/src/blob/main.js');
   const location = await mkdtemp(path.join(tmpdir(), 'azurite-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(process.execPath, [main, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location, '--skipApiVersionCheck', '--disableTelemetry', '--silent', '--loose'], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('Azurite did not start within 20 s')), 20_000);
@@ -50,6 +52,7 @@ export async function startAzurite(containerName = 'models'): Promise<Azurite> {
     });
     child.once('exit', (code) => reject(new Error(`Azurite exited with code ${code}`)));
   });
+  child.once('exit', (code) => options.onExit?.(code));
   const endpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
   const credential = new StorageSharedKeyCredential(ACCOUNT, KEY);
   const service = new BlobServiceClient(endpoint, credential);
@@ -57,6 +60,8 @@ export async function startAzurite(containerName = 'models'): Promise<Azurite> {
   await container.createIfNotExists();
   return {
     container,
+    blobEndpoint: endpoint,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};BlobEndpoint=${endpoint};`,
     sasUrl(blobName, options = {}) {
       const expiresOn = options.expiresOn ?? new Date(Date.now() + 24 * 3600_000);
       const startsOn = options.startsOn ?? new Date(Date.now() - 5 * 60_000);

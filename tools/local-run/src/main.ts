@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LocalSystem } from './local-system.js';
+import { buildModelPackage } from './model-package.js';
+
+interface DetectResponse {
+  model: { name: string; version: string };
+  detections: { label: string; score: number; boxPixels: { xmin: number; ymin: number; xmax: number; ymax: number } }[];
+  timings: { totalMs: number };
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const { values } = parseArgs({ options: { once: { type: 'boolean' }, port: { type: 'string' }, verbose: { type: 'boolean' } } });
+const port = Number(values.port ?? process.env.INFERENCE_PORT ?? 8080);
+const say = (line: string) => console.log(`[start] ${line}`);
+const quietEvents = /^(model\.update\.state|Server listening|incoming request|request completed|edge\.twin\.refreshed)/;
+
+const system = new LocalSystem({
+  root,
+  workDirectory: path.join(root, '.local-run'),
+  inferencePort: port,
+  logLevel: process.env.LOG_LEVEL ?? 'info',
+  log: (label, line) => {
+    if (values.verbose || !quietEvents.test(line)) console.log(`[${label.padEnd(9)}] ${line}`);
+  },
+});
+
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say('stopping');
+    await system.stop().catch((error: unknown) => say(`stop failed: ${String(error)}`));
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+try {
+  // A fresh shared storage each run, so that what follows is the whole update path.
+  await rm(path.join(root, '.local-run', 'storage'), { recursive: true, force: true });
+  say('starting the edgeHub emulator, Azurite (Blob Storage), the loader and the inference module');
+  await system.start();
+  const models = path.join(root, 'testdata', 'models');
+  const built = await buildModelPackage([{ path: path.join(models, 'yolox_nano.onnx') }, { path: path.join(models, 'coco_classes.txt') }], {
+    name: 'yolox-nano',
+    family: 'yolox',
+    model: 'yolox_nano.onnx',
+    labels: 'coco_classes.txt',
+    scoreThreshold: 0.3,
+  });
+  const model = await system.publish('yolox-nano-1.0.0.zip', 'yolox-nano', '1.0.0', built);
+  say(`published yolox-nano 1.0.0 to Blob Storage (${built.bytes.length} bytes, sha256 ${built.sha256.slice(0, 12)}…)`);
+  const patchedAt = performance.now();
+  await system.setDesired('loader', { model });
+  say('set the loader\'s desired properties; waiting for the model to be downloaded, verified, staged and announced');
+  await system.waitFor(
+    async () => {
+      const response = await fetch(`${system.inferenceUrl}/health/ready`);
+      const body = (await response.json()) as { model?: string };
+      return response.ok && body.model === 'yolox-nano@1.0.0' ? true : undefined;
+    },
+    180_000,
+    'the inference module to serve yolox-nano 1.0.0',
+  );
+  say(`the inference module serves yolox-nano 1.0.0, ${((performance.now() - patchedAt) / 1000).toFixed(1)} s after the desired-property patch`);
+  const photo = path.join(root, 'testdata', 'images', 'darknet_person.jpg');
+  const response = await fetch(`${system.inferenceUrl}/v1/detect`, { method: 'POST', body: await readFile(photo), headers: { 'content-type': 'image/jpeg' } });
+  const result = (await response.json()) as DetectResponse;
+  if (!response.ok) throw new Error(`detect answered ${response.status}: ${JSON.stringify(result)}`);
+  say(`detections in ${path.relative(root, photo)} (${result.model.name} ${result.model.version}, ${result.timings.totalMs.toFixed(1)} ms):`);
+  for (const detection of result.detections) {
+    const box = detection.boxPixels;
+    say(`  ${detection.label.padEnd(10)} ${detection.score.toFixed(2)}  at x ${Math.round(box.xmin)}-${Math.round(box.xmax)}, y ${Math.round(box.ymin)}-${Math.round(box.ymax)}`);
+  }
+  say('try it yourself:');
+  console.log(`\n  curl -s -X POST -H 'content-type: image/jpeg' --data-binary @${path.relative(process.cwd(), photo) || photo} ${system.inferenceUrl}/v1/detect\n`);
+  say(`API docs ${system.inferenceUrl}/openapi.json | loader twin: node tools/edgehub-emulator/dist/cli.js twin loader | Ctrl-C stops everything`);
+  if (values.once) await stop(0);
+} catch (error) {
+  say(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  await stop(1);
+}
