@@ -97,3 +97,17 @@ describe('Loader', () => {
     expect((await readdir(path.join(storage, 'models', 'ssd'))).sort()).toEqual(['3', '4']);
   });
 });
+
+describe('Loader policy', () => {
+  it('caps the bandwidth with policy.maxBytesPerSecond', async () => {
+    const small = await ssdPackage();
+    const local = new FaultServer(small);
+    const url = await local.listen();
+    const started = performance.now();
+    loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${url}/ssd.zip`, sha256: sha256(small) }, policy: { maxBytesPerSecond: 8_000_000 } } });
+    await loader.whenIdle();
+    expect(performance.now() - started).toBeGreaterThan((small.length / 8_000_000) * 1000 * 0.8);
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active' } });
+    await local.close();
+  });
+});

@@ -33,7 +33,8 @@ export type DesiredModel = z.infer<typeof DesiredModelSchema>;
 
 export const UpdatePolicySchema = z.object({
   keepVersions: z.number().int().min(1).max(20).default(2),
-  maxBandwidthBytesPerSec: z.number().int().positive().optional(),
+  /** Caps the download bandwidth on links shared with telemetry. */
+  maxBytesPerSecond: z.number().int().positive().optional(),
 });
 export type UpdatePolicy = z.infer<typeof UpdatePolicySchema>;
 

@@ -38,7 +38,8 @@ export async function hasVerifiedPackage(context: ExecutorContext, target: Model
 }
 
 /** Downloads (resuming whatever is there), verifies size and hashes, and keeps the package under a verified name. */
-export async function fetchPackage(context: ExecutorContext, target: ModelTarget, signal: AbortSignal): Promise<void> {
+/** `maxBytesPerSecond` from the desired policy wins over the module's configured cap. */
+export async function fetchPackage(context: ExecutorContext, target: ModelTarget, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
   const { reporter } = context;
   const partialPath = partialPathOf(context, target);
   const base = { name: target.name, version: target.version };
@@ -47,7 +48,7 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
     url: target.url,
     partialPath,
     ...(target.sizeBytes ? { expectedSizeBytes: target.sizeBytes, reserveFactor: 2.2 } : {}),
-    ...(context.maxBytesPerSecond ? { maxBytesPerSecond: context.maxBytesPerSecond } : {}),
+    ...((maxBytesPerSecond ?? context.maxBytesPerSecond) ? { maxBytesPerSecond: maxBytesPerSecond ?? context.maxBytesPerSecond } : {}),
     idleTimeoutMs: context.idleTimeoutMs,
     signal,
     onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),

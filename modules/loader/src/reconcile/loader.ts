@@ -159,7 +159,7 @@ export class Loader {
   private async execute(step: Step, policy: UpdatePolicy, signal: AbortSignal): Promise<void> {
     switch (step.action) {
       case 'fetch':
-        return fetchPackage(this.context, step.target, signal);
+        return fetchPackage(this.context, step.target, signal, policy.maxBytesPerSecond);
       case 'install':
         return installPackage(this.context, step.target, signal);
       case 'announce': {
