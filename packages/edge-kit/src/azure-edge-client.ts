@@ -81,9 +81,10 @@ function desiredOf(properties: Record<string, unknown>, full: boolean): DesiredD
 
 /**
  * EdgeClient over the azure-iot-device ModuleClient, hardened for what the SDK leaves to its user:
- * twin requests time out; the full twin is fetched after every connect, because desired changes made while the
- * hub was unreachable are not replayed; a twin timeout recreates the client, because a hub that lost the session
- * leaves twin topics unsubscribed; and the first open is retried, since the SDK reports a refused connection once.
+ * twin requests time out; the full twin is fetched after the SDK reconnects on its own, because desired changes made
+ * while the hub was unreachable are not replayed; a twin timeout recreates the client, because a hub that lost the
+ * session leaves the SDK's topics (twin, inputs) unsubscribed; a periodic twin fetch catches an SDK that stopped retrying silently; and the first open is retried,
+ * since the SDK reports a refused connection once and gives up.
  */
 export class AzureEdgeClient implements EdgeClient {
   private client: ModuleClient | undefined;
@@ -222,7 +223,10 @@ export class AzureEdgeClient implements EdgeClient {
 
   private attach(client: ModuleClient): void {
     client.on('error', (error: Error) => this.options.logger.error({ err: error }, 'edge.client.error'));
-    // The SDK reconnects by itself but replays nothing: fetch the whole twin again after every reconnect.
+    // The SDK reconnects by itself but replays nothing: fetch the whole twin after every reconnect. If the hub lost
+    // the session, the SDK's subscriptions are stale, the fetch times out, and the client is made anew (guardTwin).
+    // Re-creating on every reconnect instead would close clients in the middle of the SDK's own retries, which go on
+    // after close() and take the connection back from the new client.
     client.on('connect', () => {
       if (this.client === client && this.twin) void this.refetchDesired(this.twin);
     });

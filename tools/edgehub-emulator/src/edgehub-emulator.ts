@@ -91,6 +91,12 @@ export class EdgeHubEmulator {
   }
 
   async start(): Promise<number> {
+    await this.createBroker();
+    await this.listen(this.options.mqttPort ?? 0);
+    return this.port;
+  }
+
+  private async createBroker(): Promise<void> {
     this.broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => {
@@ -111,8 +117,6 @@ export class EdgeHubEmulator {
       if (this.clients.get(module) === client) this.clients.delete(module);
       this.options.logger.info({ module }, 'emulator.module.disconnected');
     });
-    await this.listen(this.options.mqttPort ?? 0);
-    return this.port;
   }
 
   private async listen(port: number): Promise<void> {
@@ -135,8 +139,9 @@ export class EdgeHubEmulator {
       this.clients.clear();
     }
     if (options.outageMs) await new Promise((resolve) => setTimeout(resolve, options.outageMs));
-    if (!options.keepSessions) await this.start().then(() => undefined);
-    else await this.listen(this.port);
+    // A new broker has no sessions; either way it comes back on the port modules know.
+    if (!options.keepSessions) await this.createBroker();
+    await this.listen(this.port);
     this.options.logger.info({ keepSessions: options.keepSessions }, 'emulator.restarted');
   }
 
