@@ -1,3 +1,4 @@
+export { INFERENCE_EDGE_INTERFACE } from './edge-interface.js';
 export { InferenceConfigSchema, loadInferenceConfig, type InferenceConfig } from './config.js';
 export { createInferenceService, type InferenceService } from './service.js';
 export { ModelManager, type ActiveModel, type ActivationOutcome } from './serving/model-manager.js';

@@ -1,3 +1,4 @@
+export { LOADER_EDGE_INTERFACE } from './edge-interface.js';
 export { LoaderConfigSchema, loadLoaderConfig, type LoaderConfig } from './config.js';
 export { Loader, type LoaderOptions } from './reconcile/loader.js';
 export { ModelRepository, type InstalledManifest } from './repository/model-repository.js';

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { AzureEdgeClient, ConfigError, createLogger, type EdgeClient } from '@edge-ml/edge-kit';
 import { loadLoaderConfig } from './config.js';
 import { registerLoaderMethods } from './edge/loader-methods.js';
@@ -40,6 +42,11 @@ async function main(): Promise<void> {
     loader.applyDesired({ version: 0, full: true, properties: JSON.parse(config.LOADER_DESIRED_JSON) as Record<string, unknown> });
   }
   logger.info({ storageRoot: config.STORAGE_ROOT, edge: Boolean(edge) }, 'loader.started');
+  // The container's HEALTHCHECK reads this file's age: an event loop that stops turning stops touching it.
+  const heartbeat = path.join(config.STORAGE_ROOT, '.loader', 'heartbeat');
+  const beat = () => void writeFile(heartbeat, new Date().toISOString()).catch((error: unknown) => logger.warn({ err: error }, 'loader.heartbeat.failed'));
+  beat();
+  setInterval(beat, 30_000).unref();
 
   let stopping = false;
   const stop = (signal: string) => {

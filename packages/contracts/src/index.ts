@@ -54,3 +54,4 @@ export {
   type SeedDetection,
   type StageTimings,
 } from './detections.js';
+export { initialDesiredFromDeployment, matchRoutes, parseRoute, routesFromDeployment, type Route } from './deployment-routes.js';

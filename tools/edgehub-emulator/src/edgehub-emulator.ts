@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '@edge-ml/edge-kit';
 import { createTlsMaterial, type TlsMaterial } from './certificates.js';
-import { matchRoutes, type Route } from './routes.js';
+import { matchRoutes, type Route } from '@edge-ml/contracts';
 import { sasTokenProblem, signWithKey } from './sas-token.js';
 import { formatPropertyBag, parsePropertyBag, parseQuery } from './topic-properties.js';
 import { TwinStore } from './twin-store.js';

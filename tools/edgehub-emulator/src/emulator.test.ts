@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureEdgeClient, createLogger, type DesiredDocument, type EdgeMessage } from '@edge-ml/edge-kit';
 import { EdgeHubEmulator } from './edgehub-emulator.js';
-import { parseRoute } from './routes.js';
+import { parseRoute } from '@edge-ml/contracts';
 import { WorkloadApi } from './workload-api.js';
 
 const logger = createLogger({ name: 'emulator-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -2,4 +2,3 @@ export { EdgeHubEmulator, type EmulatorOptions, type UpstreamMessage } from './e
 export { WorkloadApi } from './workload-api.js';
 export { ControlApi } from './control-api.js';
 export { runEmulator, STATE_FILE, type EmulatorState, type RunEmulatorOptions, type RunningEmulator } from './run-emulator.js';
-export { parseRoute, routesFromDeployment, initialDesiredFromDeployment, type Route } from './routes.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from '@edge-ml/edge-kit';
 import { ControlApi } from './control-api.js';
 import { EdgeHubEmulator } from './edgehub-emulator.js';
-import { initialDesiredFromDeployment, routesFromDeployment } from './routes.js';
+import { initialDesiredFromDeployment, routesFromDeployment } from '@edge-ml/contracts';
 import { WorkloadApi } from './workload-api.js';
 
 export interface EmulatorState {

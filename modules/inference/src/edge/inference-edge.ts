@@ -3,9 +3,10 @@ import type { EdgeClient, EdgeMessage, Logger } from '@edge-ml/edge-kit';
 import type { ModelManager } from '../serving/model-manager.js';
 import type { ServingState } from '../serving/serving-state.js';
 
-export const MODEL_INPUT = 'DLModelInput';
-export const IMAGE_INPUT = 'images';
-export const DETECTIONS_OUTPUT = 'detections';
+import { INFERENCE_EDGE_INTERFACE } from '../edge-interface.js';
+
+export const [MODEL_INPUT, IMAGE_INPUT] = INFERENCE_EDGE_INTERFACE.inputs;
+export const [DETECTIONS_OUTPUT] = INFERENCE_EDGE_INTERFACE.outputs;
 
 export interface InferenceEdgeOptions {
   client: EdgeClient;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fsyncDirectory, writeJsonAtomic, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { discardPartial, downloadToFile } from '../download/http-download.js';
 import { ChecksumMismatchError, SizeMismatchError } from '../errors.js';
+import { LOADER_EDGE_INTERFACE } from '../edge-interface.js';
 import { failpoint } from '../failpoint.js';
 import type { PackageLimits } from '../package/package-limits.js';
 import { preparePackage } from '../package/prepare-package.js';
@@ -11,7 +12,7 @@ import type { LoaderStateStore } from './loader-state.js';
 import type { Reporter } from './reporter.js';
 import type { ModelTarget } from './target.js';
 
-export const MODEL_OUTPUT = 'DLModelOutput';
+export const [MODEL_OUTPUT] = LOADER_EDGE_INTERFACE.outputs;
 
 export interface ExecutorContext {
   repository: ModelRepository;

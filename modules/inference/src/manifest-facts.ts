@@ -1,0 +1,3 @@
+/** What deployment tooling may know about this module without loading its runtime: its edgeHub interface and configuration schema. */
+export { INFERENCE_EDGE_INTERFACE as EDGE_INTERFACE } from './edge-interface.js';
+export { InferenceConfigSchema as CONFIG_SCHEMA } from './config.js';
