@@ -111,3 +111,34 @@ describe('Loader policy', () => {
     await local.close();
   });
 });
+
+describe('Loader direct methods and free space', () => {
+  it('updates by method, lists versions, and rolls back to the previous one until a newer desired version', async () => {
+    const { registerLoaderMethods } = await import('../src/edge/loader-methods.js');
+    registerLoaderMethods(edge, loader);
+    loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg) } } });
+    await loader.whenIdle();
+    const update = await edge.methods.get('updateModel')!({ name: 'ssd', url: `${baseUrl}/ssd.zip?sig=m`, version: '2', sha256: sha256(pkg) });
+    expect(update).toEqual({ status: 202, payload: { accepted: true, name: 'ssd', version: '2' } });
+    await loader.whenIdle();
+    expect((await loader.repository.readAnnounced())?.version).toBe('2');
+    const listed = await edge.methods.get('listModels')!(null);
+    expect(listed.payload).toMatchObject({ announced: { name: 'ssd', version: '2' }, installed: [{ version: '2' }, { version: '1' }] });
+    expect(await edge.methods.get('rollback')!(null)).toEqual({ status: 202, payload: { accepted: true, name: 'ssd', version: '1' } });
+    await loader.whenIdle();
+    expect((await loader.repository.readAnnounced())?.version).toBe('1');
+    expect(server.requests).toHaveLength(2);
+    expect((await edge.methods.get('updateModel')!({ url: 'not a url', version: '3' })).status).toBe(400);
+    // A newer desired version ends the rollback.
+    loader.applyDesired({ version: 2, full: false, properties: { model: { version: '2' } } });
+    await loader.whenIdle();
+    expect((await loader.repository.readAnnounced())?.version).toBe('2');
+  });
+
+  it('refuses to start a download that the shared storage cannot hold, and says so', async () => {
+    loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'huge', version: '1', url: `${baseUrl}/huge.zip`, sha256: sha256(pkg), sizeBytes: 2 ** 52 } } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { error: { code: 'LOADER_DISK_FULL', message: expect.stringContaining('not enough free space') } } });
+    expect(server.requests).toHaveLength(0);
+  });
+});

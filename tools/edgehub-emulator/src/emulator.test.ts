@@ -139,3 +139,39 @@ describe('edgeHub emulator with the real azure-iot-device SDK over MQTT/TLS', ()
     expect(emulator.twins.get('loader').reported).toMatchObject({ probe: 2 });
   }, 60_000);
 });
+
+describe('the emulator CLI', () => {
+  it('starts from a deployment, and sets desired properties, reads twins, lists upstream and injects faults', async () => {
+    const { execFileSync, spawn } = await import('node:child_process');
+    const { mkdtemp, readFile } = await import('node:fs/promises');
+    const { existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+    const cli = path.join(root, 'tools/edgehub-emulator/dist/cli.js');
+    if (!existsSync(cli)) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(root, 'tsconfig.build.json')]);
+    const stateDirectory = await mkdtemp(path.join(tmpdir(), 'emulator-cli-'));
+    const server = spawn(process.execPath, [cli, 'start', '--deployment', path.join(root, 'deployment.template.json'), '--state-dir', stateDirectory], { env: { ...process.env, LOG_LEVEL: 'warn' } });
+    try {
+      await waitFor(() => (existsSync(path.join(stateDirectory, 'emulator.json')) ? true : undefined), 20_000);
+      const run = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [cli, ...args, '--state-dir', stateDirectory], { encoding: 'utf8' })) as Record<string, unknown>;
+      expect(run('twin', 'loader')).toMatchObject({ desired: { policy: { keepVersions: 2 } } });
+      expect(run('desired', 'loader', '{"model": null, "FileName": "x.zip"}')).toEqual({ $version: 3 });
+      expect(run('twin', 'loader')).toMatchObject({ desired: { FileName: 'x.zip', $version: 3 } });
+      expect(run('upstream')).toEqual([]);
+      expect(run('fault', '--drop-twin-responses', '2')).toEqual({ dropTwinResponses: 2 });
+      expect(run('status')).toMatchObject({ deviceId: 'edge-device', connected: [] });
+      expect(await readFile(path.join(stateDirectory, 'inference.env'), 'utf8')).toMatch(/^IOTEDGE_MODULEID=inference$/m);
+      let failure = '';
+      try {
+        execFileSync(process.execPath, [cli, 'twin', 'loader', '--state-dir', path.join(stateDirectory, 'nowhere')], { encoding: 'utf8', stdio: 'pipe' });
+      } catch (error) {
+        failure = (error as { stderr: string }).stderr;
+      }
+      expect(failure).toMatch(/^edgehub-emulator: no running emulator found/);
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }, 60_000);
+});
