@@ -5,7 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { startAzurite, type Azurite } from '@edge-ml/testkit';
 import { formatLogLine } from './log-format.js';
-import type { BuiltPackage } from './model-package.js';
+import type { BuiltPackage } from '@edge-ml/model-cli';
 
 export interface LocalSystemOptions {
   /** The repository root: where dist/ builds and deployment.template.json are. */
@@ -70,9 +70,14 @@ export class LocalSystem {
     return child;
   }
 
+  /** Where the emulator writes its state file and module .env files (for the CLIs' --state-dir). */
+  get emulatorStateDirectory(): string {
+    return path.join(this.options.workDirectory, 'emulator');
+  }
+
   async start(): Promise<void> {
     await mkdir(this.storageRoot, { recursive: true });
-    const stateDirectory = path.join(this.options.workDirectory, 'emulator');
+    const stateDirectory = this.emulatorStateDirectory;
     await rm(path.join(stateDirectory, 'emulator.json'), { force: true });
     this.emulator = this.spawnNode('edgehub', path.join(this.options.root, 'tools/edgehub-emulator/dist/cli.js'), ['start', '--deployment', path.join(this.options.root, 'deployment.template.json'), '--state-dir', stateDirectory, '--workload-socket'], { LOG_LEVEL: this.options.logLevel ?? 'info' });
     this.state = await waitUntil(async () => JSON.parse(await readFile(path.join(stateDirectory, 'emulator.json'), 'utf8')) as EmulatorStateFile, 30_000, 'the edgeHub emulator');

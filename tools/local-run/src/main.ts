@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalSystem } from './local-system.js';
-import { buildModelPackage } from './model-package.js';
+import { buildModelPackage } from '@edge-ml/model-cli';
 
 interface DetectResponse {
   model: { name: string; version: string };

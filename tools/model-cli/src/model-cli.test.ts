@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { loaderLayeredDeployment } from './layered-deployment.js';
+import { expiryFrom } from './commands/sas-command.js';
+import { targetConditionProblem } from './target-condition.js';
+
+describe('target conditions', () => {
+  it.each([
+    "tags.site='windfarm-7'",
+    "tags.environment='prod' AND (tags.region='north-sea' OR tags.region IN ['baltic', 'irish-sea'])",
+    "deviceId='turbine-12'",
+    "NOT tags.disabled=true AND properties.reported.lastUpdate > 3",
+  ])('accepts %s', (condition) => {
+    expect(targetConditionProblem(condition)).toBeUndefined();
+  });
+  it.each([
+    ["tags.site=\"windfarm\"", /unexpected/],
+    ["tags.site='a' AND", /expected deviceId/],
+    ["(tags.site='a'", /not closed/],
+    ["site='a'", /expected deviceId, tags/],
+    ['', /empty/],
+  ])('refuses %s', (condition, problem) => {
+    expect(targetConditionProblem(condition)).toMatch(problem);
+  });
+});
+
+describe('layered deployment', () => {
+  it('sets the loader desired properties through properties.desired.<path> keys', () => {
+    const deployment = loaderLayeredDeployment({ id: 'model-ssd-2', targetCondition: "tags.site='a'", priority: 10, desired: { model: { name: 'ssd', version: '2', url: 'https://a/b.zip', sha256: 'a'.repeat(64) } } });
+    expect(deployment.content).toEqual({ modulesContent: { loader: { 'properties.desired.model': { name: 'ssd', version: '2', url: 'https://a/b.zip', sha256: 'a'.repeat(64) } } } });
+  });
+  it('refuses an id IoT Hub would refuse, and desired properties the loader would refuse', () => {
+    expect(() => loaderLayeredDeployment({ id: 'Model SSD', targetCondition: "tags.site='a'", priority: 1, desired: { model: { name: 'ssd', version: '2', url: 'https://a/b.zip', sha256: 'a'.repeat(64) } } })).toThrow();
+    expect(() => loaderLayeredDeployment({ id: 'x', targetCondition: "tags.site='a'", priority: 1, desired: { model: { name: 'ssd', version: '2', url: 'https://a/b.zip', sha256: 'nope' } } })).toThrow(/sha256|SHA-256/);
+  });
+});
+
+describe('SAS expiry', () => {
+  it('reads days, hours and dates', () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(expiryFrom({ 'expires-in': '90d' }, now).toISOString()).toBe('2026-04-01T00:00:00.000Z');
+    expect(expiryFrom({ 'expires-in': '12h' }, now).toISOString()).toBe('2026-01-01T12:00:00.000Z');
+    expect(expiryFrom({ 'expires-on': '2027-01-01' }).toISOString()).toBe('2027-01-01T00:00:00.000Z');
+    expect(() => expiryFrom({ 'expires-in': 'soon' })).toThrow(/days or hours/);
+  });
+});
