@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { applyPatch, createPatch, PatchError, readPatchInfo } from './index.js';
+
+const models = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../testdata/models');
+const ssdPlain = readFileSync(path.join(models, 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
+const ssdWithMetadata = readFileSync(path.join(models, 'ssd_mobilenet_v1_1_metadata_1.tflite'));
+
+describe('binary patches', () => {
+  it('rebuilds the SSD file with metadata from the plain one with a patch of a few KiB', () => {
+    const patch = createPatch(ssdPlain, ssdWithMetadata);
+    expect(patch.length).toBeLessThan(10_000);
+    expect(Buffer.from(applyPatch(ssdPlain, patch)).equals(ssdWithMetadata)).toBe(true);
+    expect(readPatchInfo(patch).newSizeBytes).toBe(ssdWithMetadata.length);
+  });
+
+  it('handles scattered byte changes, insertions and deletions, and empty files', () => {
+    const base = Buffer.from(ssdPlain.subarray(0, 200_000));
+    const changed = Buffer.concat([base.subarray(0, 50_000), Buffer.from('inserted bytes'), base.subarray(50_000, 120_000), base.subarray(130_000)]);
+    for (let index = 1_000; index < changed.length; index += 7_919) changed[index] = (changed[index] ?? 0) ^ 0x55;
+    expect(Buffer.from(applyPatch(base, createPatch(base, changed))).equals(changed)).toBe(true);
+    expect(applyPatch(base, createPatch(base, Buffer.alloc(0))).length).toBe(0);
+    expect(Buffer.from(applyPatch(Buffer.alloc(0), createPatch(Buffer.alloc(0), base))).equals(base)).toBe(true);
+  });
+
+  it('refuses to patch another base file', () => {
+    const patch = createPatch(ssdPlain, ssdWithMetadata);
+    expect(() => applyPatch(ssdWithMetadata, patch)).toThrow(PatchError);
+    expect(() => applyPatch(ssdWithMetadata, patch)).toThrow(/another version/);
+  });
+
+  it('detects corrupt and truncated patches with a typed error, never a wrong file', () => {
+    const patch = createPatch(ssdPlain, ssdWithMetadata);
+    for (let position = 40; position < patch.length; position += Math.floor(patch.length / 25)) {
+      const corrupt = Buffer.from(patch);
+      corrupt[position] = (corrupt[position] ?? 0) ^ 0xff;
+      expect(() => applyPatch(ssdPlain, corrupt), `byte ${position}`).toThrow(PatchError);
+    }
+    expect(() => applyPatch(ssdPlain, patch.subarray(0, patch.length - 100))).toThrow(PatchError);
+    expect(() => applyPatch(ssdPlain, Buffer.from('not a patch at all'))).toThrow(/magic/);
+  });
+});

@@ -1,0 +1,1 @@
+export { applyPatch, createPatch, PatchError, readPatchInfo, type PatchInfo } from './binary-patch.js';
