@@ -55,3 +55,4 @@ export {
   type StageTimings,
 } from './detections.js';
 export { initialDesiredFromDeployment, matchRoutes, parseRoute, routesFromDeployment, type Route } from './deployment-routes.js';
+export { DeltaManifestSchema, type DeltaManifest } from './delta-manifest.js';

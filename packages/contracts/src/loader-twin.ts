@@ -28,6 +28,8 @@ export const DesiredModelSchema = z.object({
   sizeBytes: z.number().int().positive().optional(),
   format: z.enum(['zip', 'onnx', 'tflite']).optional(),
   md5: Md5Schema.optional(),
+  /** A delta manifest (SAS URL) offering patches from earlier versions; the full package stays the fallback. */
+  delta: z.object({ manifestUrl: DownloadUrlSchema }).optional(),
 });
 export type DesiredModel = z.infer<typeof DesiredModelSchema>;
 
@@ -68,6 +70,10 @@ export type UpdateState = z.infer<typeof UpdateStateSchema>;
 /** The loader's update progress in reported properties. */
 export const LoaderUpdateReportSchema = z.object({
   state: UpdateStateSchema,
+  /** How the model arrived: a patch against an installed version, or the full package. */
+  path: z.enum(['patch', 'full']).optional(),
+  bytesFetched: z.number().int().nonnegative().optional(),
+  bytesReused: z.number().int().nonnegative().optional(),
   name: z.string().optional(),
   version: z.string().optional(),
   bytesDownloaded: z.number().int().nonnegative().optional(),

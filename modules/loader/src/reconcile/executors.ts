@@ -1,6 +1,7 @@
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDirectory, writeJsonAtomic, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
+import { fetchByPatch, PatchPathUnavailable } from '../download/fetch-by-patch.js';
 import { discardPartial, downloadToFile } from '../download/http-download.js';
 import { ChecksumMismatchError, SizeMismatchError } from '../errors.js';
 import { LOADER_EDGE_INTERFACE } from '../edge-interface.js';
@@ -29,6 +30,9 @@ interface VerifiedPackageInfo {
   sha256: string;
   md5: string;
   sizeBytes: number;
+  path: 'patch' | 'full';
+  bytesFetched: number;
+  bytesReused: number;
 }
 
 export const partialPathOf = (context: ExecutorContext, target: ModelTarget) => path.join(context.repository.stagingDirectory, `${target.key}.partial`);
@@ -39,12 +43,52 @@ export async function hasVerifiedPackage(context: ExecutorContext, target: Model
 }
 
 /** Downloads (resuming whatever is there), verifies size and hashes, and keeps the package under a verified name. */
-/** `maxBytesPerSecond` from the desired policy wins over the module's configured cap. */
+/** Tries the patch path when the target offers one; returns what it fetched, or undefined to download the full package. */
+async function fetchPatchIfOffered(context: ExecutorContext, target: ModelTarget, signal: AbortSignal, maxBytesPerSecond: number | undefined) {
+  if (!target.deltaManifestUrl || !target.sha256) return undefined;
+  const { reporter } = context;
+  const base = { name: target.name, version: target.version };
+  try {
+    const result = await fetchByPatch({
+      manifestUrl: target.deltaManifestUrl,
+      packageSha256: target.sha256,
+      repository: context.repository,
+      packagePath: packagePathOf(context, target),
+      patchPartialPath: `${partialPathOf(context, target)}.patch`,
+      logger: context.logger,
+      signal,
+      idleTimeoutMs: context.idleTimeoutMs,
+      ...((maxBytesPerSecond ?? context.maxBytesPerSecond) ? { maxBytesPerSecond: maxBytesPerSecond ?? context.maxBytesPerSecond } : {}),
+      onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, path: 'patch', bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
+    });
+    return result;
+  } catch (error) {
+    if (!(error instanceof PatchPathUnavailable)) throw error;
+    context.logger.warn({ model: target.name, version: target.version, reason: error.message }, 'model.patch.unavailable');
+    return undefined;
+  }
+}
+
+/**
+ * Gets the package: through a patch against an installed version when the target offers one that applies and
+ * verifies, otherwise by downloading it (resuming whatever is there), then verifies size and hashes and keeps it
+ * under a verified name. `maxBytesPerSecond` from the desired policy wins over the module's configured cap.
+ */
 export async function fetchPackage(context: ExecutorContext, target: ModelTarget, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
   const { reporter } = context;
   const partialPath = partialPathOf(context, target);
   const base = { name: target.name, version: target.version };
-  await reporter.update({ state: 'downloading', ...base, bytesDownloaded: 0, ...(target.sizeBytes ? { bytesTotal: target.sizeBytes } : {}) });
+  const packagePath = packagePathOf(context, target);
+  const patched = await fetchPatchIfOffered(context, target, signal, maxBytesPerSecond);
+  if (patched && target.sha256) {
+    await reporter.update({ state: 'verifying', ...base, path: 'patch', bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused });
+    // The assembled package holds the same files as the published one; its identity is the published package's.
+    await writeJsonAtomic(`${packagePath}.json`, { sha256: target.sha256, md5: target.md5 ?? '', sizeBytes: target.sizeBytes ?? 0, path: 'patch', bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused } satisfies VerifiedPackageInfo);
+    await fsyncDirectory(context.repository.stagingDirectory);
+    failpoint('download.renamed');
+    return;
+  }
+  await reporter.update({ state: 'downloading', ...base, path: 'full', bytesDownloaded: 0, ...(target.sizeBytes ? { bytesTotal: target.sizeBytes } : {}) });
   const result = await downloadToFile({
     url: target.url,
     partialPath,
@@ -52,10 +96,10 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
     ...((maxBytesPerSecond ?? context.maxBytesPerSecond) ? { maxBytesPerSecond: maxBytesPerSecond ?? context.maxBytesPerSecond } : {}),
     idleTimeoutMs: context.idleTimeoutMs,
     signal,
-    onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
+    onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, path: 'full', bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
   });
   context.logger.info({ model: target.name, version: target.version, sizeBytes: result.sizeBytes, transferredBytes: result.transferredBytes, resumedFromBytes: result.resumedFromBytes }, 'model.download.complete');
-  await reporter.update({ state: 'verifying', ...base, bytesDownloaded: result.sizeBytes, bytesTotal: result.sizeBytes });
+  await reporter.update({ state: 'verifying', ...base, path: 'full', bytesDownloaded: result.sizeBytes, bytesTotal: result.sizeBytes, bytesFetched: result.transferredBytes, bytesReused: result.resumedFromBytes });
   try {
     if (target.sizeBytes !== undefined && result.sizeBytes !== target.sizeBytes) throw new SizeMismatchError(target.sizeBytes, result.sizeBytes);
     if (target.sha256 && result.sha256 !== target.sha256) throw new ChecksumMismatchError('sha256', target.sha256, result.sha256);
@@ -66,8 +110,7 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
   }
   if (!target.sha256 && !target.md5) context.logger.warn({ model: target.name }, 'model.download.unverified');
   failpoint('download.verified');
-  const packagePath = packagePathOf(context, target);
-  await writeJsonAtomic(`${packagePath}.json`, { sha256: result.sha256, md5: result.md5, sizeBytes: result.sizeBytes } satisfies VerifiedPackageInfo);
+  await writeJsonAtomic(`${packagePath}.json`, { sha256: result.sha256, md5: result.md5, sizeBytes: result.sizeBytes, path: 'full', bytesFetched: result.transferredBytes, bytesReused: 0 } satisfies VerifiedPackageInfo);
   await rename(partialPath, packagePath);
   await rm(`${partialPath}.json`, { force: true });
   await fsyncDirectory(context.repository.stagingDirectory);
@@ -93,6 +136,7 @@ export async function installPackage(context: ExecutorContext, target: ModelTarg
       packageSha256: info.sha256,
       packageMd5: info.md5,
       installedAt: new Date().toISOString(),
+      ...(info.path ? { delivery: { path: info.path, bytesFetched: info.bytesFetched, bytesReused: info.bytesReused } } : {}),
     };
     await context.repository.install(staging, manifest);
   } catch (error) {
@@ -104,7 +148,7 @@ export async function installPackage(context: ExecutorContext, target: ModelTarg
   }
   await rm(packagePath, { force: true });
   await rm(`${packagePath}.json`, { force: true });
-  await context.reporter.update({ state: 'staged', name: target.name, version: target.version });
+  await context.reporter.update({ state: 'staged', name: target.name, version: target.version, path: info.path, bytesFetched: info.bytesFetched, bytesReused: info.bytesReused });
 }
 
 export const announcementKey = (manifest: InstalledManifest) => `${manifest.name}@${manifest.version}#${manifest.modelSha256}`;
@@ -122,7 +166,7 @@ export async function announceVersion(context: ExecutorContext, manifest: Instal
   context.logger.info({ model: manifest.name, version: manifest.version }, 'model.announced');
   const installed = await context.repository.listInstalled();
   await context.reporter.update(
-    { state: 'active', name: manifest.name, version: manifest.version },
+    { state: 'active', name: manifest.name, version: manifest.version, ...(manifest.delivery ?? {}) },
     { LatestAIModelFileName: latestFileName, activeModel: { name: manifest.name, version: manifest.version, sha256: manifest.modelSha256 }, installedVersions: installed.map((entry) => `${entry.name}@${entry.version}`) },
   );
 }

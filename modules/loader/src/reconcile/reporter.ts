@@ -3,6 +3,9 @@ import { redactSecrets, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 
 export interface ProgressUpdate {
   state: UpdateState;
+  path?: 'patch' | 'full';
+  bytesFetched?: number;
+  bytesReused?: number;
   name?: string;
   version?: string;
   bytesDownloaded?: number;
@@ -35,6 +38,9 @@ export class Reporter {
       ...(update.version ? { version: update.version } : {}),
       ...(update.bytesDownloaded !== undefined ? { bytesDownloaded: update.bytesDownloaded } : {}),
       ...(update.bytesTotal !== undefined ? { bytesTotal: update.bytesTotal } : {}),
+      ...(update.path ? { path: update.path } : {}),
+      ...(update.bytesFetched !== undefined ? { bytesFetched: update.bytesFetched } : {}),
+      ...(update.bytesReused !== undefined ? { bytesReused: update.bytesReused } : {}),
       error: update.error ? { code: update.error.code, message: redactSecrets(update.error.message) } : null,
       updatedAt: new Date(now).toISOString(),
     };

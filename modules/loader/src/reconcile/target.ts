@@ -12,6 +12,8 @@ export interface ModelTarget {
   sha256?: string;
   md5?: string;
   sizeBytes?: number;
+  /** A delta manifest offering patches from installed versions (rich form only). */
+  deltaManifestUrl?: string;
   /** Stable identity of this exact package: a new URL for the same bytes (renewed SAS) keeps it. */
   key: string;
 }
@@ -42,6 +44,7 @@ export function targetFromDesired(desired: LoaderDesired): ModelTarget | undefin
       sha256: model.sha256,
       ...(model.md5 ? { md5: model.md5 } : {}),
       ...(model.sizeBytes ? { sizeBytes: model.sizeBytes } : {}),
+      ...(model.delta ? { deltaManifestUrl: model.delta.manifestUrl } : {}),
       key: keyOf(model.name, model.version, model.sha256),
     };
   }

@@ -19,6 +19,8 @@ export interface InstalledManifest {
   packageSha256: string;
   packageMd5?: string;
   installedAt: string;
+  /** How the package arrived: through a patch or in full, and the bytes fetched and reused. */
+  delivery?: { path: 'patch' | 'full'; bytesFetched: number; bytesReused: number };
 }
 
 const MANIFEST_FILE = '.installed.json';

@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeltaManifest } from '@edge-ml/contracts';
+import { createPatch } from '@edge-ml/delta';
+import { createLogger } from '@edge-ml/edge-kit';
+import { startAzurite, type Azurite } from '@edge-ml/testkit';
+import { Loader } from '../src/reconcile/loader.js';
+import { RecordingEdgeClient } from './recording-edge-client.js';
+import { buildZip, TESTDATA } from './zip-fixtures.js';
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+let azurite: Azurite;
+let plainModel: Buffer;
+let metadataModel: Buffer;
+let labels: Buffer;
+let v1: Buffer;
+let v2: Buffer;
+let patch: Uint8Array;
+
+const upload = (name: string, data: Uint8Array) => azurite.container.getBlockBlobClient(name).uploadData(Buffer.from(data));
+
+function manifestFor(patchUrl: string, overrides: Partial<DeltaManifest> = {}): DeltaManifest {
+  return {
+    schemaVersion: 1,
+    name: 'ssd',
+    version: '2',
+    package: { sha256: sha256(v2), sizeBytes: v2.length },
+    model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(metadataModel), sizeBytes: metadataModel.length },
+    files: { 'labelmap.txt': labels.toString('base64') },
+    patches: [{ fromSha256: sha256(plainModel), url: patchUrl, sha256: sha256(patch), sizeBytes: patch.length }],
+    ...overrides,
+  };
+}
+
+async function withV1Installed() {
+  const edge = new RecordingEdgeClient();
+  const loader = new Loader({ storageRoot: await mkdtemp(path.join(tmpdir(), 'loader-delta-')), edge, logger: createLogger({ name: 'delta-test', level: 'silent' }), backoff: { initialDelayMs: 20, maxDelayMs: 100 }, progressIntervalMs: 0 });
+  await loader.initialise();
+  loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: azurite.sasUrl('ssd-1.zip'), sha256: sha256(v1) } } });
+  await loader.whenIdle();
+  return { edge, loader };
+}
+
+beforeAll(async () => {
+  azurite = await startAzurite('models');
+  plainModel = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
+  metadataModel = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_1_metadata_1.tflite'));
+  labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
+  v1 = await buildZip([{ name: 'detect.tflite', data: plainModel }, { name: 'labelmap.txt', data: labels }]);
+  v2 = await buildZip([{ name: 'detect.tflite', data: metadataModel }, { name: 'labelmap.txt', data: labels }]);
+  patch = createPatch(plainModel, metadataModel);
+  await upload('ssd-1.zip', v1);
+  await upload('ssd-2.zip', v2);
+  await upload('ssd-1-to-2.patch', patch);
+  await upload('ssd-2.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.patch')))));
+}, 60_000);
+afterAll(() => azurite?.stop());
+
+const desiredV2 = (manifestBlob: string) => ({ model: { name: 'ssd', version: '2', url: azurite.sasUrl('ssd-2.zip'), sha256: sha256(v2), delta: { manifestUrl: azurite.sasUrl(manifestBlob) } } });
+
+describe('delta updates through a patch', () => {
+  it('builds v2 from the installed v1 and a patch of a few KiB, installs it like a download, and reports the path', async () => {
+    const { edge, loader } = await withV1Installed();
+    loader.applyDesired({ version: 2, full: true, properties: desiredV2('ssd-2.delta.json') });
+    await loader.whenIdle();
+    const report = edge.reportedState.modelUpdate as { state: string; path: string; bytesFetched: number; bytesReused: number };
+    expect(report).toMatchObject({ state: 'active', path: 'patch' });
+    expect(report.bytesFetched).toBeLessThan(patch.length + 4_000);
+    expect(report.bytesReused).toBeGreaterThan(metadataModel.length * 0.99);
+    const announced = await loader.repository.readAnnounced();
+    expect(announced).toMatchObject({ version: '2', sha256: sha256(metadataModel) });
+    expect(sha256(await readFile(path.join(loader.repository.root, announced!.local_model_path)))).toBe(sha256(metadataModel));
+    expect(await readFile(path.join(loader.repository.root, announced!.local_labelmap_path))).toEqual(labels);
+    await loader.close();
+  });
+
+  it('falls back to the full package when the patch is corrupt', async () => {
+    const corrupt = Buffer.from(patch);
+    corrupt[corrupt.length - 20] = (corrupt[corrupt.length - 20] ?? 0) ^ 0xff;
+    await upload('ssd-1-to-2.corrupt.patch', corrupt);
+    await upload('ssd-2.corrupt.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.corrupt.patch'), { patches: [{ fromSha256: sha256(plainModel), url: azurite.sasUrl('ssd-1-to-2.corrupt.patch'), sha256: sha256(corrupt), sizeBytes: corrupt.length }] }))));
+    const { edge, loader } = await withV1Installed();
+    loader.applyDesired({ version: 2, full: true, properties: desiredV2('ssd-2.corrupt.delta.json') });
+    await loader.whenIdle();
+    expect(edge.reportedState.modelUpdate).toMatchObject({ state: 'active', version: '2', path: 'full' });
+    expect((await loader.repository.readAnnounced())?.sha256).toBe(sha256(metadataModel));
+    await loader.close();
+  });
+
+  it('falls back to the full package when no patch starts from what the device holds, or the manifest is for another package', async () => {
+    await upload('ssd-2.other-base.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.patch'), { patches: [{ fromSha256: 'e'.repeat(64), url: azurite.sasUrl('ssd-1-to-2.patch'), sha256: sha256(patch), sizeBytes: patch.length }] }))));
+    await upload('ssd-2.wrong-package.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.patch'), { package: { sha256: 'd'.repeat(64), sizeBytes: 10 } }))));
+    for (const manifest of ['ssd-2.other-base.delta.json', 'ssd-2.wrong-package.delta.json', 'missing.delta.json']) {
+      const { edge, loader } = await withV1Installed();
+      loader.applyDesired({ version: 2, full: true, properties: desiredV2(manifest) });
+      await loader.whenIdle();
+      expect(edge.reportedState.modelUpdate, manifest).toMatchObject({ state: 'active', version: '2', path: 'full' });
+      await loader.close();
+    }
+  });
+});
