@@ -81,6 +81,29 @@ describe('edge-model, run as a user runs it, against Azurite and the emulator', 
     expect(status.stdout).toMatch(/^inference\s+serving\s+ssd@2/m);
   }, 120_000);
 
+  it('rolls out the next version as a patch against the model devices hold: only the changed bytes cross the link', async () => {
+    const packaged = await edgeModel(['package', path.join(models, 'ssd_mobilenet_v1_1_metadata_1.tflite'), '--labels', path.join(models, 'labelmap.txt'), '--out', 'ssd-3.zip', '--json'], work);
+    const built = JSON.parse(packaged.stdout) as { sha256: string; sizeBytes: number };
+    const connection = ['--connection-string', system.azurite.connectionString];
+    expect((await edgeModel(['upload', 'ssd-3.zip', ...connection], work)).code).toBe(0);
+    const url = (await edgeModel(['sas', 'ssd-3.zip', ...connection], work)).stdout.trim();
+    const delta = await edgeModel(['delta', 'ssd-3.zip', '--name', 'ssd', '--version', '3', '--from', path.join(models, 'ssd_mobilenet_v1_coco_quant_detect.tflite'), ...connection], work);
+    expect(delta.code, delta.stderr).toBe(0);
+    expect(delta.stdout).toMatch(/ssd-3\.from-[0-9a-f]{12}\.patch: \d+ bytes/);
+    const manifestUrl = delta.stdout.trim().split('\n').at(-1) ?? '';
+    expect(manifestUrl).toMatch(/ssd-3\.delta\.json\?.*sig=/);
+    const applied = await edgeModel(['rollout', '--name', 'ssd', '--version', '3', '--url', url, '--sha256', built.sha256, '--delta-url', manifestUrl, '--emulator', '--state-dir', system.emulatorStateDirectory], work);
+    expect(applied.code, applied.stderr).toBe(0);
+    await system.waitFor(async () => {
+      const response = await fetch(`${system.inferenceUrl}/health/ready`);
+      return response.ok && ((await response.json()) as { model: string }).model === 'ssd@3' ? true : undefined;
+    }, 60_000, 'ssd@3 serving');
+    const report = ((await system.reported('loader')) as { modelUpdate: { path: string; bytesFetched: number; bytesReused: number } }).modelUpdate;
+    expect(report.path).toBe('patch');
+    expect(report.bytesFetched).toBeLessThan(20_000);
+    expect(report.bytesFetched).toBeLessThan(built.sizeBytes * 0.01);
+  }, 120_000);
+
   it('writes a layered deployment for a fleet, and refuses a bad target condition', async () => {
     const args = ['rollout', '--name', 'ssd', '--version', '3', '--url', 'https://acct.blob.core.windows.net/models/ssd-3.zip?sig=x', '--sha256', 'a'.repeat(64), '--layered', '--priority', '20', '--out', 'fleet.json'];
     const written = await edgeModel([...args, '--target-condition', "tags.site='windfarm-7' AND tags.env='prod'"], work);
@@ -115,7 +138,7 @@ describe('edge-model, run as a user runs it, against Azurite and the emulator', 
   });
 
   it('has --help for every command', async () => {
-    for (const command of ['package', 'upload', 'sas', 'rollout', 'status']) {
+    for (const command of ['package', 'upload', 'sas', 'delta', 'rollout', 'status']) {
       const result = await edgeModel([command, '--help'], work);
       expect(result.stdout, command).toMatch(new RegExp(`^edge-model ${command}`));
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { CliError } from './cli-error.js';
+import { DELTA_HELP, deltaCommand } from './commands/delta-command.js';
 import { PACKAGE_HELP, packageCommand } from './commands/package-command.js';
 import { ROLLOUT_HELP, rolloutCommand } from './commands/rollout-command.js';
 import { SAS_HELP, sasCommand } from './commands/sas-command.js';
@@ -12,12 +13,13 @@ Commands:
   package   check a model and write a package (zip or raw); prints size, sha256, MD5
   upload    upload a package to Blob Storage (idempotent)
   sas       make a read-only SAS URL sized for devices that stay offline
+  delta     patches from the model files devices hold, and a delta manifest (only the changed bytes cross the link)
   rollout   set the loader's desired properties: local emulator, one device (az), or a fleet (layered deployment)
   status    the loader's and inference module's reported properties on the local emulator
 
 edge-model <command> --help for its options.`;
 
-const HELPS: Record<string, string> = { package: PACKAGE_HELP, upload: UPLOAD_HELP, sas: SAS_HELP, rollout: ROLLOUT_HELP, status: STATUS_HELP };
+const HELPS: Record<string, string> = { delta: DELTA_HELP, package: PACKAGE_HELP, upload: UPLOAD_HELP, sas: SAS_HELP, rollout: ROLLOUT_HELP, status: STATUS_HELP };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -36,6 +38,8 @@ async function main(argv: string[]): Promise<void> {
       return uploadCommand(rest, print);
     case 'sas':
       return sasCommand(rest, print, warn);
+    case 'delta':
+      return deltaCommand(rest, print, warn);
     case 'rollout':
       return rolloutCommand(rest, print);
     case 'status':

@@ -6,6 +6,7 @@ import { emulatorCall, emulatorUrl } from '../emulator-client.js';
 import { loaderLayeredDeployment } from '../layered-deployment.js';
 
 export const ROLLOUT_HELP = `edge-model rollout --name <model> --version <v> --url <SAS URL> --sha256 <hex> [--size <bytes>] [--keep-versions N]
+                   [--delta-url <delta manifest SAS URL, from edge-model delta>]
                    [--seed --file-name <x.zip> [--md5 <hex|base64>]]
                    (--emulator [--emulator-url <url> | --state-dir <dir>]
                     | --device <id> [--hub <name>]
@@ -19,7 +20,7 @@ export async function rolloutCommand(argv: string[], print: (line: string) => vo
   const { values } = parseArgs({
     args: argv,
     options: {
-      name: { type: 'string' }, version: { type: 'string' }, url: { type: 'string' }, sha256: { type: 'string' }, size: { type: 'string' }, 'keep-versions': { type: 'string' },
+      name: { type: 'string' }, version: { type: 'string' }, url: { type: 'string' }, 'delta-url': { type: 'string' }, sha256: { type: 'string' }, size: { type: 'string' }, 'keep-versions': { type: 'string' },
       seed: { type: 'boolean' }, 'file-name': { type: 'string' }, md5: { type: 'string' },
       emulator: { type: 'boolean' }, 'emulator-url': { type: 'string' }, 'state-dir': { type: 'string' },
       device: { type: 'string' }, hub: { type: 'string' },
@@ -33,7 +34,7 @@ export async function rolloutCommand(argv: string[], print: (line: string) => vo
     desired = { FileName: values['file-name'], DownloadUrl: values.url, ...(values.md5 ? { ContentMD5: values.md5 } : {}) };
   } else {
     if (!values.name || !values.version || !values.sha256) throw usageError(`the rich form needs --name, --version and --sha256\n\n${ROLLOUT_HELP}`);
-    desired = { model: { name: values.name, version: values.version, url: values.url, sha256: values.sha256, ...(values.size ? { sizeBytes: Number(values.size) } : {}) } };
+    desired = { model: { name: values.name, version: values.version, url: values.url, sha256: values.sha256, ...(values.size ? { sizeBytes: Number(values.size) } : {}), ...(values['delta-url'] ? { delta: { manifestUrl: values['delta-url'] } } : {}) } };
   }
   if (values['keep-versions']) desired.policy = { keepVersions: Number(values['keep-versions']) };
   try {

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
+import { createPatch } from '@edge-ml/delta';
+import { containerClient, readOnlySasUrl, sharedKeyOf, storageFailure } from '../blob-storage.js';
+import { CliError, usageError } from '../cli-error.js';
+import { readPackage } from '../read-package.js';
+import { expiryFrom } from './sas-command.js';
+
+export const DELTA_HELP = `edge-model delta <new-package.zip> --name <model> --version <v> --from <model file devices hold>... 
+                  (--connection-string <cs> [--container models] [--expires-in 120d] | --url-prefix <https://…/>)
+                  [--out <dir>]
+
+Makes a patch from each model file devices may hold (the sha256 the loader reports as activeModel.sha256) to the
+package's model, and a delta manifest listing them. With a connection string, uploads patches and manifest and
+prints the manifest's read-only SAS URL, for: edge-model rollout … --delta-url <that URL>. Devices whose model has
+no patch, or whose patch does not verify, download the full package.`;
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+export async function deltaCommand(argv: string[], print: (line: string) => void, warn: (line: string) => void): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, version: { type: 'string' }, from: { type: 'string', multiple: true }, 'connection-string': { type: 'string' }, container: { type: 'string' }, 'expires-in': { type: 'string' }, 'url-prefix': { type: 'string' }, out: { type: 'string' } },
+  });
+  const [packageFile] = positionals;
+  if (!packageFile || !values.name || !values.version || !values.from?.length) throw usageError(`missing ${packageFile ? '--name, --version or --from' : 'the package file'}\n\n${DELTA_HELP}`);
+  const connectionString = values['connection-string'] ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
+  if (!connectionString && !values['url-prefix']) throw usageError('say where patches will live: --connection-string (uploads them) or --url-prefix');
+  const { bytes, contents } = await readPackage(packageFile);
+  const out = values.out ?? path.dirname(packageFile);
+  const base = path.basename(packageFile).replace(/\.zip$/i, '');
+  const patches: { name: string; fromSha256: string; bytes: Uint8Array }[] = [];
+  for (const from of values.from) {
+    let old: Buffer;
+    try {
+      old = await readFile(from);
+    } catch {
+      throw new CliError(`cannot read ${from}`);
+    }
+    const fromSha256 = sha256(old);
+    if (fromSha256 === sha256(contents.model)) {
+      warn(`${path.basename(from)} is the same model: devices holding it already have this version's model`);
+      continue;
+    }
+    const started = performance.now();
+    const patch = createPatch(old, contents.model);
+    const name = `${base}.from-${fromSha256.slice(0, 12)}.patch`;
+    patches.push({ name, fromSha256, bytes: patch });
+    print(`${name}: ${patch.length} bytes from ${path.basename(from)} (${((patch.length / bytes.length) * 100).toFixed(2)}% of the package, ${Math.round(performance.now() - started)} ms)`);
+  }
+  const container = connectionString ? containerClient({ connectionString, ...(values.container ? { container: values.container } : {}) }) : undefined;
+  const expiresOn = expiryFrom(values);
+  const urlOf = (name: string) => (container && connectionString ? readOnlySasUrl(container, name, sharedKeyOf(connectionString), expiresOn) : `${values['url-prefix']}${name}`);
+  const manifest: DeltaManifest = DeltaManifestSchema.parse({
+    schemaVersion: 1,
+    name: values.name,
+    version: values.version,
+    package: { sha256: sha256(bytes), sizeBytes: bytes.length },
+    model: { file: contents.modelFile, format: contents.format, sha256: sha256(contents.model), sizeBytes: contents.model.length },
+    files: Object.fromEntries(Object.entries(contents.files).map(([name, data]) => [name, data.toString('base64')])),
+    patches: patches.map((patch) => ({ fromSha256: patch.fromSha256, url: urlOf(patch.name), sha256: sha256(patch.bytes), sizeBytes: patch.bytes.length })),
+  });
+  const manifestName = `${base}.delta.json`;
+  for (const patch of patches) await writeFile(path.join(out, patch.name), patch.bytes);
+  await writeFile(path.join(out, manifestName), `${JSON.stringify(manifest, null, 2)}\n`);
+  if (!container || !connectionString) {
+    print(`wrote ${manifestName} and ${patches.length} patches to ${out}; upload them so that ${values['url-prefix']} serves them`);
+    return;
+  }
+  try {
+    await container.createIfNotExists();
+    for (const patch of patches) await container.getBlockBlobClient(patch.name).uploadData(Buffer.from(patch.bytes));
+    await container.getBlockBlobClient(manifestName).uploadData(Buffer.from(JSON.stringify(manifest)), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+  } catch (error) {
+    throw storageFailure(error, 'uploading the delta');
+  }
+  print(`uploaded ${manifestName} and ${patches.length} patches; delta manifest URL:`);
+  print(urlOf(manifestName));
+}
