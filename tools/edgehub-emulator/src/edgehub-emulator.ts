@@ -27,6 +27,8 @@ export interface UpstreamMessage {
   output: string;
   body: string;
   properties: Record<string, string>;
+  correlationId?: string;
+  contentType?: string;
   receivedAt: string;
 }
 
@@ -276,7 +278,15 @@ export class EdgeHubEmulator {
     for (const route of routes) {
       if (route.to.kind === 'upstream') {
         const user = Object.fromEntries(Object.entries(properties).filter(([key]) => !SYSTEM_PROPERTIES.has(key)));
-        this.upstream.push({ module, output, body: payload.toString('utf8'), properties: user, receivedAt: new Date().toISOString() });
+        this.upstream.push({
+          module,
+          output,
+          body: payload.toString('utf8'),
+          properties: user,
+          ...(properties['$.cid'] ? { correlationId: properties['$.cid'] } : {}),
+          ...(properties['$.ct'] ? { contentType: properties['$.ct'] } : {}),
+          receivedAt: new Date().toISOString(),
+        });
         continue;
       }
       const topic = `devices/${this.deviceId}/modules/${route.to.module}/inputs/${route.to.input}/${formatPropertyBag(forwarded)}`;
