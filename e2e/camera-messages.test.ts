@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@edge-ml/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionResult } from '@edge-ml/contracts';
 import { AzureEdgeClient, createLogger } from '@edge-ml/edge-kit';
@@ -12,14 +12,6 @@ import { buildModelPackage, LocalSystem } from '@edge-ml/local-run';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const models = path.join(root, 'testdata', 'models');
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 
 /**
  * The message-driven path of the seeds' blog post: a camera module sends frames on its "images" output, edgeHub routes

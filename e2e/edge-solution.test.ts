@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@edge-ml/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionResult } from '@edge-ml/contracts';
 import { buildModelPackage, LocalSystem, type BuiltPackage } from '@edge-ml/local-run';
@@ -13,15 +13,6 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const models = path.join(root, 'testdata', 'models');
 const photo = path.join(root, 'testdata', 'images', 'darknet_person.jpg');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** SSD calls the horse in the photo a sheep; YOLOX calls it a horse: a response shows which model produced it. */
 const ssd = () => buildModelPackage([{ path: path.join(models, 'ssd_mobilenet_v1_coco_quant_detect.tflite') }, { path: path.join(models, 'labelmap.txt') }]);

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort } from '@edge-ml/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalSystem } from '@edge-ml/local-run';
 
@@ -24,14 +24,6 @@ async function edgeModel(args: string[], cwd: string): Promise<{ code: number; s
   }
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 
 describe('edge-model, run as a user runs it, against Azurite and the emulator', () => {
   let system: LocalSystem;

@@ -1,19 +1,13 @@
+import { applyMergePatch } from '@edge-ml/edge-kit';
+
 export interface TwinDocument {
   desired: Record<string, unknown> & { $version: number };
   reported: Record<string, unknown> & { $version: number };
 }
 
-function mergePatch(target: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
-  const result: Record<string, unknown> = { ...target };
-  for (const [key, value] of Object.entries(patch)) {
-    if (key.startsWith('$')) continue;
-    if (value === null) delete result[key];
-    else if (typeof value === 'object' && !Array.isArray(value)) {
-      const base = result[key];
-      result[key] = mergePatch(typeof base === 'object' && base !== null && !Array.isArray(base) ? (base as Record<string, unknown>) : {}, value as Record<string, unknown>);
-    } else result[key] = value;
-  }
-  return result;
+/** Hub metadata such as $version is the store's, never the patch's. */
+function withoutMetadata(patch: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(patch).filter(([key]) => !key.startsWith('$')));
 }
 
 /** Module twins with versioned desired and reported properties, patched by JSON merge patch as IoT Hub does. */
@@ -31,13 +25,13 @@ export class TwinStore {
 
   patchDesired(module: string, patch: Record<string, unknown>): number {
     const twin = this.get(module);
-    twin.desired = { ...mergePatch(twin.desired, patch), $version: twin.desired.$version + 1 };
+    twin.desired = { ...applyMergePatch(twin.desired, withoutMetadata(patch)), $version: twin.desired.$version + 1 };
     return twin.desired.$version;
   }
 
   patchReported(module: string, patch: Record<string, unknown>): number {
     const twin = this.get(module);
-    twin.reported = { ...mergePatch(twin.reported, patch), $version: twin.reported.$version + 1 };
+    twin.reported = { ...applyMergePatch(twin.reported, withoutMetadata(patch)), $version: twin.reported.$version + 1 };
     return twin.reported.$version;
   }
 }

@@ -1,11 +1,10 @@
 import type { UpdatePolicy } from '@edge-ml/contracts';
-import { backoffDelayMs, redactSecrets, sleep, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
+import { applyMergePatch, backoffDelayMs, redactSecrets, sleep, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { LoaderError } from '../errors.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
 import { ModelRepository } from '../repository/model-repository.js';
 import { announceVersion, announcementKey, fetchPackage, hasVerifiedPackage, installPackage, packagePathOf, partialPathOf, type ExecutorContext } from './executors.js';
 import { LoaderStateStore } from './loader-state.js';
-import { applyMergePatch } from './merge-patch.js';
 import { planSteps, type Facts, type Step } from './plan.js';
 import { Reporter } from './reporter.js';
 import { readDesired, type ModelTarget } from './target.js';

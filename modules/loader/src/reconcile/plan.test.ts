@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyMergePatch } from './merge-patch.js';
+import { applyMergePatch } from '@edge-ml/edge-kit';
 import { planSteps, type Facts } from './plan.js';
 import type { ModelTarget } from './target.js';
 

@@ -1,4 +1,4 @@
-/** RFC 7396 JSON merge patch, as the hub applies desired-property patches: null deletes, objects merge, the rest replaces. */
+/** RFC 7396 JSON merge patch, as IoT Hub applies twin patches: null deletes, objects merge, anything else replaces. */
 export function applyMergePatch(document: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
   const result: Record<string, unknown> = { ...document };
   for (const [key, value] of Object.entries(patch)) {
