@@ -30,5 +30,17 @@ export const DeltaManifestSchema = z.object({
       }),
     )
     .max(64),
+  /**
+   * For devices that hold no version with a patch: the new model's content-defined chunk list (binary, EMCL) and the
+   * uncompressed model blob its byte ranges are fetched from. Chunks the device already holds are reused.
+   */
+  chunks: z
+    .object({
+      listUrl: z.url({ protocol: /^https?$/ }),
+      listSha256: Sha256Schema,
+      listSizeBytes: z.number().int().positive(),
+      modelUrl: z.url({ protocol: /^https?$/ }),
+    })
+    .optional(),
 });
 export type DeltaManifest = z.infer<typeof DeltaManifestSchema>;

@@ -71,7 +71,7 @@ export type UpdateState = z.infer<typeof UpdateStateSchema>;
 export const LoaderUpdateReportSchema = z.object({
   state: UpdateStateSchema,
   /** How the model arrived: a patch against an installed version, or the full package. */
-  path: z.enum(['patch', 'full']).optional(),
+  path: z.enum(['patch', 'chunks', 'full']).optional(),
   bytesFetched: z.number().int().nonnegative().optional(),
   bytesReused: z.number().int().nonnegative().optional(),
   name: z.string().optional(),

@@ -42,3 +42,16 @@ describe('binary patches', () => {
     expect(() => applyPatch(ssdPlain, Buffer.from('not a patch at all'))).toThrow(/magic/);
   });
 });
+
+describe('content-defined chunks', () => {
+  it('finds all but a few percent of the SSD pair in the old file, and round-trips the chunk list', async () => {
+    const { decodeChunkList, encodeChunkList, indexChunks, planChunkAssembly } = await import('./index.js');
+    const list = decodeChunkList(encodeChunkList(ssdWithMetadata));
+    expect(list.chunks.reduce((sum, chunk) => sum + chunk.length, 0)).toBe(ssdWithMetadata.length);
+    const plan = planChunkAssembly(list, indexChunks([ssdPlain]));
+    const missing = plan.ranges.reduce((sum, range) => sum + range.end - range.start, 0);
+    expect(missing / ssdWithMetadata.length).toBeLessThan(0.05);
+    expect(plan.reused + missing).toBe(ssdWithMetadata.length);
+    expect(() => decodeChunkList(encodeChunkList(ssdPlain).subarray(0, 100))).toThrow(PatchError);
+  });
+});

@@ -1,9 +1,9 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import got from 'got';
 import yazl from 'yazl';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
-import { applyPatch, PatchError } from '@edge-ml/delta';
+import { applyPatch, chunkKey, decodeChunkList, indexChunks, PatchError, planChunkAssembly } from '@edge-ml/delta';
 import type { Logger } from '@edge-ml/edge-kit';
 import { TransferError } from '../errors.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
@@ -22,12 +22,17 @@ export interface PatchFetchRequest {
   idleTimeoutMs: number;
   maxBytesPerSecond?: number;
   onProgress?: (bytesDownloaded: number, bytesTotal: number | undefined) => void;
+  /** The full package's size, when known: the chunk path is taken only when it costs less. */
+  packageSizeBytes?: number;
+  /** Directory for chunk ranges already fetched, so that an interrupted fetch resumes. */
+  chunkStagingDirectory: string;
 }
 
 export interface PatchFetchResult {
+  path: 'patch' | 'chunks';
   bytesFetched: number;
   bytesReused: number;
-  fromVersion: string;
+  fromVersion?: string;
 }
 
 const MANIFEST_LIMIT_BYTES = 2 * 1024 * 1024;
@@ -71,9 +76,9 @@ function zipFiles(files: { name: string; data: Buffer }[]): Promise<Buffer> {
 }
 
 /**
- * Builds the desired package from an installed model file and a patch: fetch the manifest, pick a patch that starts
- * from a model this device holds, download it (resumable), apply it, verify the result's sha256, and write the same
- * files the full package holds. Throws PatchPathUnavailable whenever the full download should be used instead, and
+ * Builds the desired package without downloading it: from an installed model and a patch when the manifest offers one
+ * from a model this device holds, else from the chunks of its installed models plus the missing byte ranges, when that
+ * costs less than the package. Throws PatchPathUnavailable whenever the full download should be used instead, and
  * TransferError when the link failed (retry later: the full download would fail too).
  */
 export async function fetchByPatch(request: PatchFetchRequest): Promise<PatchFetchResult> {
@@ -82,8 +87,26 @@ export async function fetchByPatch(request: PatchFetchRequest): Promise<PatchFet
   const installed = await request.repository.listInstalled();
   let base: InstalledManifest | undefined;
   const patch = manifest.patches.find((candidate) => (base = installed.find((entry) => entry.modelSha256 === candidate.fromSha256)) !== undefined);
-  if (!patch || !base) throw new PatchPathUnavailable('no patch starts from a model this device holds');
+  if (patch && base) {
+    try {
+      return await viaPatch(request, manifest, manifestBytes, patch, base);
+    } catch (error) {
+      if (!(error instanceof PatchPathUnavailable) || !manifest.chunks) throw error;
+      request.logger.warn({ reason: error.message }, 'model.patch.unavailable');
+    }
+  }
+  if (manifest.chunks) return viaChunks(request, manifest, manifestBytes, installed);
+  throw new PatchPathUnavailable('no patch starts from a model this device holds, and the manifest lists no chunks');
+}
 
+async function writeAssembledPackage(request: PatchFetchRequest, manifest: DeltaManifest, model: Uint8Array): Promise<void> {
+  const { createHash } = await import('node:crypto');
+  if (createHash('sha256').update(model).digest('hex') !== manifest.model.sha256) throw new PatchPathUnavailable('the rebuilt model does not match the manifest');
+  const files = [{ name: manifest.model.file, data: Buffer.from(model) }, ...Object.entries(manifest.files).map(([name, base64]) => ({ name, data: Buffer.from(base64, 'base64') }))];
+  await writeFile(request.packagePath, await zipFiles(files));
+}
+
+async function viaPatch(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, patch: DeltaManifest['patches'][number], base: InstalledManifest): Promise<PatchFetchResult> {
   const downloaded = await downloadToFile({
     url: patch.url,
     partialPath: request.patchPartialPath,
@@ -103,12 +126,91 @@ export async function fetchByPatch(request: PatchFetchRequest): Promise<PatchFet
   } catch (error) {
     throw new PatchPathUnavailable(error instanceof PatchError ? error.message : `the patch does not apply: ${String(error)}`);
   }
-  const { createHash } = await import('node:crypto');
-  if (createHash('sha256').update(model).digest('hex') !== manifest.model.sha256) throw new PatchPathUnavailable('the rebuilt model does not match the manifest');
-  const files = [{ name: manifest.model.file, data: Buffer.from(model) }, ...Object.entries(manifest.files).map(([name, base64]) => ({ name, data: Buffer.from(base64, 'base64') }))];
-  await writeFile(request.packagePath, await zipFiles(files));
+  await writeAssembledPackage(request, manifest, model);
   request.logger.info({ from: `${base.name}@${base.version}`, patchBytes: patchBytes.length }, 'model.patch.applied');
-  return { bytesFetched: downloaded.transferredBytes + manifestBytes, bytesReused: Math.max(0, model.length - patchBytes.length), fromVersion: `${base.name}@${base.version}` };
+  return { path: 'patch', bytesFetched: downloaded.transferredBytes + manifestBytes, bytesReused: Math.max(0, model.length - patchBytes.length), fromVersion: `${base.name}@${base.version}` };
+}
+
+/** Per range request, what headers cost on the wire: part of deciding whether chunks beat the package. */
+const RANGE_REQUEST_OVERHEAD_BYTES = 600;
+const RANGE_PARALLELISM = 4;
+
+async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, installed: InstalledManifest[]): Promise<PatchFetchResult> {
+  const chunks = manifest.chunks;
+  if (!chunks) throw new PatchPathUnavailable('the manifest lists no chunks');
+  const { createHash } = await import('node:crypto');
+  let listBytes: Buffer;
+  try {
+    const response = await got(chunks.listUrl, { responseType: 'buffer', timeout: { request: 120_000 }, retry: { limit: 0 }, signal: request.signal, throwHttpErrors: false });
+    if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for the chunk list`);
+    if (response.statusCode !== 200) throw new PatchPathUnavailable(`the chunk list answered HTTP ${response.statusCode}`);
+    listBytes = response.body;
+  } catch (error) {
+    if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
+    throw new TransferError(`the chunk list could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (createHash('sha256').update(listBytes).digest('hex') !== chunks.listSha256) throw new PatchPathUnavailable('the chunk list does not match the manifest');
+  const list = decodeChunkList(listBytes);
+  const localFiles = await Promise.all(installed.map((entry) => readFile(path.join(request.repository.versionDirectory(entry.name, entry.version), entry.modelFile))));
+  const local = indexChunks(localFiles, list.averageBytes);
+  const plan = planChunkAssembly(list, local, 256);
+  const missingBytes = plan.ranges.reduce((sum, range) => sum + range.end - range.start, 0);
+  const cost = manifestBytes + listBytes.length + missingBytes + plan.ranges.length * RANGE_REQUEST_OVERHEAD_BYTES;
+  if (request.packageSizeBytes !== undefined && cost >= request.packageSizeBytes) {
+    throw new PatchPathUnavailable(`chunks would cost ${cost} bytes, the full package ${request.packageSizeBytes}`);
+  }
+
+  const model = new Uint8Array(manifest.model.sizeBytes);
+  for (const chunk of list.chunks) {
+    const source = local.get(chunk.key);
+    if (source) model.set(source.data.subarray(source.offset, source.offset + chunk.length), chunk.offset);
+  }
+  await mkdir(request.chunkStagingDirectory, { recursive: true });
+  const held = new Set(await readdir(request.chunkStagingDirectory));
+  let fetched = 0;
+  let resumed = 0;
+  const verify = (range: (typeof plan.ranges)[number], data: Uint8Array) => {
+    for (const chunk of range.chunks) {
+      const start = chunk.offset - range.start;
+      if (chunkKey(data.subarray(start, start + chunk.length)) !== chunk.key) return false;
+    }
+    return data.length === range.end - range.start;
+  };
+  const queue = [...plan.ranges];
+  const worker = async () => {
+    for (let range = queue.shift(); range; range = queue.shift()) {
+      request.signal.throwIfAborted();
+      const name = `${range.start}-${range.end}`;
+      if (held.has(name)) {
+        const data = await readFile(path.join(request.chunkStagingDirectory, name));
+        if (verify(range, data)) {
+          model.set(data, range.start);
+          resumed += data.length;
+          continue;
+        }
+      }
+      let data: Buffer;
+      try {
+        const response = await got(chunks.modelUrl, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, responseType: 'buffer', timeout: { request: 120_000 }, retry: { limit: 0 }, signal: request.signal, throwHttpErrors: false });
+        if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for model bytes ${name}`);
+        if (response.statusCode !== 206) throw new PatchPathUnavailable(`the model blob answered HTTP ${response.statusCode} to a range request`);
+        data = response.body;
+      } catch (error) {
+        if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
+        throw new TransferError(`model bytes ${name} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+      fetched += data.length;
+      if (!verify(range, data)) throw new PatchPathUnavailable(`fetched bytes ${name} do not match their chunks`);
+      await writeFile(path.join(request.chunkStagingDirectory, name), data);
+      model.set(data, range.start);
+      request.onProgress?.(fetched + resumed, missingBytes);
+    }
+  };
+  await Promise.all(Array.from({ length: RANGE_PARALLELISM }, worker));
+  await writeAssembledPackage(request, manifest, model);
+  await rm(request.chunkStagingDirectory, { recursive: true, force: true });
+  request.logger.info({ ranges: plan.ranges.length, fetchedBytes: fetched, resumedBytes: resumed, reusedBytes: plan.reused }, 'model.chunks.assembled');
+  return { path: 'chunks', bytesFetched: manifestBytes + listBytes.length + fetched, bytesReused: plan.reused };
 }
 
 export async function removeQuietly(file: string): Promise<void> {

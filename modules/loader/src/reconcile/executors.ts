@@ -30,7 +30,7 @@ interface VerifiedPackageInfo {
   sha256: string;
   md5: string;
   sizeBytes: number;
-  path: 'patch' | 'full';
+  path: 'patch' | 'chunks' | 'full';
   bytesFetched: number;
   bytesReused: number;
 }
@@ -55,11 +55,13 @@ async function fetchPatchIfOffered(context: ExecutorContext, target: ModelTarget
       repository: context.repository,
       packagePath: packagePathOf(context, target),
       patchPartialPath: `${partialPathOf(context, target)}.patch`,
+      chunkStagingDirectory: `${partialPathOf(context, target)}.chunks`,
+      ...(target.sizeBytes ? { packageSizeBytes: target.sizeBytes } : {}),
       logger: context.logger,
       signal,
       idleTimeoutMs: context.idleTimeoutMs,
       ...((maxBytesPerSecond ?? context.maxBytesPerSecond) ? { maxBytesPerSecond: maxBytesPerSecond ?? context.maxBytesPerSecond } : {}),
-      onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, path: 'patch', bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
+      onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
     });
     return result;
   } catch (error) {
@@ -81,9 +83,9 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
   const packagePath = packagePathOf(context, target);
   const patched = await fetchPatchIfOffered(context, target, signal, maxBytesPerSecond);
   if (patched && target.sha256) {
-    await reporter.update({ state: 'verifying', ...base, path: 'patch', bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused });
+    await reporter.update({ state: 'verifying', ...base, path: patched.path, bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused });
     // The assembled package holds the same files as the published one; its identity is the published package's.
-    await writeJsonAtomic(`${packagePath}.json`, { sha256: target.sha256, md5: target.md5 ?? '', sizeBytes: target.sizeBytes ?? 0, path: 'patch', bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused } satisfies VerifiedPackageInfo);
+    await writeJsonAtomic(`${packagePath}.json`, { sha256: target.sha256, md5: target.md5 ?? '', sizeBytes: target.sizeBytes ?? 0, path: patched.path, bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused } satisfies VerifiedPackageInfo);
     await fsyncDirectory(context.repository.stagingDirectory);
     failpoint('download.renamed');
     return;

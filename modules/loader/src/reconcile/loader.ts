@@ -64,7 +64,8 @@ export class Loader {
     const { readdir } = await import('node:fs/promises');
     const keep = new Set<string>();
     for (const entry of await readdir(this.repository.stagingDirectory)) {
-      if (/\.(partial|package)(\.json)?$/.test(entry)) keep.add(`${this.repository.stagingDirectory}/${entry}`);
+      // Resumable work: partial downloads and patches, fetched chunk ranges, verified packages.
+      if (/\.(partial|package)(\.patch)?(\.json|\.chunks)?$/.test(entry)) keep.add(`${this.repository.stagingDirectory}/${entry}`);
     }
     const removed = await this.repository.cleanStaging(keep);
     if (removed.length > 0) this.options.logger.info({ removed }, 'repository.staging.cleaned');
@@ -168,10 +169,12 @@ export class Loader {
         if (this.state.current.failure) await this.state.update({ failure: null });
         // A crash between install and the clean-up of its package leaves the package behind; it is not needed now.
         const { rm } = await import('node:fs/promises');
-        for (const leftover of Object.values(this.stagingPathsOf(step.target))) {
+        const { partial, package: verified } = this.stagingPathsOf(step.target);
+        for (const leftover of [partial, verified, `${partial}.patch`]) {
           await rm(leftover, { force: true });
           await rm(`${leftover}.json`, { force: true });
         }
+        await rm(`${partial}.chunks`, { recursive: true, force: true });
         return;
       }
       case 'collect-garbage': {

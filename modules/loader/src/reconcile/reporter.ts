@@ -3,7 +3,7 @@ import { redactSecrets, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 
 export interface ProgressUpdate {
   state: UpdateState;
-  path?: 'patch' | 'full';
+  path?: 'patch' | 'chunks' | 'full';
   bytesFetched?: number;
   bytesReused?: number;
   name?: string;

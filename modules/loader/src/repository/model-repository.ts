@@ -20,7 +20,7 @@ export interface InstalledManifest {
   packageMd5?: string;
   installedAt: string;
   /** How the package arrived: through a patch or in full, and the bytes fetched and reused. */
-  delivery?: { path: 'patch' | 'full'; bytesFetched: number; bytesReused: number };
+  delivery?: { path: 'patch' | 'chunks' | 'full'; bytesFetched: number; bytesReused: number };
 }
 
 const MANIFEST_FILE = '.installed.json';
