@@ -96,6 +96,27 @@ describe('edge-model, run as a user runs it, against Azurite and the emulator', 
     expect(report.bytesFetched).toBeLessThan(built.sizeBytes * 0.01);
   }, 120_000);
 
+  it('lands a version on a device whose model has no patch through chunk reuse', async () => {
+    // ssd@3 serves now; a rebuilt plain SSD as version 4 with no --from of ssd@3's model: only chunks can help.
+    const packaged = await edgeModel(['package', path.join(models, 'ssd_mobilenet_v1_coco_quant_detect.tflite'), '--labels', path.join(models, 'labelmap.txt'), '--out', 'ssd-4.zip', '--json'], work);
+    const built = JSON.parse(packaged.stdout) as { sha256: string; sizeBytes: number };
+    const connection = ['--connection-string', system.azurite.connectionString];
+    await edgeModel(['upload', 'ssd-4.zip', ...connection], work);
+    const url = (await edgeModel(['sas', 'ssd-4.zip', ...connection], work)).stdout.trim();
+    const delta = await edgeModel(['delta', 'ssd-4.zip', '--name', 'ssd', '--version', '4', '--from', path.join(models, 'yolox_nano.onnx'), ...connection], work);
+    expect(delta.code, delta.stderr).toBe(0);
+    expect(delta.stdout).toMatch(/ssd-4\.chunks: \d+ bytes/);
+    const manifestUrl = delta.stdout.trim().split('\n').at(-1) ?? '';
+    await edgeModel(['rollout', '--name', 'ssd', '--version', '4', '--url', url, '--sha256', built.sha256, '--size', String(built.sizeBytes), '--delta-url', manifestUrl, '--emulator', '--state-dir', system.emulatorStateDirectory], work);
+    await system.waitFor(async () => {
+      const response = await fetch(`${system.inferenceUrl}/health/ready`);
+      return response.ok && ((await response.json()) as { model: string }).model === 'ssd@4' ? true : undefined;
+    }, 60_000, 'ssd@4 serving');
+    const report = ((await system.reported('loader')) as { modelUpdate: { path: string; bytesFetched: number } }).modelUpdate;
+    expect(report.path).toBe('chunks');
+    expect(report.bytesFetched).toBeLessThan(built.sizeBytes * 0.05);
+  }, 120_000);
+
   it('writes a layered deployment for a fleet, and refuses a bad target condition', async () => {
     const args = ['rollout', '--name', 'ssd', '--version', '3', '--url', 'https://acct.blob.core.windows.net/models/ssd-3.zip?sig=x', '--sha256', 'a'.repeat(64), '--layered', '--priority', '20', '--out', 'fleet.json'];
     const written = await edgeModel([...args, '--target-condition', "tags.site='windfarm-7' AND tags.env='prod'"], work);

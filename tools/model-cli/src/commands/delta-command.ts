@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
-import { createPatch } from '@edge-ml/delta';
+import { createPatch, encodeChunkList } from '@edge-ml/delta';
 import { containerClient, readOnlySasUrl, sharedKeyOf, storageFailure } from '../blob-storage.js';
 import { CliError, usageError } from '../cli-error.js';
 import { readPackage } from '../read-package.js';
@@ -14,7 +14,8 @@ export const DELTA_HELP = `edge-model delta <new-package.zip> --name <model> --v
                   [--out <dir>]
 
 Makes a patch from each model file devices may hold (the sha256 the loader reports as activeModel.sha256) to the
-package's model, and a delta manifest listing them. With a connection string, uploads patches and manifest and
+package's model, the model's content-defined chunk list (for devices with no patch: they reuse the chunks they hold
+and fetch the rest by HTTP Range from the raw model blob), and a delta manifest listing them. With a connection string, uploads patches and manifest and
 prints the manifest's read-only SAS URL, for: edge-model rollout … --delta-url <that URL>. Devices whose model has
 no patch, or whose patch does not verify, download the full package.`;
 
@@ -52,6 +53,11 @@ export async function deltaCommand(argv: string[], print: (line: string) => void
     patches.push({ name, fromSha256, bytes: patch });
     print(`${name}: ${patch.length} bytes from ${path.basename(from)} (${((patch.length / bytes.length) * 100).toFixed(2)}% of the package, ${Math.round(performance.now() - started)} ms)`);
   }
+  // For devices whose model has no patch: the chunk list, and the raw model its missing ranges are fetched from.
+  const chunkList = encodeChunkList(contents.model);
+  const chunkListName = `${base}.chunks`;
+  const rawModelName = `${base}.model`;
+  print(`${chunkListName}: ${chunkList.length} bytes (${((chunkList.length / contents.model.length) * 100).toFixed(2)}% of the model)`);
   const container = connectionString ? containerClient({ connectionString, ...(values.container ? { container: values.container } : {}) }) : undefined;
   const expiresOn = expiryFrom(values);
   const urlOf = (name: string) => (container && connectionString ? readOnlySasUrl(container, name, sharedKeyOf(connectionString), expiresOn) : `${values['url-prefix']}${name}`);
@@ -63,21 +69,26 @@ export async function deltaCommand(argv: string[], print: (line: string) => void
     model: { file: contents.modelFile, format: contents.format, sha256: sha256(contents.model), sizeBytes: contents.model.length },
     files: Object.fromEntries(Object.entries(contents.files).map(([name, data]) => [name, data.toString('base64')])),
     patches: patches.map((patch) => ({ fromSha256: patch.fromSha256, url: urlOf(patch.name), sha256: sha256(patch.bytes), sizeBytes: patch.bytes.length })),
+    chunks: { listUrl: urlOf(chunkListName), listSha256: sha256(chunkList), listSizeBytes: chunkList.length, modelUrl: urlOf(rawModelName) },
   });
   const manifestName = `${base}.delta.json`;
   for (const patch of patches) await writeFile(path.join(out, patch.name), patch.bytes);
+  await writeFile(path.join(out, chunkListName), chunkList);
+  await writeFile(path.join(out, rawModelName), contents.model);
   await writeFile(path.join(out, manifestName), `${JSON.stringify(manifest, null, 2)}\n`);
   if (!container || !connectionString) {
-    print(`wrote ${manifestName} and ${patches.length} patches to ${out}; upload them so that ${values['url-prefix']} serves them`);
+    print(`wrote ${manifestName}, ${patches.length} patches, ${chunkListName} and ${rawModelName} to ${out}; upload them so that ${values['url-prefix']} serves them`);
     return;
   }
   try {
     await container.createIfNotExists();
     for (const patch of patches) await container.getBlockBlobClient(patch.name).uploadData(Buffer.from(patch.bytes));
+    await container.getBlockBlobClient(chunkListName).uploadData(Buffer.from(chunkList));
+    await container.getBlockBlobClient(rawModelName).uploadData(contents.model);
     await container.getBlockBlobClient(manifestName).uploadData(Buffer.from(JSON.stringify(manifest)), { blobHTTPHeaders: { blobContentType: 'application/json' } });
   } catch (error) {
     throw storageFailure(error, 'uploading the delta');
   }
-  print(`uploaded ${manifestName} and ${patches.length} patches; delta manifest URL:`);
+  print(`uploaded ${manifestName}, ${patches.length} patches, the chunk list and the raw model; delta manifest URL:`);
   print(urlOf(manifestName));
 }
