@@ -20,6 +20,8 @@ export const FAILPOINTS = [
   'extract.entry',
   'install.synced',
   'install.renamed',
+  'delta.range-stored',
+  'delta.assembled',
   'announce.pointer-written',
   'announce.sent',
   'gc.renamed',

@@ -41,10 +41,10 @@ async function checkRepository(storage: string): Promise<{ announced: string | u
   return { announced: pointer.version };
 }
 
-function runLoader(storage: string, desired: object, failpoint?: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+function runLoader(storage: string, desired: object, failpoint?: string, logLevel = 'warn'): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [mainJs], {
-      env: { ...process.env, STORAGE_ROOT: storage, EDGE_MODE: 'off', LOADER_DESIRED_JSON: JSON.stringify(desired), LOADER_EXIT_WHEN_IDLE: '1', LOG_LEVEL: 'warn', LOADER_RETRY_INITIAL_MS: '20', LOADER_RETRY_MAX_MS: '100', ...(failpoint ? { LOADER_FAILPOINT: failpoint } : { LOADER_FAILPOINT: '' }) },
+      env: { ...process.env, STORAGE_ROOT: storage, EDGE_MODE: 'off', LOADER_DESIRED_JSON: JSON.stringify(desired), LOADER_EXIT_WHEN_IDLE: '1', LOG_LEVEL: logLevel, LOADER_RETRY_INITIAL_MS: '20', LOADER_RETRY_MAX_MS: '100', ...(failpoint ? { LOADER_FAILPOINT: failpoint } : { LOADER_FAILPOINT: '' }) },
     });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -103,4 +103,71 @@ describe('crash safety', () => {
     }
     expect([...reached.keys()].sort()).toEqual([...points].sort());
   }, 600_000);
+});
+
+describe('crash safety of delta updates', () => {
+  let template: string;
+  let server: FaultServer;
+  let desired: (variant: 'patch' | 'chunks') => object;
+
+  beforeAll(async () => {
+    const { createPatch, encodeChunkList } = await import('@edge-ml/delta');
+    const plainModel = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
+    const metadataModel = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_1_metadata_1.tflite'));
+    const labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
+    const v1 = await buildZip([{ name: 'detect.tflite', data: plainModel }, { name: 'labelmap.txt', data: labels }]);
+    const v2 = await buildZip([{ name: 'detect.tflite', data: metadataModel }, { name: 'labelmap.txt', data: labels }]);
+    const patch = Buffer.from(createPatch(plainModel, metadataModel));
+    const chunkList = Buffer.from(encodeChunkList(metadataModel));
+    server = new FaultServer(v2);
+    const base = await server.listen();
+    server.serve('/ssd-v1.zip', v1);
+    server.serve('/ssd-v2.patch', patch);
+    server.serve('/ssd-v2.chunks', chunkList);
+    server.serve('/ssd-v2.model', metadataModel);
+    for (const variant of ['patch', 'chunks'] as const) {
+      server.serve(`/ssd-v2.${variant}.delta.json`, Buffer.from(JSON.stringify({
+        schemaVersion: 1, name: 'ssd', version: '2',
+        package: { sha256: sha256(v2), sizeBytes: v2.length },
+        model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(metadataModel), sizeBytes: metadataModel.length },
+        files: { 'labelmap.txt': labels.toString('base64') },
+        patches: variant === 'patch' ? [{ fromSha256: sha256(plainModel), url: `${base}/ssd-v2.patch`, sha256: sha256(patch), sizeBytes: patch.length }] : [],
+        chunks: { listUrl: `${base}/ssd-v2.chunks`, listSha256: sha256(chunkList), listSizeBytes: chunkList.length, modelUrl: `${base}/ssd-v2.model` },
+      })));
+    }
+    template = await mkdtemp(path.join(tmpdir(), 'crash-delta-template-'));
+    const loader = new Loader({ storageRoot: template, logger: createLogger({ name: 'crash-setup', level: 'silent' }) });
+    await loader.initialise();
+    loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${base}/ssd-v1.zip`, sha256: sha256(v1) }, policy: { keepVersions: 5 } } });
+    await loader.whenIdle();
+    await loader.close();
+    desired = (variant) => ({ model: { name: 'ssd', version: '2', url: `${base}/ssd-v2.zip`, sha256: sha256(v2), sizeBytes: v2.length, delta: { manifestUrl: `${base}/ssd-v2.${variant}.delta.json` } }, policy: { keepVersions: 5 } });
+  }, 60_000);
+  afterAll(() => server.close());
+
+  it.each([
+    ['chunks', 'delta.range-stored@1'],
+    ['chunks', 'delta.range-stored@3'],
+    ['chunks', 'delta.range-stored@10'],
+    ['chunks', 'delta.assembled@1'],
+    ['chunks', 'install.synced@1'],
+    ['patch', 'delta.assembled@1'],
+    ['patch', 'download.renamed@1'],
+    ['patch', 'install.renamed@1'],
+  ] as const)('%s path killed at %s: the repository stays consistent and a restart completes', async (variant, point) => {
+    const storage = await mkdtemp(path.join(tmpdir(), 'crash-delta-'));
+    await cp(template, storage, { recursive: true });
+    const crashed = await runLoader(storage, desired(variant), point);
+    expect(crashed.signal, crashed.output).toBe('SIGKILL');
+    expect(['1', '2']).toContain((await checkRepository(storage)).announced);
+    const restarted = await runLoader(storage, desired(variant), undefined, 'info');
+    expect(restarted.code, restarted.output).toBe(0);
+    // Ranges stored before the kill are used again, not fetched again.
+    if (point === 'delta.range-stored@3' || point === 'delta.range-stored@10') expect(restarted.output).toMatch(/"resumedBytes":[1-9]\d*/);
+    expect((await checkRepository(storage)).announced).toBe('2');
+    expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
+    const manifest = JSON.parse(await readFile(path.join(storage, 'models/ssd/2/.installed.json'), 'utf8'));
+    expect(manifest.delivery.path).toBe(variant);
+    await rm(storage, { recursive: true, force: true });
+  }, 60_000);
 });

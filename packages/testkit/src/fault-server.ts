@@ -10,6 +10,8 @@ export type Fault =
   | { kind: 'corrupt' }
   | { kind: 'status'; status: number };
 
+const etagOf = (body: Buffer) => `"0x${createHash('md5').update(body).digest('hex').slice(0, 16).toUpperCase()}"`;
+
 /**
  * A blob server on loopback that behaves like Blob Storage where it matters (ETag, Range → 206, If-Match → 412)
  * and injects one fault per request from a queue: connection resets, truncated bodies, stalls, wrong bytes, statuses.
@@ -21,6 +23,8 @@ export class FaultServer {
   bytesSent = 0;
   private body: Buffer = Buffer.alloc(0);
   private etag = '';
+  /** Further blobs by URL path; anything else gets the default body. */
+  private readonly blobs = new Map<string, { body: Buffer; etag: string }>();
 
   constructor(body: Buffer) {
     this.setBody(body);
@@ -28,7 +32,12 @@ export class FaultServer {
 
   setBody(body: Buffer): void {
     this.body = body;
-    this.etag = `"0x${createHash('md5').update(body).digest('hex').slice(0, 16).toUpperCase()}"`;
+    this.etag = etagOf(body);
+  }
+
+  /** Serves `body` at `pathname` (e.g. /models/ssd-2.delta.json), with its own ETag and Range support. */
+  serve(pathname: string, body: Buffer): void {
+    this.blobs.set(pathname, { body, etag: etagOf(body) });
   }
 
   async listen(): Promise<string> {
@@ -42,6 +51,9 @@ export class FaultServer {
   }
 
   private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const blob = this.blobs.get(new URL(request.url ?? '/', 'http://x').pathname);
+    const body = blob?.body ?? this.body;
+    const etag = blob?.etag ?? this.etag;
     const range = request.headers.range;
     const ifMatch = request.headers['if-match'];
     this.requests.push({ url: request.url ?? '', ...(range ? { range } : {}), ...(typeof ifMatch === 'string' ? { ifMatch } : {}) });
@@ -50,32 +62,34 @@ export class FaultServer {
       response.writeHead(fault.status).end();
       return;
     }
-    if (ifMatch && ifMatch !== this.etag) {
+    if (ifMatch && ifMatch !== etag) {
       response.writeHead(412).end();
       return;
     }
     let start = 0;
+    let end = body.length;
     let status = 200;
-    const match = range ? /^bytes=(\d+)-$/.exec(range) : null;
+    const match = range ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
     if (match?.[1]) {
       start = Number(match[1]);
-      if (start >= this.body.length) {
-        response.writeHead(416, { 'content-range': `bytes */${this.body.length}` }).end();
+      if (match[2]) end = Math.min(body.length, Number(match[2]) + 1);
+      if (start >= body.length || start >= end) {
+        response.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
         return;
       }
       status = 206;
     }
-    let slice = this.body.subarray(start);
+    let slice = body.subarray(start, end);
     if (fault?.kind === 'corrupt') {
       slice = Buffer.from(slice);
       const middle = Math.floor(slice.length / 2);
       slice[middle] = (slice[middle] ?? 0) ^ 0xff;
     }
     response.writeHead(status, {
-      etag: this.etag,
+      etag,
       'content-length': slice.length,
       'accept-ranges': 'bytes',
-      ...(status === 206 ? { 'content-range': `bytes ${start}-${this.body.length - 1}/${this.body.length}` } : {}),
+      ...(status === 206 ? { 'content-range': `bytes ${start}-${end - 1}/${body.length}` } : {}),
     });
     const cut = fault && 'bytes' in fault ? Math.min(fault.bytes, slice.length) : slice.length;
     this.bytesSent += cut;

@@ -6,6 +6,7 @@ import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
 import { applyPatch, chunkKey, decodeChunkList, indexChunks, PatchError, planChunkAssembly } from '@edge-ml/delta';
 import type { Logger } from '@edge-ml/edge-kit';
 import { TransferError } from '../errors.js';
+import { failpoint } from '../failpoint.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
 import { discardPartial, downloadToFile } from './http-download.js';
 
@@ -104,6 +105,7 @@ async function writeAssembledPackage(request: PatchFetchRequest, manifest: Delta
   if (createHash('sha256').update(model).digest('hex') !== manifest.model.sha256) throw new PatchPathUnavailable('the rebuilt model does not match the manifest');
   const files = [{ name: manifest.model.file, data: Buffer.from(model) }, ...Object.entries(manifest.files).map(([name, base64]) => ({ name, data: Buffer.from(base64, 'base64') }))];
   await writeFile(request.packagePath, await zipFiles(files));
+  failpoint('delta.assembled');
 }
 
 async function viaPatch(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, patch: DeltaManifest['patches'][number], base: InstalledManifest): Promise<PatchFetchResult> {
@@ -202,6 +204,7 @@ async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, ma
       fetched += data.length;
       if (!verify(range, data)) throw new PatchPathUnavailable(`fetched bytes ${name} do not match their chunks`);
       await writeFile(path.join(request.chunkStagingDirectory, name), data);
+      failpoint('delta.range-stored');
       model.set(data, range.start);
       request.onProgress?.(fetched + resumed, missingBytes);
     }
