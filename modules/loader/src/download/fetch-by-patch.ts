@@ -41,19 +41,27 @@ const MANIFEST_LIMIT_BYTES = 2 * 1024 * 1024;
 /** Why the patch path was not taken, for the log; the loader then downloads the full package. */
 export class PatchPathUnavailable extends Error {}
 
-async function fetchManifest(url: string, signal: AbortSignal): Promise<{ manifest: DeltaManifest; bytes: number }> {
+/**
+ * A small blob (manifest, chunk list) in one request. 5xx and network failures are TransferErrors (retry later: the
+ * link is the problem); other statuses and oversized bodies make the delta path unavailable (use the full package).
+ */
+async function fetchSmallBlob(url: string, what: string, signal: AbortSignal, limitBytes: number): Promise<Buffer> {
   let body: Buffer;
   try {
-    const response = await got(url, { responseType: 'buffer', timeout: { request: 60_000 }, retry: { limit: 0 }, signal, throwHttpErrors: false });
-    if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for the delta manifest`);
-    if (response.statusCode !== 200) throw new PatchPathUnavailable(`the delta manifest answered HTTP ${response.statusCode}`);
+    const response = await got(url, { responseType: 'buffer', timeout: { request: 120_000 }, retry: { limit: 0 }, signal, throwHttpErrors: false });
+    if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for the ${what}`);
+    if (response.statusCode !== 200) throw new PatchPathUnavailable(`the ${what} answered HTTP ${response.statusCode}`);
     body = response.body;
   } catch (error) {
     if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
-    // The link is down: the full package would fail the same way, so retry later rather than fall back.
-    throw new TransferError(`the delta manifest could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new TransferError(`the ${what} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  if (body.length > MANIFEST_LIMIT_BYTES) throw new PatchPathUnavailable('the delta manifest is too large');
+  if (body.length > limitBytes) throw new PatchPathUnavailable(`the ${what} is larger than ${limitBytes} bytes`);
+  return body;
+}
+
+async function fetchManifest(url: string, signal: AbortSignal): Promise<{ manifest: DeltaManifest; bytes: number }> {
+  const body = await fetchSmallBlob(url, 'delta manifest', signal, MANIFEST_LIMIT_BYTES);
   let parsed: ReturnType<typeof DeltaManifestSchema.safeParse>;
   try {
     parsed = DeltaManifestSchema.safeParse(JSON.parse(body.toString('utf8')));
@@ -141,16 +149,7 @@ async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, ma
   const chunks = manifest.chunks;
   if (!chunks) throw new PatchPathUnavailable('the manifest lists no chunks');
   const { createHash } = await import('node:crypto');
-  let listBytes: Buffer;
-  try {
-    const response = await got(chunks.listUrl, { responseType: 'buffer', timeout: { request: 120_000 }, retry: { limit: 0 }, signal: request.signal, throwHttpErrors: false });
-    if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for the chunk list`);
-    if (response.statusCode !== 200) throw new PatchPathUnavailable(`the chunk list answered HTTP ${response.statusCode}`);
-    listBytes = response.body;
-  } catch (error) {
-    if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
-    throw new TransferError(`the chunk list could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
+  const listBytes = await fetchSmallBlob(chunks.listUrl, 'chunk list', request.signal, Math.max(chunks.listSizeBytes, 1) * 2);
   if (createHash('sha256').update(listBytes).digest('hex') !== chunks.listSha256) throw new PatchPathUnavailable('the chunk list does not match the manifest');
   const list = decodeChunkList(listBytes);
   const localFiles = await Promise.all(installed.map((entry) => readFile(path.join(request.repository.versionDirectory(entry.name, entry.version), entry.modelFile))));
