@@ -1,5 +1,5 @@
 export { INFERENCE_EDGE_INTERFACE } from './edge-interface.js';
-export { InferenceConfigSchema, loadInferenceConfig, type InferenceConfig } from './config.js';
+export { InferenceConfigSchema, type InferenceConfig } from './config.js';
 export { createInferenceService, type InferenceService } from './service.js';
 export { ModelManager, type ActiveModel, type ActivationOutcome } from './serving/model-manager.js';
 export { ModelPipeline } from './pipeline/model-pipeline.js';

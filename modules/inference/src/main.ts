@@ -1,19 +1,10 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger } from '@edge-ml/edge-kit';
-import { loadInferenceConfig } from './config.js';
+import { createLogger, loadConfigOrExit } from '@edge-ml/edge-kit';
+import { InferenceConfigSchema } from './config.js';
 import { createInferenceService } from './service.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadInferenceConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit(InferenceConfigSchema);
   const logger = createLogger({ name: 'inference', level: config.LOG_LEVEL });
   const service = await createInferenceService({ config, logger });
   await service.app.listen({ host: config.INFERENCE_HOST, port: config.INFERENCE_PORT });

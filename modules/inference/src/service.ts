@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { AzureEdgeClient, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
-import { edgeEnvironmentPresent, type InferenceConfig } from './config.js';
+import { createEdgeClient, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
+import type { InferenceConfig } from './config.js';
 import { wireInferenceEdge } from './edge/inference-edge.js';
 import { buildApp } from './http/app.js';
 import { createMetrics, type InferenceMetrics } from './metrics.js';
@@ -48,8 +48,7 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
     fastify: { loggerInstance: logger.child({ component: 'inference.http' }) },
   });
 
-  const useEdge = config.EDGE_MODE === 'on' || (config.EDGE_MODE === 'auto' && edgeEnvironmentPresent());
-  const edge = edgeClient === undefined ? (useEdge ? new AzureEdgeClient({ transport: config.EDGE_TRANSPORT, twinTimeoutMs: config.EDGE_TWIN_TIMEOUT_MS, livenessIntervalMs: config.EDGE_LIVENESS_INTERVAL_MS, logger: logger.child({ component: 'edge' }) }) : undefined) : (edgeClient ?? undefined);
+  const edge = edgeClient === undefined ? createEdgeClient(config, logger) : (edgeClient ?? undefined);
   if (edge) wireInferenceEdge({ client: edge, manager, state, logger });
 
   const announced = await readAnnouncedModel(config.STORAGE_ROOT).catch((error: unknown) => {

@@ -104,6 +104,20 @@ describe('inference API', () => {
       expect(response.json().error).toBe('IMAGE_UNDECODABLE');
     });
 
+    it('answers an image with more pixels than the limit with 413 naming its size', async () => {
+      const small = await startService(storage, { INFERENCE_MAX_IMAGE_PIXELS: '100000' });
+      try {
+        await small.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: 'pixels' }));
+        for (const [file, type, size] of [['darknet_person.jpg', 'image/jpeg', '640x424'], ['grace_hopper.bmp', 'image/bmp', '512x600']] as const) {
+          const response = await small.app.inject({ method: 'POST', url: '/v1/detect', payload: await readFile(imageFile(file)), headers: { 'content-type': type } });
+          expect(response.statusCode).toBe(413);
+          expect(response.json()).toMatchObject({ error: 'IMAGE_TOO_LARGE', message: `the image is ${size} pixels; the limit is 100000 pixels` });
+        }
+      } finally {
+        await small.close();
+      }
+    });
+
     it('answers a body over the limit with 413, raw or multipart', async () => {
       const big = await readFile(imageFile('coco_000000039769_cats.png'));
       const raw = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: big, headers: { 'content-type': 'image/png' } });

@@ -1,5 +1,5 @@
 export { LOADER_EDGE_INTERFACE } from './edge-interface.js';
-export { LoaderConfigSchema, loadLoaderConfig, type LoaderConfig } from './config.js';
+export { LoaderConfigSchema, type LoaderConfig } from './config.js';
 export { Loader, type LoaderOptions } from './reconcile/loader.js';
 export { ModelRepository, type InstalledManifest } from './repository/model-repository.js';
 export { downloadToFile, type DownloadRequest, type DownloadResult } from './download/http-download.js';

@@ -1,29 +1,15 @@
 #!/usr/bin/env node
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AzureEdgeClient, ConfigError, createLogger, type EdgeClient } from '@edge-ml/edge-kit';
-import { loadLoaderConfig } from './config.js';
+import { createEdgeClient, createLogger, loadConfigOrExit } from '@edge-ml/edge-kit';
+import { LoaderConfigSchema } from './config.js';
 import { registerLoaderMethods } from './edge/loader-methods.js';
 import { Loader } from './reconcile/loader.js';
 
-function edgeEnvironmentPresent(): boolean {
-  return Boolean(process.env.IOTEDGE_WORKLOADURI || process.env.EdgeHubConnectionString || process.env.IotHubConnectionString);
-}
-
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadLoaderConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit(LoaderConfigSchema);
   const logger = createLogger({ name: 'loader', level: config.LOG_LEVEL });
-  const useEdge = config.EDGE_MODE === 'on' || (config.EDGE_MODE === 'auto' && edgeEnvironmentPresent());
-  const edge: EdgeClient | undefined = useEdge ? new AzureEdgeClient({ transport: config.EDGE_TRANSPORT, twinTimeoutMs: config.EDGE_TWIN_TIMEOUT_MS, livenessIntervalMs: config.EDGE_LIVENESS_INTERVAL_MS, logger: logger.child({ component: 'edge' }) }) : undefined;
+  const edge = createEdgeClient(config, logger);
   const loader = new Loader({
     storageRoot: config.STORAGE_ROOT,
     ...(edge ? { edge } : {}),

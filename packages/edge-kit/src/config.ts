@@ -11,3 +11,14 @@ export function loadConfig<Schema extends z.ZodType>(schema: Schema, env: NodeJS
   if (result.success) return result.data;
   throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
 }
+
+/** loadConfig for a module's entry point: an invalid environment prints what is wrong and exits with code 2. */
+export function loadConfigOrExit<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv = process.env): z.output<Schema> {
+  try {
+    return loadConfig(schema, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+}

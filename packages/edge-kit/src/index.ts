@@ -1,7 +1,9 @@
 export { AzureEdgeClient, type AzureEdgeClientOptions, type EdgeTransport } from './azure-edge-client.js';
 export { writeFileAtomic, writeJsonAtomic, fsyncDirectory } from './atomic-file.js';
 export { backoffDelayMs, type BackoffOptions } from './backoff.js';
-export { loadConfig } from './config.js';
+export { loadConfig, loadConfigOrExit } from './config.js';
+export { createEdgeClient, EdgeConfigSchema, edgeEnvironmentPresent, type EdgeConfig } from './edge-config.js';
+export { sha256OfFile } from './file-hash.js';
 export {
   MAX_EDGE_MESSAGE_BYTES,
   type DesiredDocument,

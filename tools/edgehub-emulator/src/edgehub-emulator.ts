@@ -59,6 +59,7 @@ export class EdgeHubEmulator {
   readonly tls: TlsMaterial;
   private readonly keys = new Map<string, string>();
   private readonly clients = new Map<string, Client>();
+  private connections = 0;
   private readonly queues = new Map<string, QueuedMessage[]>();
   private readonly pendingMethods = new Map<string, PendingMethod>();
   private broker: Aedes | undefined;
@@ -174,6 +175,11 @@ export class EdgeHubEmulator {
     return this.clients.has(module);
   }
 
+  /** How many connections modules have opened since start: a client made anew opens another. */
+  get connectionCount(): number {
+    return this.connections;
+  }
+
   connectedModules(): string[] {
     return [...this.clients.keys()].sort();
   }
@@ -210,6 +216,7 @@ export class EdgeHubEmulator {
     if (problem) return refuse(problem);
     const previous = this.clients.get(module);
     this.clients.set(module, client);
+    this.connections += 1;
     if (previous && previous !== client) previous.close();
     this.options.logger.info({ module }, 'emulator.module.connected');
     done(null, true);

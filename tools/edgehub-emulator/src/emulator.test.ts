@@ -129,10 +129,11 @@ describe('edgeHub emulator with the real azure-iot-device SDK over MQTT/TLS', ()
   }, 60_000);
 
   it('recreates the client when twin responses go missing, and carries on', async () => {
+    const before = emulator.connectionCount;
+    // The next twin GET (a liveness check, every second here) goes unanswered: the adapter must time out (2 s) and
+    // make a new client, which connects again.
     emulator.faults.dropTwinResponses = 1;
-    await expect(loader.patchReported({ probe: 1 })).resolves.toBeUndefined();
-    // The next twin request (a GET) is dropped when the client refreshes; the adapter times out and reconnects.
-    emulator.faults.dropTwinResponses = 1;
+    await waitFor(() => (emulator.faults.dropTwinResponses === 0 && emulator.connectionCount > before ? true : undefined), 30_000);
     emulator.setDesired('loader', { FileName: 'after-drop.zip' });
     await waitFor(() => desired.find((document) => document.properties.FileName === 'after-drop.zip'), 30_000);
     await loader.patchReported({ probe: 2 });

@@ -41,8 +41,11 @@ export async function runEmulator(options: RunEmulatorOptions): Promise<RunningE
   const deployment = JSON.parse(await readFile(options.deploymentPath, 'utf8')) as unknown;
   const routes = routesFromDeployment(deployment);
   const initialDesired = initialDesiredFromDeployment(deployment);
+  // Routed messages wait for a module as long as the deployment's store-and-forward allows.
+  const ttlSeconds = (deployment as { modulesContent?: { $edgeHub?: { 'properties.desired'?: { storeAndForwardConfiguration?: { timeToLiveSecs?: number } } } } })
+    .modulesContent?.$edgeHub?.['properties.desired']?.storeAndForwardConfiguration?.timeToLiveSecs;
   const modules = Object.keys((deployment as { modulesContent: { $edgeAgent: { 'properties.desired': { modules: Record<string, unknown> } } } }).modulesContent.$edgeAgent['properties.desired'].modules);
-  const emulator = new EdgeHubEmulator({ logger: options.logger, routes, initialDesired, ...(options.mqttPort ? { mqttPort: options.mqttPort } : {}) });
+  const emulator = new EdgeHubEmulator({ logger: options.logger, routes, initialDesired, ...(ttlSeconds ? { messageTtlMs: ttlSeconds * 1000 } : {}), ...(options.mqttPort ? { mqttPort: options.mqttPort } : {}) });
   await emulator.start();
   await mkdir(options.stateDirectory, { recursive: true });
   const workload = new WorkloadApi(emulator);

@@ -61,7 +61,7 @@ export class LocalSystem {
   }
 
   private spawnNode(label: string, script: string, args: string[], env: Record<string, string>): ChildProcess {
-    if (!existsSync(script)) throw new Error(`${script} is missing: build the workspace first (pnpm run build)`);
+    if (!existsSync(script)) throw new Error(`${script} is missing: build the workspace first (npm run build)`);
     const child = spawn(process.execPath, [script, ...args], { cwd: this.options.root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [child.stdout, child.stderr]) if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.log(label, line));
     child.on('exit', (code, signal) => {

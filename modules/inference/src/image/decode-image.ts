@@ -49,7 +49,8 @@ export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, opt
       originalWidth = metadata.width ?? 0;
       originalHeight = metadata.height ?? 0;
     } else {
-      const metadata = await sharp(bytes, { limitInputPixels: options.limitPixels, failOn: 'error' }).metadata();
+      // The header alone gives the size: checked here, so that the error names it, before anything is decoded.
+      const metadata = await sharp(bytes, { limitInputPixels: false, failOn: 'error' }).metadata();
       const rotated = (metadata.orientation ?? 1) >= 5;
       originalWidth = (rotated ? metadata.height : metadata.width) ?? 0;
       originalHeight = (rotated ? metadata.width : metadata.height) ?? 0;
@@ -77,8 +78,6 @@ export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, opt
     return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, geometry };
   } catch (error) {
     if (error instanceof UndecodableImageError || error instanceof ImageTooLargeError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    if (/pixel limit/i.test(message)) throw new ImageTooLargeError(0, 0, options.limitPixels);
-    throw new UndecodableImageError(message, { cause: error });
+    throw new UndecodableImageError(error instanceof Error ? error.message : String(error), { cause: error });
   }
 }

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { sha256OfFile } from '@edge-ml/edge-kit';
 import { ModelDescriptorSchema, type ModelAnnouncement, type ModelDescriptor } from '@edge-ml/contracts';
 import { InvalidDescriptorError, ModelChecksumError, ModelFileError, PathOutsideStorageError } from './serving-errors.js';
 
@@ -18,12 +17,6 @@ export async function resolveInsideStorage(storageRoot: string, relativePath: st
   }
   if (!resolved.startsWith(root + path.sep)) throw new PathOutsideStorageError(relativePath);
   return resolved;
-}
-
-export async function sha256OfFile(filePath: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 export interface ModelFiles {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import got from 'got';
@@ -109,7 +110,6 @@ export async function fetchByPatch(request: PatchFetchRequest): Promise<PatchFet
 }
 
 async function writeAssembledPackage(request: PatchFetchRequest, manifest: DeltaManifest, model: Uint8Array): Promise<void> {
-  const { createHash } = await import('node:crypto');
   if (createHash('sha256').update(model).digest('hex') !== manifest.model.sha256) throw new PatchPathUnavailable('the rebuilt model does not match the manifest');
   const files = [{ name: manifest.model.file, data: Buffer.from(model) }, ...Object.entries(manifest.files).map(([name, base64]) => ({ name, data: Buffer.from(base64, 'base64') }))];
   await writeFile(request.packagePath, await zipFiles(files));
@@ -148,7 +148,6 @@ const RANGE_PARALLELISM = 4;
 async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, installed: InstalledManifest[]): Promise<PatchFetchResult> {
   const chunks = manifest.chunks;
   if (!chunks) throw new PatchPathUnavailable('the manifest lists no chunks');
-  const { createHash } = await import('node:crypto');
   const listBytes = await fetchSmallBlob(chunks.listUrl, 'chunk list', request.signal, Math.max(chunks.listSizeBytes, 1) * 2);
   if (createHash('sha256').update(listBytes).digest('hex') !== chunks.listSha256) throw new PatchPathUnavailable('the chunk list does not match the manifest');
   const list = decodeChunkList(listBytes);
@@ -213,8 +212,4 @@ async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, ma
   await rm(request.chunkStagingDirectory, { recursive: true, force: true });
   request.logger.info({ ranges: plan.ranges.length, fetchedBytes: fetched, resumedBytes: resumed, reusedBytes: plan.reused }, 'model.chunks.assembled');
   return { path: 'chunks', bytesFetched: manifestBytes + listBytes.length + fetched, bytesReused: plan.reused };
-}
-
-export async function removeQuietly(file: string): Promise<void> {
-  await rm(file, { force: true });
 }

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { copyFile, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { modelFormatFromFileName, type ModelFormat } from '@edge-ml/contracts';
+import { sha256OfFile } from '@edge-ml/edge-kit';
 import { InvalidPackageError } from '../errors.js';
 import { extractZip } from './extract-zip.js';
 import { locatePackageFiles, type PackageFiles } from './locate-package-files.js';
@@ -29,12 +28,6 @@ export async function sniffPackageKind(filePath: string): Promise<PackageKind | 
   // ONNX ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
   if (head.length >= 2 && head[0] === 0x08 && (head[1] ?? 0) > 0 && (head[1] ?? 0) < 0x20) return 'onnx';
   return undefined;
-}
-
-export async function sha256OfFile(filePath: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 export interface PreparedPackage extends PackageFiles {

@@ -35,11 +35,28 @@ interface VerifiedPackageInfo {
   bytesReused: number;
 }
 
-export const partialPathOf = (context: ExecutorContext, target: ModelTarget) => path.join(context.repository.stagingDirectory, `${target.key}.partial`);
-export const packagePathOf = (context: ExecutorContext, target: ModelTarget) => path.join(context.repository.stagingDirectory, `${target.key}.package`);
+/** The staging files of one target's update, all named after its key: each is resumable work until it is announced. */
+export function stagingFilesOf(context: ExecutorContext, target: ModelTarget) {
+  const base = path.join(context.repository.stagingDirectory, target.key);
+  return { partial: `${base}.partial`, patch: `${base}.partial.patch`, chunks: `${base}.partial.chunks`, package: `${base}.package` };
+}
+
+/** Whether a staging entry is resumable work (kept at start-up) rather than an unfinished extraction. */
+export const isResumableStagingEntry = (entry: string) => /\.(partial|package)(\.patch)?(\.json|\.chunks)?$/.test(entry);
+
+/** Removes a target's staging files (and their .json state) once they are no longer needed. */
+export async function removeStagingFilesOf(context: ExecutorContext, target: ModelTarget): Promise<void> {
+  const files = stagingFilesOf(context, target);
+  for (const file of [files.partial, files.patch, files.package]) {
+    await rm(file, { force: true });
+    await rm(`${file}.json`, { force: true });
+  }
+  await rm(files.chunks, { recursive: true, force: true });
+}
 
 export async function hasVerifiedPackage(context: ExecutorContext, target: ModelTarget): Promise<boolean> {
-  return (await stat(`${packagePathOf(context, target)}.json`).catch(() => undefined)) !== undefined && (await stat(packagePathOf(context, target)).catch(() => undefined)) !== undefined;
+  const { package: packagePath } = stagingFilesOf(context, target);
+  return (await stat(`${packagePath}.json`).catch(() => undefined)) !== undefined && (await stat(packagePath).catch(() => undefined)) !== undefined;
 }
 
 /** Downloads (resuming whatever is there), verifies size and hashes, and keeps the package under a verified name. */
@@ -53,9 +70,9 @@ async function fetchPatchIfOffered(context: ExecutorContext, target: ModelTarget
       manifestUrl: target.deltaManifestUrl,
       packageSha256: target.sha256,
       repository: context.repository,
-      packagePath: packagePathOf(context, target),
-      patchPartialPath: `${partialPathOf(context, target)}.patch`,
-      chunkStagingDirectory: `${partialPathOf(context, target)}.chunks`,
+      packagePath: stagingFilesOf(context, target).package,
+      patchPartialPath: stagingFilesOf(context, target).patch,
+      chunkStagingDirectory: stagingFilesOf(context, target).chunks,
       ...(target.sizeBytes ? { packageSizeBytes: target.sizeBytes } : {}),
       logger: context.logger,
       signal,
@@ -78,9 +95,8 @@ async function fetchPatchIfOffered(context: ExecutorContext, target: ModelTarget
  */
 export async function fetchPackage(context: ExecutorContext, target: ModelTarget, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
   const { reporter } = context;
-  const partialPath = partialPathOf(context, target);
+  const { partial: partialPath, package: packagePath } = stagingFilesOf(context, target);
   const base = { name: target.name, version: target.version };
-  const packagePath = packagePathOf(context, target);
   const patched = await fetchPatchIfOffered(context, target, signal, maxBytesPerSecond);
   if (patched && target.sha256) {
     await reporter.update({ state: 'verifying', ...base, path: patched.path, bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused });
@@ -121,7 +137,7 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
 
 /** Extracts the verified package into staging and installs it as an immutable version. */
 export async function installPackage(context: ExecutorContext, target: ModelTarget, signal: AbortSignal): Promise<void> {
-  const packagePath = packagePathOf(context, target);
+  const { package: packagePath } = stagingFilesOf(context, target);
   const info = JSON.parse(await readFile(`${packagePath}.json`, 'utf8')) as VerifiedPackageInfo;
   await context.reporter.update({ state: 'extracting', name: target.name, version: target.version });
   const staging = await context.repository.createStagingDirectory(`${target.name}-${target.version}`);

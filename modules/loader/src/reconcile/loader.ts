@@ -3,7 +3,7 @@ import { applyMergePatch, backoffDelayMs, redactSecrets, sleep, type BackoffOpti
 import { LoaderError } from '../errors.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
 import { ModelRepository } from '../repository/model-repository.js';
-import { announceVersion, announcementKey, fetchPackage, hasVerifiedPackage, installPackage, packagePathOf, partialPathOf, type ExecutorContext } from './executors.js';
+import { announceVersion, announcementKey, fetchPackage, hasVerifiedPackage, installPackage, isResumableStagingEntry, removeStagingFilesOf, type ExecutorContext } from './executors.js';
 import { LoaderStateStore } from './loader-state.js';
 import { planSteps, type Facts, type Step } from './plan.js';
 import { Reporter } from './reporter.js';
@@ -61,13 +61,7 @@ export class Loader {
   async initialise(): Promise<void> {
     await this.repository.initialise();
     await this.state.load();
-    const { readdir } = await import('node:fs/promises');
-    const keep = new Set<string>();
-    for (const entry of await readdir(this.repository.stagingDirectory)) {
-      // Resumable work: partial downloads and patches, fetched chunk ranges, verified packages.
-      if (/\.(partial|package)(\.patch)?(\.json|\.chunks)?$/.test(entry)) keep.add(`${this.repository.stagingDirectory}/${entry}`);
-    }
-    const removed = await this.repository.cleanStaging(keep);
+    const removed = await this.repository.cleanStaging(isResumableStagingEntry);
     if (removed.length > 0) this.options.logger.info({ removed }, 'repository.staging.cleaned');
   }
 
@@ -168,13 +162,7 @@ export class Loader {
         await announceVersion(this.context, manifest, step.target.fileName);
         if (this.state.current.failure) await this.state.update({ failure: null });
         // A crash between install and the clean-up of its package leaves the package behind; it is not needed now.
-        const { rm } = await import('node:fs/promises');
-        const { partial, package: verified } = this.stagingPathsOf(step.target);
-        for (const leftover of [partial, verified, `${partial}.patch`]) {
-          await rm(leftover, { force: true });
-          await rm(`${leftover}.json`, { force: true });
-        }
-        await rm(`${partial}.chunks`, { recursive: true, force: true });
+        await removeStagingFilesOf(this.context, step.target);
         return;
       }
       case 'collect-garbage': {
@@ -213,8 +201,4 @@ export class Loader {
     }
   }
 
-  /** Paths of resumable work for a target (for tools and tests). */
-  stagingPathsOf(target: ModelTarget): { partial: string; package: string } {
-    return { partial: partialPathOf(this.context, target), package: packagePathOf(this.context, target) };
-  }
 }

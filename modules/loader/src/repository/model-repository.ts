@@ -58,13 +58,12 @@ export class ModelRepository {
     return directory;
   }
 
-  /** Removes staging work that cannot be resumed: everything but the listed partial downloads. */
-  async cleanStaging(keep: ReadonlySet<string> = new Set()): Promise<string[]> {
+  /** Removes staging work that cannot be resumed: every entry `keep` does not claim. Returns the entries removed. */
+  async cleanStaging(keep: (entry: string) => boolean = () => false): Promise<string[]> {
     const removed: string[] = [];
     for (const entry of await readdir(this.stagingDirectory).catch(() => [] as string[])) {
-      const full = path.join(this.stagingDirectory, entry);
-      if (keep.has(full)) continue;
-      await rm(full, { recursive: true, force: true });
+      if (keep(entry)) continue;
+      await rm(path.join(this.stagingDirectory, entry), { recursive: true, force: true });
       removed.push(entry);
     }
     return removed;

@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkModel } from '../check-model.js';
@@ -27,8 +28,6 @@ export async function packageCommand(argv: string[], print: (line: string) => vo
 }
 
 async function buildRaw(model: string) {
-  const { readFile } = await import('node:fs/promises');
-  const { createHash } = await import('node:crypto');
   const bytes = await readFile(model);
   return { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), md5: createHash('md5').update(bytes).digest('hex') };
 }
