@@ -3,5 +3,5 @@ export { InferenceConfigSchema, type InferenceConfig } from './config.js';
 export { createInferenceService, type InferenceService } from './service.js';
 export { ModelManager, type ActiveModel, type ActivationOutcome } from './serving/model-manager.js';
 export { ModelPipeline } from './pipeline/model-pipeline.js';
-export { decodeToFrame } from './image/decode-image.js';
+export { decodeToFrame, type ColorProfiles, type DecodeOptions } from './image/decode-image.js';
 export { WorkerPool } from './worker/worker-pool.js';

@@ -36,7 +36,7 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
     pool,
     runtime: { executionProviders: config.INFERENCE_ONNX_EXECUTION_PROVIDERS, threads: config.INFERENCE_THREADS_PER_WORKER },
     logger: logger.child({ component: 'inference.models' }),
-    limitPixels: config.INFERENCE_MAX_IMAGE_PIXELS,
+    decode: { limitPixels: config.INFERENCE_MAX_IMAGE_PIXELS, colorProfiles: config.INFERENCE_COLOR_PROFILES },
   });
   const state = new ServingState(manager, metrics);
   const app = await buildApp({

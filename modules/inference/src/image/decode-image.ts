@@ -28,8 +28,17 @@ async function bmpToSharp(bytes: Buffer, limitPixels: number): Promise<Sharp> {
   return sharp(data, { raw: { width, height, channels: 4 } });
 }
 
+export type ColorProfiles = 'ignore' | 'convert';
+
 export interface DecodeOptions {
   limitPixels: number;
+  /**
+   * What to do with an embedded ICC profile. `ignore` (default) reads the pixel values as they are, as OpenCV
+   * and PIL do, so the values match what detection models are trained and the seed scored on; it also skips a
+   * colour transform that costs more than the JPEG decode itself (5.7 against 2.1 ms on a 640x424 photo with an
+   * sRGB profile). `convert` transforms to sRGB through the profile.
+   */
+  colorProfiles?: ColorProfiles;
 }
 
 /**
@@ -55,7 +64,7 @@ export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, opt
       originalWidth = (rotated ? metadata.height : metadata.width) ?? 0;
       originalHeight = (rotated ? metadata.width : metadata.height) ?? 0;
       if (originalWidth * originalHeight > options.limitPixels) throw new ImageTooLargeError(originalWidth, originalHeight, options.limitPixels);
-      pipeline = sharp(bytes, { limitInputPixels: options.limitPixels, failOn: 'error' }).rotate();
+      pipeline = sharp(bytes, { limitInputPixels: options.limitPixels, failOn: 'error', ignoreIcc: (options.colorProfiles ?? 'ignore') === 'ignore' }).rotate();
     }
     if (originalWidth <= 0 || originalHeight <= 0) throw new UndecodableImageError('the image has no pixels');
     const geometry = computeGeometry(originalWidth, originalHeight, input);

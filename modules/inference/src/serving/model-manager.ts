@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { DetectionResult, ModelAnnouncement, ModelFamily, ModelFormat } from '@edge-ml/contracts';
 import type { Logger } from '@edge-ml/edge-kit';
-import { decodeToFrame } from '../image/decode-image.js';
+import { decodeToFrame, type DecodeOptions } from '../image/decode-image.js';
 import type { ModelSpec } from '../pipeline/model-spec.js';
 import type { RuntimeOptions } from '../runtimes/model-runtime.js';
 import type { WorkerPool } from '../worker/worker-pool.js';
@@ -40,7 +40,7 @@ export interface ModelManagerOptions {
   pool: WorkerPool;
   runtime: RuntimeOptions;
   logger: Logger;
-  limitPixels: number;
+  decode: DecodeOptions;
 }
 
 interface Queued {
@@ -91,7 +91,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     const started = performance.now();
     this.pins.set(model.id, (this.pins.get(model.id) ?? 0) + 1);
     try {
-      const frame = await decodeToFrame(image, model.spec.input, { limitPixels: this.options.limitPixels });
+      const frame = await decodeToFrame(image, model.spec.input, this.options.decode);
       const decoded = performance.now();
       const result = await this.options.pool.infer(model.id, frame, options.scoreThreshold);
       return {

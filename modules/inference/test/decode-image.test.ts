@@ -1,0 +1,74 @@
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { decodeToFrame } from '../src/image/decode-image.js';
+import type { ResolvedInputSpec } from '../src/pipeline/model-spec.js';
+import { imageFile } from './testdata.js';
+
+const spec = (width: number, height: number): ResolvedInputSpec => ({
+  width,
+  height,
+  layout: 'nhwc',
+  colorOrder: 'rgb',
+  resize: 'stretch',
+  letterboxPlacement: 'center',
+  padValue: 0,
+  dtype: 'uint8',
+  scale: 1,
+  mean: [0, 0, 0],
+  std: [1, 1, 1],
+});
+
+/** The mean of each channel of a decoded frame. */
+function channelMeans(rgb: Uint8Array): [number, number, number] {
+  const sums = [0, 0, 0];
+  for (let index = 0; index < rgb.length; index += 1) sums[index % 3]! += rgb[index]!;
+  const pixels = rgb.length / 3;
+  return [sums[0]! / pixels, sums[1]! / pixels, sums[2]! / pixels];
+}
+
+describe('embedded colour profiles', () => {
+  // A flat saturated red stored in Display P3: its stored values differ from the sRGB values it stands for.
+  const storedInP3 = () =>
+    sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 220, g: 40, b: 40 } } })
+      .withIccProfile('p3')
+      .jpeg({ quality: 100 })
+      .toBuffer();
+
+  it('are ignored by default: the pixel values as stored, as OpenCV and PIL read them', async () => {
+    const bytes = await storedInP3();
+    const stored = await sharp(bytes, { ignoreIcc: true }).raw().toBuffer();
+    const frame = await decodeToFrame(bytes, spec(32, 32), { limitPixels: 1e6 });
+    const [red, green, blue] = channelMeans(frame.rgb);
+    const [storedRed, storedGreen, storedBlue] = channelMeans(new Uint8Array(stored));
+    expect(Math.abs(red - storedRed)).toBeLessThan(1);
+    expect(Math.abs(green - storedGreen)).toBeLessThan(1);
+    expect(Math.abs(blue - storedBlue)).toBeLessThan(1);
+  });
+
+  it('are applied with colorProfiles: convert, which gives back the sRGB colour', async () => {
+    const bytes = await storedInP3();
+    const ignored = channelMeans((await decodeToFrame(bytes, spec(32, 32), { limitPixels: 1e6, colorProfiles: 'ignore' })).rgb);
+    const converted = channelMeans((await decodeToFrame(bytes, spec(32, 32), { limitPixels: 1e6, colorProfiles: 'convert' })).rgb);
+    expect(Math.abs(converted[0] - 220)).toBeLessThan(4);
+    expect(Math.abs(converted[1] - 40)).toBeLessThan(4);
+    // The stored P3 red is less saturated than the sRGB red it encodes: the two readings differ visibly.
+    expect(Math.abs(ignored[0] - converted[0]) + Math.abs(ignored[1] - converted[1])).toBeGreaterThan(10);
+  });
+
+  it('an sRGB profile changes nothing either way, so ignoring it costs no accuracy', async () => {
+    const bytes = await readFile(imageFile('darknet_person.jpg'));
+    expect((await sharp(bytes).metadata()).hasProfile).toBe(true);
+    const ignored = (await decodeToFrame(bytes, spec(160, 106), { limitPixels: 1e6 })).rgb;
+    const converted = (await decodeToFrame(bytes, spec(160, 106), { limitPixels: 1e6, colorProfiles: 'convert' })).rgb;
+    let largest = 0;
+    let total = 0;
+    for (let index = 0; index < ignored.length; index += 1) {
+      const difference = Math.abs(ignored[index]! - converted[index]!);
+      largest = Math.max(largest, difference);
+      total += difference;
+    }
+    expect(total / ignored.length).toBeLessThan(1);
+    expect(largest).toBeLessThanOrEqual(4);
+  });
+});
