@@ -4,6 +4,8 @@ export function percentile(sortedValues: number[], fraction: number): number {
   return sortedValues[index] ?? Number.NaN;
 }
 
+export const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 0.5);
+
 export interface LatencySummary {
   count: number;
   p50: number;

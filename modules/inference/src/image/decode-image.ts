@@ -28,6 +28,17 @@ async function bmpToSharp(bytes: Buffer, limitPixels: number): Promise<Sharp> {
   return sharp(data, { raw: { width, height, channels: 4 } });
 }
 
+/**
+ * Process-wide settings for a server decoding a stream of distinct photos: libvips' operation cache never hits
+ * (every image is new) and only holds memory, and one libvips thread per image lets libuv's pool run several
+ * images at once instead of splitting each small one across threads. Measured at concurrency 8 on 2 cores:
+ * HTTP throughput 93% of the in-process pool against 90-92% with the defaults.
+ */
+export function configureImageDecoding(): void {
+  sharp.cache(false);
+  sharp.concurrency(1);
+}
+
 export type ColorProfiles = 'ignore' | 'convert';
 
 export interface DecodeOptions {
