@@ -51,7 +51,10 @@ async function main() {
   const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
   const sequential = quick ? 40 : 150;
   const durationMs = quick ? 3_000 : 5_000;
-  console.log(`# inference benchmark: YOLOX-nano ONNX, darknet_person.jpg (640x424), ${WORKERS} workers x 1 thread, node ${process.version}`);
+  // The inference image preloads jemalloc; run `LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 npm run bench` to match it.
+  const allocator = (process.env.LD_PRELOAD ?? '').includes('jemalloc') ? 'jemalloc' : 'glibc malloc';
+  results.allocator = allocator;
+  console.log(`# inference benchmark: YOLOX-nano ONNX, darknet_person.jpg (640x424), ${WORKERS} workers x 1 thread, node ${process.version}, ${allocator}`);
 
   // 1. Latency at concurrency 1: one request in-process, then one over HTTP, and so on, so drift on the VM
   // (frequency, neighbours) lands on both sides alike.

@@ -119,6 +119,15 @@ describe('module images', () => {
     }
   });
 
+  it('runs the inference module on jemalloc, installed in the image, at the path of its own architecture', async () => {
+    for (const file of (await dockerfiles()).filter((name) => name.includes('inference'))) {
+      const runtimeStage = (await readFile(path.join(root, file), 'utf8')).split(/^FROM /m).at(-1) ?? '';
+      expect(runtimeStage, file).toMatch(/apt-get install -y --no-install-recommends libjemalloc2/);
+      const multiarch = file.includes('arm64v8') ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+      expect(runtimeStage, file).toMatch(new RegExp(`^ENV LD_PRELOAD=/usr/lib/${multiarch}/libjemalloc\\.so\\.2$`, 'm'));
+    }
+  });
+
   it('passes the Dockerfile linter of VS Code (dockerfile-utils) without problems', async () => {
     for (const file of await dockerfiles()) {
       const problems = lintDockerfile(await readFile(path.join(root, file), 'utf8'));
