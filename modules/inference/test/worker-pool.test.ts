@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '@edge-ml/edge-kit';
 import { decodeToFrame } from '../src/image/decode-image.js';
 import { spawnInferenceWorker } from '../src/worker/spawn-worker.js';
+import { WorkerTaskError } from '../src/worker/worker-errors.js';
 import { WorkerPool } from '../src/worker/worker-pool.js';
 import { imageFile, modelFile } from './testdata.js';
 
@@ -30,6 +31,77 @@ describe('worker pool', () => {
       const after = await pool.infer('yolox#1', await frame());
       expect(threads).toHaveLength(2);
       expect(after.detections.map((detection) => detection.label)).toContain('horse');
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  const yolox = async () => ({ format: 'onnx' as const, modelPath: modelFile('yolox_nano.onnx'), labelsText: await readFile(modelFile('coco_classes.txt'), 'utf8'), runtime: { executionProviders: ['cpu'], threads: 1 } });
+
+  it('decodes in the worker: the same detections as a frame decoded here, with the original size and the decode time', async () => {
+    const pool = new WorkerPool({ size: 1, maxQueue: 4, logger: createLogger({ name: 'pool-test', level: 'silent' }) });
+    await pool.start();
+    try {
+      const info = await pool.loadEverywhere('yolox#1', await yolox());
+      const bytes = await readFile(imageFile('darknet_person.jpg'));
+      const fromFrame = await pool.infer('yolox#1', await decodeToFrame(bytes, info.spec.input, { limitPixels: 1e8 }));
+      const inWorker = await pool.detect('yolox#1', bytes, { limitPixels: 1e8 });
+      expect(inWorker.detections).toEqual(fromFrame.detections);
+      expect(inWorker.image).toEqual({ width: 640, height: 424 });
+      expect(inWorker.decodeMs).toBeGreaterThan(0);
+      // The caller's buffer is not handed over: it can be sent again.
+      expect(bytes.byteLength).toBeGreaterThan(0);
+      expect((await pool.detect('yolox#1', bytes, { limitPixels: 1e8 })).detections).toEqual(fromFrame.detections);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it('carries a bad image out of the worker as a client error with its code and status', async () => {
+    const pool = new WorkerPool({ size: 1, maxQueue: 4, logger: createLogger({ name: 'pool-test', level: 'silent' }) });
+    await pool.start();
+    try {
+      await pool.loadEverywhere('yolox#1', await yolox());
+      const notAnImage = pool.detect('yolox#1', Buffer.from('GIF89a, not one we read'), { limitPixels: 1e8 });
+      await expect(notAnImage).rejects.toBeInstanceOf(WorkerTaskError);
+      await expect(notAnImage).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', statusCode: 400 });
+      const tooLarge = pool.detect('yolox#1', await readFile(imageFile('darknet_person.jpg')), { limitPixels: 1000 });
+      await expect(tooLarge).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE', statusCode: 413, message: 'the image is 640x424 pixels; the limit is 1000 pixels' });
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it('spreads requests over the workers before giving any worker a second, and queues beyond two each', async () => {
+    const sent = new Map<Worker, number>();
+    const pool = new WorkerPool({
+      size: 2,
+      maxQueue: 8,
+      logger: createLogger({ name: 'pool-test', level: 'silent' }),
+      spawn: () => {
+        const worker = spawnInferenceWorker();
+        const post = worker.postMessage.bind(worker);
+        worker.postMessage = (message: { type?: string }, transfer?: readonly ArrayBuffer[]) => {
+          if (message.type === 'detect') sent.set(worker, (sent.get(worker) ?? 0) + 1);
+          post(message, transfer as ArrayBuffer[]);
+        };
+        return worker;
+      },
+    });
+    await pool.start();
+    try {
+      await pool.loadEverywhere('yolox#1', await yolox());
+      const bytes = await readFile(imageFile('darknet_person.jpg'));
+      const first = [pool.detect('yolox#1', bytes, { limitPixels: 1e8 }), pool.detect('yolox#1', bytes, { limitPixels: 1e8 })];
+      await new Promise((resolve) => setImmediate(resolve));
+      expect([...sent.values()]).toEqual([1, 1]);
+      const rest = [1, 2, 3].map(() => pool.detect('yolox#1', bytes, { limitPixels: 1e8 }));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect([...sent.values()]).toEqual([2, 2]);
+      expect(pool.queueLength).toBe(1);
+      const results = await Promise.all([...first, ...rest]);
+      expect(results.every((result) => result.detections.some((detection) => detection.label === 'horse'))).toBe(true);
+      expect([...sent.values()].reduce((a, b) => a + b, 0)).toBe(5);
     } finally {
       await pool.close();
     }

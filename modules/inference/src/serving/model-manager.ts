@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { DetectionResult, ModelAnnouncement, ModelFamily, ModelFormat } from '@edge-ml/contracts';
 import type { Logger } from '@edge-ml/edge-kit';
-import { decodeToFrame, type DecodeOptions } from '../image/decode-image.js';
+import type { DecodeOptions } from '../image/decode-image.js';
 import type { ModelSpec } from '../pipeline/model-spec.js';
 import type { RuntimeOptions } from '../runtimes/model-runtime.js';
 import type { WorkerPool } from '../worker/worker-pool.js';
@@ -91,15 +91,14 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     const started = performance.now();
     this.pins.set(model.id, (this.pins.get(model.id) ?? 0) + 1);
     try {
-      const frame = await decodeToFrame(image, model.spec.input, this.options.decode);
-      const decoded = performance.now();
-      const result = await this.options.pool.infer(model.id, frame, options.scoreThreshold);
+      // The worker decodes and infers: no hand-off between the two, and the event loop only moves bytes.
+      const result = await this.options.pool.detect(model.id, image, this.options.decode, options.scoreThreshold);
       return {
         model: { name: model.name, version: model.version, format: model.format, family: model.family },
-        image: { width: frame.geometry.originalWidth, height: frame.geometry.originalHeight },
+        image: result.image,
         detections: result.detections,
         classifications: result.classifications,
-        timings: { decodeMs: decoded - started, queueMs: result.queueMs, ...result.timings, totalMs: performance.now() - started },
+        timings: { decodeMs: result.decodeMs, queueMs: result.queueMs, ...result.timings, totalMs: performance.now() - started },
       };
     } finally {
       this.unpin(model.id);

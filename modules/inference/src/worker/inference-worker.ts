@@ -1,10 +1,18 @@
 import { parentPort } from 'node:worker_threads';
+import { configureImageDecoding, decodeToFrame } from '../image/decode-image.js';
 import { ModelPipeline } from '../pipeline/model-pipeline.js';
-import { serializeError, type WorkerRequest, type WorkerResponse } from './protocol.js';
+import { serializeError, wallClockMs, type WorkerRequest, type WorkerResponse } from './protocol.js';
 
 if (!parentPort) throw new Error('inference-worker must run in a worker thread');
 const port = parentPort;
 const models = new Map<string, ModelPipeline>();
+configureImageDecoding();
+
+function loadedModel(modelId: string): ModelPipeline {
+  const pipeline = models.get(modelId);
+  if (!pipeline) throw Object.assign(new Error(`model ${modelId} is not loaded in this worker`), { code: 'MODEL_NOT_LOADED' });
+  return pipeline;
+}
 
 const reply = (response: WorkerResponse) => port.postMessage(response);
 
@@ -20,10 +28,19 @@ async function handle(request: WorkerRequest): Promise<void> {
         return;
       }
       case 'infer': {
-        const pipeline = models.get(request.modelId);
-        if (!pipeline) throw Object.assign(new Error(`model ${request.modelId} is not loaded in this worker`), { code: 'MODEL_NOT_LOADED' });
-        const result = await pipeline.infer(request.frame, request.scoreThreshold === undefined ? {} : { scoreThreshold: request.scoreThreshold });
+        const result = await loadedModel(request.modelId).infer(request.frame, request.scoreThreshold === undefined ? {} : { scoreThreshold: request.scoreThreshold });
         reply({ type: 'inferred', requestId: request.requestId, result });
+        return;
+      }
+      case 'detect': {
+        const pipeline = loadedModel(request.modelId);
+        const workerWaitMs = Math.max(0, wallClockMs() - request.sentAt);
+        const started = performance.now();
+        // sharp decodes on libuv's pool: while it does, this thread runs the other request in flight.
+        const frame = await decodeToFrame(Buffer.from(request.image.buffer, request.image.byteOffset, request.image.byteLength), pipeline.spec.input, request.decode);
+        const decodeMs = performance.now() - started;
+        const result = await pipeline.infer(frame, request.scoreThreshold === undefined ? {} : { scoreThreshold: request.scoreThreshold });
+        reply({ type: 'detected', requestId: request.requestId, result: { ...result, workerWaitMs, decodeMs, image: { width: frame.geometry.originalWidth, height: frame.geometry.originalHeight } } });
         return;
       }
       case 'unload': {

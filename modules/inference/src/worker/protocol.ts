@@ -1,3 +1,4 @@
+import type { DecodeOptions } from '../image/decode-image.js';
 import type { LoadModelRequest, PipelineResult } from '../pipeline/model-pipeline.js';
 import type { ModelSpec } from '../pipeline/model-spec.js';
 import type { Frame } from '../pipeline/preprocess.js';
@@ -6,7 +7,12 @@ import type { ModelSignature } from '../pipeline/signature.js';
 export type WorkerRequest =
   | { type: 'load'; requestId: number; modelId: string; load: LoadModelRequest }
   | { type: 'infer'; requestId: number; modelId: string; frame: Frame; scoreThreshold?: number }
+  /** Decode the image bytes in the worker, then infer: one thread, no hand-off between decode and inference. */
+  | { type: 'detect'; requestId: number; modelId: string; image: Uint8Array; decode: DecodeOptions; scoreThreshold?: number; sentAt: number }
   | { type: 'unload'; requestId: number; modelId: string };
+
+/** Wall-clock milliseconds comparable across threads (each thread's performance.now() has its own origin). */
+export const wallClockMs = () => performance.timeOrigin + performance.now();
 
 /** A request before the pool numbers it. */
 export type WorkerCall = WorkerRequest extends infer Request ? (Request extends WorkerRequest ? Omit<Request, 'requestId'> : never) : never;
@@ -22,19 +28,31 @@ export interface LoadedModelInfo {
 export interface SerializedError {
   code: string;
   message: string;
+  /** The HTTP status of a client's mistake (a bad image: 400, too large: 413); absent for internal errors. */
+  statusCode?: number;
+}
+
+/** A detection made from image bytes: the pipeline's result, how long decoding took and the original image's size. */
+export interface DetectedResult extends PipelineResult {
+  /** Time the request waited in the worker for the request before it (the worker runs one model at a time). */
+  workerWaitMs: number;
+  decodeMs: number;
+  image: { width: number; height: number };
 }
 
 export type WorkerResponse =
   | { type: 'ready' }
   | { type: 'loaded'; requestId: number; info: LoadedModelInfo }
   | { type: 'inferred'; requestId: number; result: PipelineResult }
+  | { type: 'detected'; requestId: number; result: DetectedResult }
   | { type: 'unloaded'; requestId: number }
   | { type: 'failed'; requestId: number; error: SerializedError };
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
-    const code = (error as Error & { code?: unknown }).code;
-    return { code: typeof code === 'string' ? code : 'INTERNAL', message: error.message };
+    const { code, statusCode } = error as Error & { code?: unknown; statusCode?: unknown };
+    const clientError = typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500;
+    return { code: typeof code === 'string' ? code : 'INTERNAL', message: error.message, ...(clientError ? { statusCode } : {}) };
   }
   return { code: 'INTERNAL', message: String(error) };
 }

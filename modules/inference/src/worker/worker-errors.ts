@@ -9,11 +9,15 @@ export class OverloadedError extends EdgeError {
   }
 }
 
-/** An error that happened inside a worker, carried across the thread boundary with its code. */
+/**
+ * An error that happened inside a worker, carried across the thread boundary with its code, and with its HTTP
+ * status when it was the client's mistake (an undecodable image is still a 400 when a worker decoded it).
+ */
 export class WorkerTaskError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    readonly statusCode?: number,
   ) {
     super(message);
     this.name = 'WorkerTaskError';
