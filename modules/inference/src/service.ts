@@ -3,7 +3,6 @@ import { createEdgeClient, type EdgeClient, type Logger } from '@edge-ml/edge-ki
 import type { InferenceConfig } from './config.js';
 import { wireInferenceEdge } from './edge/inference-edge.js';
 import { buildApp } from './http/app.js';
-import { configureImageDecoding } from './image/decode-image.js';
 import { createMetrics, type InferenceMetrics } from './metrics.js';
 import { readAnnouncedModel } from './serving/announced-pointer.js';
 import { ModelManager } from './serving/model-manager.js';
@@ -29,7 +28,6 @@ export interface CreateServiceOptions {
 }
 
 export async function createInferenceService({ config, logger, edgeClient }: CreateServiceOptions): Promise<InferenceService> {
-  configureImageDecoding();
   const pool = new WorkerPool({ size: config.INFERENCE_WORKERS, maxQueue: config.INFERENCE_MAX_QUEUE, logger: logger.child({ component: 'inference.pool' }) });
   await pool.start();
   const metrics = createMetrics(() => pool.queueLength);

@@ -4,6 +4,7 @@ import type { Logger } from '@edge-ml/edge-kit';
 import type { DecodeOptions } from '../image/decode-image.js';
 import type { ModelSpec } from '../pipeline/model-spec.js';
 import type { RuntimeOptions } from '../runtimes/model-runtime.js';
+import { serializeError } from '../worker/protocol.js';
 import type { WorkerPool } from '../worker/worker-pool.js';
 import { readModelFiles } from './model-files.js';
 import { NoModelError } from './serving-errors.js';
@@ -46,11 +47,6 @@ export interface ModelManagerOptions {
 interface Queued {
   announcement: ModelAnnouncement;
   resolve: (outcome: ActivationOutcome) => void;
-}
-
-function errorInfo(error: unknown): { code: string; message: string } {
-  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
-  return { code: typeof code === 'string' ? code : 'MODEL_LOAD_FAILED', message: error instanceof Error ? error.message : String(error) };
 }
 
 /**
@@ -171,7 +167,8 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
       return previous ? { status: 'activated', model, previous } : { status: 'activated', model };
     } catch (error) {
       if (loaded) await this.options.pool.unloadEverywhere(id);
-      const info = errorInfo(error);
+      const { code, message } = serializeError(error, 'MODEL_LOAD_FAILED');
+      const info = { code, message };
       log.error({ err: error, code: info.code }, 'model.activation.failed');
       this.emit('failed', announcement, info);
       return { status: 'failed', error: info };

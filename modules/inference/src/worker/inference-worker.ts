@@ -27,11 +27,6 @@ async function handle(request: WorkerRequest): Promise<void> {
         reply({ type: 'loaded', requestId: request.requestId, info: { spec: pipeline.spec, signature: pipeline.signature, runtimeName: pipeline.runtimeName, loadMs, warmupMs } });
         return;
       }
-      case 'infer': {
-        const result = await loadedModel(request.modelId).infer(request.frame, request.scoreThreshold === undefined ? {} : { scoreThreshold: request.scoreThreshold });
-        reply({ type: 'inferred', requestId: request.requestId, result });
-        return;
-      }
       case 'detect': {
         const pipeline = loadedModel(request.modelId);
         const workerWaitMs = Math.max(0, wallClockMs() - request.sentAt);

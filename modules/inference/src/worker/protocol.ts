@@ -1,12 +1,10 @@
 import type { DecodeOptions } from '../image/decode-image.js';
 import type { LoadModelRequest, PipelineResult } from '../pipeline/model-pipeline.js';
 import type { ModelSpec } from '../pipeline/model-spec.js';
-import type { Frame } from '../pipeline/preprocess.js';
 import type { ModelSignature } from '../pipeline/signature.js';
 
 export type WorkerRequest =
   | { type: 'load'; requestId: number; modelId: string; load: LoadModelRequest }
-  | { type: 'infer'; requestId: number; modelId: string; frame: Frame; scoreThreshold?: number }
   /** Decode the image bytes in the worker, then infer: one thread, no hand-off between decode and inference. */
   | { type: 'detect'; requestId: number; modelId: string; image: Uint8Array; decode: DecodeOptions; scoreThreshold?: number; sentAt: number }
   | { type: 'unload'; requestId: number; modelId: string };
@@ -43,16 +41,16 @@ export interface DetectedResult extends PipelineResult {
 export type WorkerResponse =
   | { type: 'ready' }
   | { type: 'loaded'; requestId: number; info: LoadedModelInfo }
-  | { type: 'inferred'; requestId: number; result: PipelineResult }
   | { type: 'detected'; requestId: number; result: DetectedResult }
   | { type: 'unloaded'; requestId: number }
   | { type: 'failed'; requestId: number; error: SerializedError };
 
-export function serializeError(error: unknown): SerializedError {
+/** An error's code (or `fallbackCode`), message, and status when it was the client's mistake. */
+export function serializeError(error: unknown, fallbackCode = 'INTERNAL'): SerializedError {
   if (error instanceof Error) {
     const { code, statusCode } = error as Error & { code?: unknown; statusCode?: unknown };
     const clientError = typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500;
-    return { code: typeof code === 'string' ? code : 'INTERNAL', message: error.message, ...(clientError ? { statusCode } : {}) };
+    return { code: typeof code === 'string' ? code : fallbackCode, message: error.message, ...(clientError ? { statusCode } : {}) };
   }
-  return { code: 'INTERNAL', message: String(error) };
+  return { code: fallbackCode, message: String(error) };
 }

@@ -1,8 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '@edge-ml/edge-kit';
 import type { DecodeOptions } from '../image/decode-image.js';
-import type { LoadModelRequest, PipelineResult } from '../pipeline/model-pipeline.js';
-import type { Frame } from '../pipeline/preprocess.js';
+import type { LoadModelRequest } from '../pipeline/model-pipeline.js';
 import { wallClockMs, type DetectedResult, type LoadedModelInfo, type WorkerCall, type WorkerResponse } from './protocol.js';
 import { spawnInferenceWorker } from './spawn-worker.js';
 import { OverloadedError, WorkerTaskError } from './worker-errors.js';
@@ -21,7 +20,6 @@ export interface WorkerPoolOptions {
   spawn?: () => Worker;
 }
 
-export type InferResult = PipelineResult & { queueMs: number };
 export type DetectResult = DetectedResult & { queueMs: number };
 
 interface PendingCall {
@@ -29,23 +27,22 @@ interface PendingCall {
   reject: (error: Error) => void;
 }
 
-type JobInput = { kind: 'frame'; frame: Frame } | { kind: 'image'; image: Uint8Array; decode: DecodeOptions };
-
 interface Job {
   modelId: string;
-  input: JobInput;
+  image: Uint8Array;
+  decode: DecodeOptions;
   scoreThreshold: number | undefined;
   enqueuedAt: number;
-  settle: (response: WorkerResponse, queueMs: number) => void;
+  resolve: (result: DetectResult) => void;
   reject: (error: Error) => void;
 }
 
-/** A typed array the worker may own: transferred when it is a copy of our own, cloned when it is the caller's. */
-function ownedCopy(bytes: Uint8Array): { bytes: Uint8Array; transfer: ArrayBuffer[] } {
-  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-  if (whole) return { bytes, transfer: [] };
+/** The image as the worker gets it: the caller's bytes are cloned, never detached; a view into a larger buffer is cut out first. */
+function sendable(image: Uint8Array): { bytes: Uint8Array; transfer: ArrayBuffer[] } {
+  const whole = image.byteOffset === 0 && image.byteLength === image.buffer.byteLength && image.buffer instanceof ArrayBuffer;
+  if (whole) return { bytes: image, transfer: [] };
   // A pooled Buffer shares its ArrayBuffer with others: cloning the view would copy all of it.
-  const copy = bytes.slice();
+  const copy = image.slice();
   return { bytes: copy, transfer: [copy.buffer as ArrayBuffer] };
 }
 
@@ -159,38 +156,15 @@ export class WorkerPool {
     await Promise.allSettled(this.workers.map((worker) => worker.call({ type: 'unload', modelId })));
   }
 
-  /** Runs a model on an image already decoded onto its canvas. */
-  infer(modelId: string, frame: Frame, scoreThreshold?: number): Promise<InferResult> {
-    return this.enqueue(modelId, { kind: 'frame', frame }, scoreThreshold, (response, queueMs) => {
-      if (response.type !== 'inferred') throw new Error(`unexpected worker response ${response.type}`);
-      return { ...response.result, queueMs };
-    });
-  }
-
   /** Decodes image bytes and runs a model on them, both in a worker; a bad image rejects with its 4xx status. */
   detect(modelId: string, image: Uint8Array, decode: DecodeOptions, scoreThreshold?: number): Promise<DetectResult> {
-    return this.enqueue(modelId, { kind: 'image', image, decode }, scoreThreshold, (response, queueMs) => {
-      if (response.type !== 'detected') throw new Error(`unexpected worker response ${response.type}`);
-      // Queueing is the pool's queue plus the wait inside the worker behind the request it was running.
-      return { ...response.result, queueMs: queueMs + response.result.workerWaitMs };
-    });
-  }
-
-  private enqueue<T>(modelId: string, input: JobInput, scoreThreshold: number | undefined, accept: (response: WorkerResponse, queueMs: number) => T): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the worker pool is closed'));
     const roomNow = this.workers.some((worker) => worker.hasRoom(this.jobsPerWorker));
     if (!roomNow && this.queue.length >= this.options.maxQueue) {
       return Promise.reject(new OverloadedError(1, this.queue.length));
     }
     return new Promise((resolve, reject) => {
-      const settle = (response: WorkerResponse, queueMs: number) => {
-        try {
-          resolve(accept(response, queueMs));
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      };
-      this.queue.push({ modelId, input, scoreThreshold, enqueuedAt: performance.now(), settle, reject });
+      this.queue.push({ modelId, image, decode, scoreThreshold, enqueuedAt: performance.now(), resolve, reject });
       this.dispatch();
     });
   }
@@ -218,18 +192,12 @@ export class WorkerPool {
     const queueMs = performance.now() - job.enqueuedAt;
     try {
       await worker.ready;
+      const { bytes, transfer } = sendable(job.image);
       const threshold = job.scoreThreshold === undefined ? {} : { scoreThreshold: job.scoreThreshold };
-      let response: WorkerResponse;
-      if (job.input.kind === 'frame') {
-        const { bytes, transfer } = ownedCopy(job.input.frame.rgb);
-        // The frame is ours (decoded for this request): hand its pixels over rather than copy them.
-        const frame = { ...job.input.frame, rgb: bytes };
-        response = await worker.call({ type: 'infer', modelId: job.modelId, frame, ...threshold }, transfer.length > 0 ? transfer : [bytes.buffer as ArrayBuffer]);
-      } else {
-        const { bytes, transfer } = ownedCopy(job.input.image);
-        response = await worker.call({ type: 'detect', modelId: job.modelId, image: bytes, decode: job.input.decode, ...threshold, sentAt: wallClockMs() }, transfer);
-      }
-      job.settle(response, queueMs);
+      const response = await worker.call({ type: 'detect', modelId: job.modelId, image: bytes, decode: job.decode, ...threshold, sentAt: wallClockMs() }, transfer);
+      if (response.type !== 'detected') throw new Error(`unexpected worker response ${response.type}`);
+      // Queueing is the pool's queue plus the wait inside the worker behind the request it was running.
+      job.resolve({ ...response.result, queueMs: queueMs + response.result.workerWaitMs });
     } catch (error) {
       job.reject(error instanceof Error ? error : new Error(String(error)));
     } finally {
