@@ -1,27 +1,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import yazl from 'yazl';
+import { buildZip as buildPackageZip, type ZipEntry } from '../src/package/build-zip.js';
+
+export type { ZipEntry };
 
 export const TESTDATA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../testdata');
 
-export interface ZipEntry {
-  name: string;
-  data: Buffer;
-  mode?: number;
-  compress?: boolean;
-}
-
+/** Test packages are deflated unless an entry says otherwise, as publishers' zips usually are. */
 export function buildZip(entries: ZipEntry[]): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const entry of entries) zip.addBuffer(entry.data, entry.name, { compress: entry.compress ?? true, ...(entry.mode ? { mode: entry.mode } : {}) });
-  zip.end();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    zip.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
-    zip.outputStream.on('error', reject);
-  });
+  return buildPackageZip(entries.map((entry) => ({ ...entry, compress: entry.compress ?? true })));
 }
 
 /** yazl refuses hostile names, so they are written as harmless names of the same length and then patched in place. */

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import got from 'got';
-import yazl from 'yazl';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
 import { applyPatch, chunkKey, decodeChunkList, indexChunks, PatchError, planChunkAssembly } from '@edge-ml/delta';
 import type { Logger } from '@edge-ml/edge-kit';
 import { TransferError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
+import { buildZip } from '../package/build-zip.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
 import { discardPartial, downloadToFile } from './http-download.js';
 
@@ -73,18 +73,6 @@ async function fetchManifest(url: string, signal: AbortSignal): Promise<{ manife
   return { manifest: parsed.data, bytes: body.length };
 }
 
-function zipFiles(files: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const file of files) zip.addBuffer(file.data, file.name, { compress: false, mtime: new Date(0) });
-  zip.end();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    zip.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
-    zip.outputStream.on('error', reject);
-  });
-}
-
 /**
  * Builds the desired package without downloading it: from an installed model and a patch when the manifest offers one
  * from a model this device holds, else from the chunks of its installed models plus the missing byte ranges, when that
@@ -112,7 +100,7 @@ export async function fetchByPatch(request: PatchFetchRequest): Promise<PatchFet
 async function writeAssembledPackage(request: PatchFetchRequest, manifest: DeltaManifest, model: Uint8Array): Promise<void> {
   if (createHash('sha256').update(model).digest('hex') !== manifest.model.sha256) throw new PatchPathUnavailable('the rebuilt model does not match the manifest');
   const files = [{ name: manifest.model.file, data: Buffer.from(model) }, ...Object.entries(manifest.files).map(([name, base64]) => ({ name, data: Buffer.from(base64, 'base64') }))];
-  await writeFile(request.packagePath, await zipFiles(files));
+  await writeFile(request.packagePath, await buildZip(files));
   failpoint('delta.assembled');
 }
 
