@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOUNCED_MODEL_POINTER } from '@edge-ml/contracts';
 import { createLogger } from '@edge-ml/edge-kit';
+import { FAILPOINTS } from '../src/failpoint.js';
 import { Loader } from '../src/reconcile/loader.js';
 import { FaultServer } from '@edge-ml/testkit';
 import { buildZip, TESTDATA } from './zip-fixtures.js';
@@ -82,7 +83,8 @@ describe('crash safety', () => {
   });
 
   it(`keeps the repository consistent through ${RUNS} SIGKILLs at injected points, and a restart finishes the update`, async () => {
-    const points = ['download.chunk', 'download.verified', 'download.renamed', 'extract.entry', 'install.synced', 'install.renamed', 'announce.pointer-written', 'announce.sent', 'gc.renamed'];
+    // Every failpoint of a full download (the delta ones are exercised below).
+    const points = FAILPOINTS.filter((point) => !point.startsWith('delta.'));
     const reached = new Map<string, number>();
     for (let run = 0; run < RUNS; run += 1) {
       const point = points[run % points.length]!;
