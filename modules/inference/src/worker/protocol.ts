@@ -34,6 +34,10 @@ export interface SerializedError {
 export interface DetectedResult extends PipelineResult {
   /** Time the request waited in the worker for the request before it (the worker runs one model at a time). */
   workerWaitMs: number;
+  /**
+   * From the start of decoding until this thread picks the frame up: under load it includes the wait for the other
+   * request's inference to release the thread (sharp's result is delivered on this thread's event loop).
+   */
   decodeMs: number;
   image: { width: number; height: number };
 }
