@@ -7,13 +7,13 @@
  *     on a stand-in for the seed's own 35 MB Tiny YOLOv3 (bench/fixtures/tiny-yolov3-full.ts).
  * Usage: pnpm bench [-- --quick]
  */
-import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ModelAnnouncement } from '@edge-ml/contracts';
 import { createLogger } from '@edge-ml/edge-kit';
 import { createInferenceService, decodeToFrame, InferenceConfigSchema, ModelPipeline } from '@edge-ml/inference';
+import { stageModel, YOLOX_ONNX } from '../modules/inference/test/storage.js';
 import { buildFullTinyYolov3 } from './fixtures/tiny-yolov3-full.js';
 import { createImagePoster } from './http-client.js';
 import { fmt, median, mib, summarize, throughput, timeSequential } from './stats.js';
@@ -29,21 +29,13 @@ function verdict(name: string, ok: boolean, detail: string) {
   verdicts.push(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${detail}`);
 }
 
-async function stage(storage: string, name: string, version: string, model: string, labels: string): Promise<ModelAnnouncement> {
-  const directory = `models/${name}/${version}`;
-  await mkdir(path.join(storage, directory), { recursive: true });
-  await copyFile(testdata('models', model), path.join(storage, directory, model));
-  await copyFile(testdata('models', labels), path.join(storage, directory, labels));
-  return { name, version, format: model.endsWith('.onnx') ? 'onnx' : 'tflite', modelPath: `${directory}/${model}`, labelsPath: `${directory}/${labels}` };
-}
-
 async function main() {
   const image = await readFile(testdata('images', 'darknet_person.jpg'));
   const storage = await mkdtemp(path.join(tmpdir(), 'bench-storage-'));
   const config = InferenceConfigSchema.parse({ STORAGE_ROOT: storage, EDGE_MODE: 'off', INFERENCE_WORKERS: String(WORKERS), INFERENCE_MAX_QUEUE: '64' });
   const service = await createInferenceService({ config, logger: createLogger({ name: 'bench', level: 'warn' }), edgeClient: null });
   const rssBeforeModel = process.memoryUsage().rss;
-  await service.manager.activate(await stage(storage, 'yolox', '1', 'yolox_nano.onnx', 'coco_classes.txt'));
+  await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
   await service.manager.detect(image);
   await new Promise((resolve) => setTimeout(resolve, 200));
   // Upper bound of one model's memory in all workers: it includes the runtime's own start-up in each worker.
@@ -113,7 +105,7 @@ async function main() {
   const warmupSwaps = quick ? 10 : 50;
   const measuredSwaps = quick ? 30 : 100;
   const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
-  const announcements = [await stage(storage, 'yolox', '2', 'yolox_nano.onnx', 'coco_classes.txt'), await stage(storage, 'yolox', '3', 'yolox_nano.onnx', 'coco_classes.txt')];
+  const announcements = [await stageModel(storage, { ...YOLOX_ONNX, version: '2' }), await stageModel(storage, { ...YOLOX_ONNX, version: '3' })];
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 2);
   const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
