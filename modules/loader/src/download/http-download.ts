@@ -89,16 +89,21 @@ function totalFromResponse(response: Response, offset: number): number | undefin
   return Number.isFinite(length) && response.headers['content-length'] !== undefined ? offset + length : undefined;
 }
 
+/** Feeds a file (or its first `endExclusive` bytes) to the hashes; returns how many bytes it read. */
+async function hashFileInto(filePath: string, hashes: Hash[], endExclusive?: number): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of createReadStream(filePath, endExclusive === undefined ? {} : { end: endExclusive - 1 })) {
+    for (const hash of hashes) hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return bytes;
+}
+
 /** A partial that already holds every byte (the process stopped before using it): hash it, fetch nothing. */
 async function hashCompleteFile(partialPath: string, etag: string | undefined): Promise<DownloadResult> {
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
-  let sizeBytes = 0;
-  for await (const chunk of createReadStream(partialPath)) {
-    sha256.update(chunk as Buffer);
-    md5.update(chunk as Buffer);
-    sizeBytes += (chunk as Buffer).length;
-  }
+  const sizeBytes = await hashFileInto(partialPath, [sha256, md5]);
   return { sizeBytes, sha256: sha256.digest('hex'), md5: md5.digest('hex'), etag, transferredBytes: 0, resumedFromBytes: sizeBytes };
 }
 
@@ -179,12 +184,7 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
 
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
-  if (offset > 0) {
-    for await (const chunk of createReadStream(request.partialPath, { end: offset - 1 })) {
-      sha256.update(chunk as Buffer);
-      md5.update(chunk as Buffer);
-    }
-  }
+  if (offset > 0) await hashFileInto(request.partialPath, [sha256, md5], offset);
   const counter = new HashingCounter([sha256, md5], (bytes) => request.onProgress?.(offset + bytes, totalBytes));
   const output = createWriteStream(request.partialPath, { flags: offset > 0 ? 'a' : 'w' });
   // A failing source must not destroy the file stream: every byte that arrived is written and kept for resuming.

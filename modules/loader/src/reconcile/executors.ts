@@ -47,10 +47,7 @@ export const isResumableStagingEntry = (entry: string) => /\.(partial|package)(\
 /** Removes a target's staging files (and their .json state) once they are no longer needed. */
 export async function removeStagingFilesOf(context: ExecutorContext, target: ModelTarget): Promise<void> {
   const files = stagingFilesOf(context, target);
-  for (const file of [files.partial, files.patch, files.package]) {
-    await rm(file, { force: true });
-    await rm(`${file}.json`, { force: true });
-  }
+  for (const file of [files.partial, files.patch, files.package]) await discardPartial(file);
   await rm(files.chunks, { recursive: true, force: true });
 }
 
@@ -59,25 +56,25 @@ export async function hasVerifiedPackage(context: ExecutorContext, target: Model
   return (await stat(`${packagePath}.json`).catch(() => undefined)) !== undefined && (await stat(packagePath).catch(() => undefined)) !== undefined;
 }
 
-/** Downloads (resuming whatever is there), verifies size and hashes, and keeps the package under a verified name. */
 /** Tries the patch path when the target offers one; returns what it fetched, or undefined to download the full package. */
-async function fetchPatchIfOffered(context: ExecutorContext, target: ModelTarget, signal: AbortSignal, maxBytesPerSecond: number | undefined) {
+async function fetchPatchIfOffered(context: ExecutorContext, target: ModelTarget, signal: AbortSignal, cap: { maxBytesPerSecond?: number }) {
   if (!target.deltaManifestUrl || !target.sha256) return undefined;
   const { reporter } = context;
   const base = { name: target.name, version: target.version };
+  const files = stagingFilesOf(context, target);
   try {
     const result = await fetchByPatch({
       manifestUrl: target.deltaManifestUrl,
       packageSha256: target.sha256,
       repository: context.repository,
-      packagePath: stagingFilesOf(context, target).package,
-      patchPartialPath: stagingFilesOf(context, target).patch,
-      chunkStagingDirectory: stagingFilesOf(context, target).chunks,
+      packagePath: files.package,
+      patchPartialPath: files.patch,
+      chunkStagingDirectory: files.chunks,
       ...(target.sizeBytes ? { packageSizeBytes: target.sizeBytes } : {}),
       logger: context.logger,
       signal,
       idleTimeoutMs: context.idleTimeoutMs,
-      ...((maxBytesPerSecond ?? context.maxBytesPerSecond) ? { maxBytesPerSecond: maxBytesPerSecond ?? context.maxBytesPerSecond } : {}),
+      ...cap,
       onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
     });
     return result;
@@ -97,7 +94,9 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
   const { reporter } = context;
   const { partial: partialPath, package: packagePath } = stagingFilesOf(context, target);
   const base = { name: target.name, version: target.version };
-  const patched = await fetchPatchIfOffered(context, target, signal, maxBytesPerSecond);
+  const effectiveCap = maxBytesPerSecond ?? context.maxBytesPerSecond;
+  const cap = effectiveCap ? { maxBytesPerSecond: effectiveCap } : {};
+  const patched = await fetchPatchIfOffered(context, target, signal, cap);
   if (patched && target.sha256) {
     await reporter.update({ state: 'verifying', ...base, path: patched.path, bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused });
     // The assembled package holds the same files as the published one; its identity is the published package's.
@@ -111,7 +110,7 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
     url: target.url,
     partialPath,
     ...(target.sizeBytes ? { expectedSizeBytes: target.sizeBytes, reserveFactor: 2.2 } : {}),
-    ...((maxBytesPerSecond ?? context.maxBytesPerSecond) ? { maxBytesPerSecond: maxBytesPerSecond ?? context.maxBytesPerSecond } : {}),
+    ...cap,
     idleTimeoutMs: context.idleTimeoutMs,
     signal,
     onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, path: 'full', bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
