@@ -37,6 +37,14 @@ const waitUntil = async <T>(read: () => Promise<T | undefined>, timeoutMs: numbe
   }
 };
 
+/** Sends `signal` to a child that is still running and resolves once it has exited. */
+async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  await exited;
+}
+
 /**
  * The whole solution on one machine, each part a process of its own as on a device: the edgeHub emulator (read from
  * deployment.template.json), Azurite as Blob Storage, and the loader and inference modules started through the IoT
@@ -104,11 +112,7 @@ export class LocalSystem {
 
   /** Kills a module (SIGKILL by default: a crash) and waits until it is gone. */
   async killModule(module: ModuleName, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.modules.get(module);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    await exited;
+    await stopChild(this.modules.get(module), signal);
   }
 
   async control<T = unknown>(method: string, route: string, body?: unknown): Promise<T> {
@@ -138,11 +142,7 @@ export class LocalSystem {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.modules.keys()].map((module) => this.killModule(module, 'SIGTERM')));
-    if (this.emulator && this.emulator.exitCode === null) {
-      const exited = new Promise((resolve) => this.emulator?.once('exit', resolve));
-      this.emulator.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(this.emulator, 'SIGTERM');
     await this.azurite?.stop();
   }
 }
