@@ -65,7 +65,7 @@ export class EdgeHubEmulator {
   private broker: Aedes | undefined;
   private server: tls.Server | undefined;
   private port = 0;
-  /** Twin GET requests to ignore, per module ('*' for any): a hub that lost them. */
+  /** How many of the next twin GET requests (from any module) to ignore, as a hub that lost them would. */
   readonly faults = { dropTwinResponses: 0 };
 
   constructor(private readonly options: EmulatorOptions) {
