@@ -56,3 +56,16 @@ export {
 } from './detections.js';
 export { initialDesiredFromDeployment, matchRoutes, parseRoute, routesFromDeployment, type Route } from './deployment-routes.js';
 export { DeltaManifestSchema, type DeltaManifest } from './delta-manifest.js';
+export {
+  ActivationTriggerSchema,
+  CONFIRMED_MODEL_POINTER,
+  ConfirmedModelPointerSchema,
+  MODEL_STATUS_INPUT,
+  MODEL_STATUS_OUTPUT,
+  ModelStatusMessageSchema,
+  VersionVerdictSchema,
+  type ActivationTrigger,
+  type ConfirmedModelPointer,
+  type ModelStatusMessage,
+  type VersionVerdict,
+} from './model-status.js';
