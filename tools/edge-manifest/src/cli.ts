@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +15,10 @@ Usage:
       validates it, and writes config/deployment[.debug].<platform>.json, ready for
       az iot edge set-modules --device-id <device> --hub-name <hub> --content config/deployment.amd64.json
   edge-manifest validate <deployment.json>
-      Checks a manifest against IoT Hub's schema and this solution's modules: routes, binds, ports, settings.`;
+      Checks a manifest against IoT Hub's schema and this solution's modules: routes, binds, ports, settings.
+  edge-manifest --version
+
+Exit codes: 0 success (valid), 1 failure (errors found), 2 usage error.`;
 
 function report(errors: string[], warnings: string[]): void {
   for (const warning of warnings) console.error(`warning: ${warning}`);
@@ -25,9 +29,13 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { template: { type: 'string' }, platform: { type: 'string' }, env: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { template: { type: 'string' }, platform: { type: 'string' }, env: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
   });
   const [command, file] = positionals;
+  if (values.version) {
+    console.log((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version);
+    return 0;
+  }
   if (values.help || !command) {
     console.log(HELP);
     return 0;
@@ -75,6 +83,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(`edge-manifest: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
+    // parseArgs reports unknown options and missing values with an ERR_PARSE_ARGS code: a usage error.
+    process.exit(String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS') ? 2 : 1);
   },
 );

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createLogger } from '@edge-ml/edge-kit';
 import { runEmulator, STATE_FILE, type EmulatorState } from './run-emulator.js';
@@ -17,6 +18,7 @@ Usage:
   edgehub-emulator fault --drop-twin-responses N       ignore the next N twin requests
   edgehub-emulator restart [--no-sessions] [--outage-ms N]
   edgehub-emulator status
+  edgehub-emulator --version
 
 Commands other than start find the emulator through <state-dir>/${STATE_FILE} (or --control-url).
 Each module's IOTEDGE_* environment is written to <state-dir>/<module>.env by start.`;
@@ -55,6 +57,10 @@ async function jsonArgument(text: string | undefined): Promise<unknown> {
   }
 }
 
+function toolVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -70,9 +76,14 @@ async function main(argv: string[]): Promise<void> {
       'no-sessions': { type: 'boolean' },
       'outage-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
+  if (values.version) {
+    console.log(toolVersion());
+    return;
+  }
   if (values.help || !command) {
     console.log(HELP);
     return;
@@ -121,7 +132,10 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** parseArgs reports unknown options and missing values as errors with an ERR_PARSE_ARGS code: the user's mistake. */
+const isUsageError = (error: unknown) => error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+
 main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(error instanceof UsageError || error instanceof TypeError ? `edgehub-emulator: ${error.message}` : error);
-  process.exit(error instanceof UsageError ? 2 : 1);
+  console.error(isUsageError(error) || error instanceof TypeError ? `edgehub-emulator: ${(error as Error).message}` : error);
+  process.exit(isUsageError(error) ? 2 : 1);
 });

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { CliError } from './cli-error.js';
 import { DELTA_HELP, deltaCommand } from './commands/delta-command.js';
 import { PACKAGE_HELP, packageCommand } from './commands/package-command.js';
@@ -17,7 +18,8 @@ Commands:
   rollout   set the loader's desired properties: local emulator, one device (az), or a fleet (layered deployment)
   status    the loader's and inference module's reported properties on the local emulator
 
-edge-model <command> --help for its options.`;
+edge-model <command> --help for its options; edge-model --version prints the version.
+Exit codes: 0 success, 1 failure, 2 usage error.`;
 
 const HELPS: Record<string, string> = { delta: DELTA_HELP, package: PACKAGE_HELP, upload: UPLOAD_HELP, sas: SAS_HELP, rollout: ROLLOUT_HELP, status: STATUS_HELP };
 
@@ -26,6 +28,7 @@ async function main(argv: string[]): Promise<void> {
   const print = (line: string) => console.log(line);
   const warn = (line: string) => console.error(line);
   if (!command || command === '--help' || command === '-h') return print(HELP);
+  if (command === '--version') return print((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version);
   if (rest.includes('--help') || rest.includes('-h')) {
     const help = HELPS[command];
     if (!help) throw new CliError(`unknown command "${command}"\n\n${HELP}`, 2);
