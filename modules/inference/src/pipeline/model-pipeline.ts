@@ -64,6 +64,10 @@ export class ModelPipeline {
     return this.runtime.runtimeName;
   }
 
+  get providers(): ModelRuntime['providers'] {
+    return this.runtime.providers;
+  }
+
   /** Loads the model and runs one warm-up inference whose outputs must decode as the family expects. */
   static async load(request: LoadModelRequest): Promise<{ pipeline: ModelPipeline; loadMs: number; warmupMs: number }> {
     const started = performance.now();

@@ -33,6 +33,8 @@ const DTYPES: Record<string, TensorDType> = { float32: 'float32', uint8: 'uint8'
 
 export class LiteRtModelRuntime implements ModelRuntime {
   readonly runtimeName = 'litert';
+  /** LiteRT.js runs on WebAssembly with XNNPACK; ONNX Runtime's providers do not apply. */
+  readonly providers = { used: ['wasm'], skipped: [] };
   private constructor(
     private readonly module: LiteRtModule,
     private readonly model: CompiledModel,

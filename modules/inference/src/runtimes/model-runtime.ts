@@ -4,6 +4,8 @@ import type { ModelSignature, Tensor } from '../pipeline/signature.js';
 export interface ModelRuntime {
   readonly signature: ModelSignature;
   readonly runtimeName: 'onnxruntime' | 'litert';
+  /** The execution providers the model runs on, and those asked for that could not be used, with why. */
+  readonly providers: ExecutionProviders;
   /** Inputs in signature order. */
   run(inputs: Tensor[]): Promise<Tensor[]>;
   dispose(): Promise<void>;
@@ -13,4 +15,9 @@ export interface RuntimeOptions {
   /** ONNX Runtime execution providers in order of preference, e.g. ["cuda", "cpu"]. */
   executionProviders: string[];
   threads: number;
+}
+
+export interface ExecutionProviders {
+  used: string[];
+  skipped: { name: string; reason: string }[];
 }

@@ -1,7 +1,8 @@
+import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { ModelLoadError } from '../pipeline/errors.js';
 import type { ModelSignature, Tensor, TensorDType, TensorInfo } from '../pipeline/signature.js';
-import type { ModelRuntime, RuntimeOptions } from './model-runtime.js';
+import type { ExecutionProviders, ModelRuntime, RuntimeOptions } from './model-runtime.js';
 
 const DTYPES: Record<string, TensorDType> = { float32: 'float32', float16: 'float16', uint8: 'uint8', int8: 'int8', int32: 'int32', int64: 'int64', bool: 'bool' };
 
@@ -25,24 +26,38 @@ export class OnnxModelRuntime implements ModelRuntime {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly signature: ModelSignature,
+    readonly providers: ExecutionProviders,
   ) {}
 
+  /**
+   * Creates a session on the configured providers as a fallback list: when a provider cannot be used on this device
+   * (e.g. `cuda` without the CUDA libraries), it is skipped and the next ones are tried, down to `cpu`, which is
+   * always last. Only when the last attempt fails is the model itself at fault.
+   */
   static async load(modelPath: string, options: RuntimeOptions): Promise<OnnxModelRuntime> {
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(modelPath, {
-        executionProviders: options.executionProviders,
-        intraOpNumThreads: options.threads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-      });
-    } catch (error) {
-      throw new ModelLoadError(`ONNX Runtime rejected ${modelPath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    const wanted = fallbackList(options.executionProviders);
+    const skipped: ExecutionProviders['skipped'] = [];
+    for (let first = 0; first < wanted.length; first += 1) {
+      const attempt = wanted.slice(first);
+      try {
+        const session = await ort.InferenceSession.create(modelPath, {
+          executionProviders: attempt,
+          intraOpNumThreads: options.threads,
+          interOpNumThreads: 1,
+          graphOptimizationLevel: 'all',
+          logSeverityLevel: 3,
+        });
+        const inputs = (session.inputMetadata as readonly OrtValueMetadata[]).map(toTensorInfo);
+        const outputs = (session.outputMetadata as readonly OrtValueMetadata[]).map(toTensorInfo);
+        return new OnnxModelRuntime(session, { inputs, outputs, hasDetectionPostProcess: false }, { used: attempt, skipped });
+      } catch (error) {
+        // ONNX Runtime names the file by its absolute path; messages leave the device, paths on it do not.
+        const reason = (error instanceof Error ? error.message : String(error)).split(modelPath).join(path.basename(modelPath));
+        if (attempt.length === 1) throw new ModelLoadError(`ONNX Runtime rejected ${path.basename(modelPath)}: ${reason}`, { cause: error });
+        skipped.push({ name: attempt[0] ?? '', reason });
+      }
     }
-    const inputs = (session.inputMetadata as readonly OrtValueMetadata[]).map(toTensorInfo);
-    const outputs = (session.outputMetadata as readonly OrtValueMetadata[]).map(toTensorInfo);
-    return new OnnxModelRuntime(session, { inputs, outputs, hasDetectionPostProcess: false });
+    throw new ModelLoadError('no ONNX Runtime execution provider is configured');
   }
 
   async run(inputs: Tensor[]): Promise<Tensor[]> {
@@ -63,4 +78,10 @@ export class OnnxModelRuntime implements ModelRuntime {
   async dispose(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** The configured providers without duplicates, with `cpu` last: the provider every build of ONNX Runtime has. */
+export function fallbackList(configured: readonly string[]): string[] {
+  const unique = [...new Set(configured.map((name) => name.trim().toLowerCase()).filter(Boolean))].filter((name) => name !== 'cpu');
+  return [...unique, 'cpu'];
 }

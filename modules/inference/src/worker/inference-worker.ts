@@ -24,7 +24,7 @@ async function handle(request: WorkerRequest): Promise<void> {
         if (existing) await existing.dispose();
         const { pipeline, loadMs, warmupMs } = await ModelPipeline.load(request.load);
         models.set(request.modelId, pipeline);
-        reply({ type: 'loaded', requestId: request.requestId, info: { spec: pipeline.spec, signature: pipeline.signature, runtimeName: pipeline.runtimeName, loadMs, warmupMs } });
+        reply({ type: 'loaded', requestId: request.requestId, info: { spec: pipeline.spec, signature: pipeline.signature, runtimeName: pipeline.runtimeName, providers: pipeline.providers, loadMs, warmupMs } });
         return;
       }
       case 'detect': {

@@ -2,6 +2,7 @@ import type { DecodeOptions } from '../image/decode-image.js';
 import type { LoadModelRequest, PipelineResult } from '../pipeline/model-pipeline.js';
 import type { ModelSpec } from '../pipeline/model-spec.js';
 import type { ModelSignature } from '../pipeline/signature.js';
+import type { ExecutionProviders } from '../runtimes/model-runtime.js';
 
 export type WorkerRequest =
   | { type: 'load'; requestId: number; modelId: string; load: LoadModelRequest }
@@ -19,6 +20,7 @@ export interface LoadedModelInfo {
   spec: ModelSpec;
   signature: ModelSignature;
   runtimeName: 'onnxruntime' | 'litert';
+  providers: ExecutionProviders;
   loadMs: number;
   warmupMs: number;
 }

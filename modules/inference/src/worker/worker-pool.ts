@@ -148,6 +148,8 @@ export class WorkerPool {
     this.loadedModels.set(modelId, request);
     const first = results[0];
     if (first?.status !== 'fulfilled' || first.value.type !== 'loaded') throw new Error('the pool has no workers');
+    const { providers } = first.value.info;
+    if (providers.skipped.length > 0) this.options.logger.warn({ modelId, used: providers.used, skipped: providers.skipped }, 'model.providers.skipped');
     return first.value.info;
   }
 
