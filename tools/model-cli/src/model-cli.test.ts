@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loaderLayeredDeployment } from './layered-deployment.js';
+import { rolloutCommand, withoutNulls } from './commands/rollout-command.js';
 import { expiryFrom } from './commands/sas-command.js';
 import { targetConditionProblem } from './target-condition.js';
 
@@ -41,5 +42,33 @@ describe('SAS expiry', () => {
     expect(expiryFrom({ 'expires-in': '12h' }, now).toISOString()).toBe('2026-01-01T12:00:00.000Z');
     expect(expiryFrom({ 'expires-on': '2027-01-01' }).toISOString()).toBe('2027-01-01T00:00:00.000Z');
     expect(() => expiryFrom({ 'expires-in': 'soon' })).toThrow(/days or hours/);
+  });
+});
+
+describe('rollout replaces the whole desired model', () => {
+  const sha256 = 'b'.repeat(64);
+  const printedPatch = async (args: string[]) => {
+    const lines: string[] = [];
+    await rolloutCommand([...args, '--device', 'turbine-12'], (line) => lines.push(line));
+    return JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+  };
+
+  it('removes sizeBytes, md5, format and delta that this rollout does not set, and clears the seed form', async () => {
+    const patch = await printedPatch(['--name', 'ssd', '--version', '3', '--url', 'https://a/ssd-3.zip', '--sha256', sha256]);
+    expect(patch).toEqual({
+      model: { name: 'ssd', version: '3', url: 'https://a/ssd-3.zip', sha256, sizeBytes: null, md5: null, format: null, delta: null },
+      FileName: null,
+      DownloadUrl: null,
+      ContentMD5: null,
+    });
+  });
+
+  it('clears the rich model when rolling out the seed form, so that the seed form is the one followed', async () => {
+    const patch = await printedPatch(['--seed', '--file-name', 'tiny-yolov3.zip', '--url', 'https://a/tiny-yolov3.zip']);
+    expect(patch).toEqual({ FileName: 'tiny-yolov3.zip', DownloadUrl: 'https://a/tiny-yolov3.zip', ContentMD5: null, model: null });
+  });
+
+  it('leaves nulls out of what it validates and out of layered deployments', () => {
+    expect(withoutNulls({ model: { name: 'a', sizeBytes: null, delta: null }, FileName: null })).toEqual({ model: { name: 'a' } });
   });
 });

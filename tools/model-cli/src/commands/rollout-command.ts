@@ -13,7 +13,8 @@ export const ROLLOUT_HELP = `edge-model rollout --name <model> --version <v> --u
                     | --layered --target-condition "<condition>" --priority <n> [--id <deployment-id>] [--out <file>])
 
 Builds the loader's desired-property patch (the rich form, or with --seed the seed's FileName/DownloadUrl/ContentMD5)
-and applies it to the local emulator, prints the az command for one device, or writes a layered deployment that
+as a merge patch that replaces the whole desired model: fields not given here (--size, --delta-url, --md5) are removed,
+never kept from an earlier rollout, and the other form is cleared. It applies it to the local emulator, prints the az command for one device, or writes a layered deployment that
 sets it on every device matching the target condition (az iot edge deployment create --layered).`;
 
 export async function rolloutCommand(argv: string[], print: (line: string) => void): Promise<void> {
@@ -31,14 +32,31 @@ export async function rolloutCommand(argv: string[], print: (line: string) => vo
   let desired: Record<string, unknown>;
   if (values.seed) {
     if (!values['file-name']) throw usageError('--seed needs --file-name (the seed\'s FileName, e.g. tiny-yolov3.zip)');
-    desired = { FileName: values['file-name'], DownloadUrl: values.url, ...(values.md5 ? { ContentMD5: values.md5 } : {}) };
+    // A merge patch: null removes what an earlier rollout set (the rich `model` would otherwise win over the seed form).
+    desired = { FileName: values['file-name'], DownloadUrl: values.url, ContentMD5: values.md5 ?? null, model: null };
   } else {
     if (!values.name || !values.version || !values.sha256) throw usageError(`the rich form needs --name, --version and --sha256\n\n${ROLLOUT_HELP}`);
-    desired = { model: { name: values.name, version: values.version, url: values.url, sha256: values.sha256, ...(values.size ? { sizeBytes: Number(values.size) } : {}), ...(values['delta-url'] ? { delta: { manifestUrl: values['delta-url'] } } : {}) } };
+    // The whole desired model is replaced: fields this rollout does not set are removed (null in a merge patch), so
+    // that a sizeBytes or delta manifest of an earlier version cannot fail or misdirect this one.
+    desired = {
+      model: {
+        name: values.name,
+        version: values.version,
+        url: values.url,
+        sha256: values.sha256,
+        sizeBytes: values.size ? Number(values.size) : null,
+        md5: null,
+        format: null,
+        delta: values['delta-url'] ? { manifestUrl: values['delta-url'] } : null,
+      },
+      FileName: null,
+      DownloadUrl: null,
+      ContentMD5: null,
+    };
   }
   if (values['keep-versions']) desired.policy = { keepVersions: Number(values['keep-versions']) };
   try {
-    parseLoaderDesired(desired);
+    parseLoaderDesired(withoutNulls(desired));
   } catch (error) {
     const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
     throw new CliError(`the desired properties would be rejected by the loader: ${issues ? issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; ') : String(error)}`);
@@ -49,7 +67,8 @@ export async function rolloutCommand(argv: string[], print: (line: string) => vo
     const id = values.id ?? `model-${String(values.name ?? values['file-name']).toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${String(values.version ?? 'seed').toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
     let deployment;
     try {
-      deployment = loaderLayeredDeployment({ id, targetCondition: values['target-condition'], priority: Number(values.priority), desired });
+      // A layered deployment sets each top-level section whole; there is nothing to remove with null.
+      deployment = loaderLayeredDeployment({ id, targetCondition: values['target-condition'], priority: Number(values.priority), desired: withoutNulls(desired) });
     } catch (error) {
       const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
       throw new CliError(`the layered deployment is invalid: ${issues ? issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; ') : String(error)}`);
@@ -70,4 +89,14 @@ export async function rolloutCommand(argv: string[], print: (line: string) => vo
   print(json);
   print(`# apply to one device:`);
   print(`az iot hub module-twin update --hub-name ${values.hub ?? '<hub>'} --device-id ${values.device ?? '<device>'} --module-id loader --desired '${json.replace(/'/g, "'\\''")}'`);
+}
+
+/** The document a merge patch leaves when applied to nothing: null members removed, at every level. */
+export function withoutNulls(patch: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) continue;
+    result[key] = typeof value === 'object' && !Array.isArray(value) ? withoutNulls(value as Record<string, unknown>) : value;
+  }
+  return result;
 }
