@@ -15,6 +15,8 @@ Usage:
   edgehub-emulator twin <module>                       print a module twin
   edgehub-emulator upstream                            print messages routed to $upstream
   edgehub-emulator invoke <module> <method> [json]     call a direct method
+  edgehub-emulator send <module> <input> <file | ->    put a file's bytes (or stdin) into a module input, as a route
+                                                       would (at most 256 KiB, edgeHub's message limit)
   edgehub-emulator fault --drop-twin-responses N       ignore the next N twin requests
   edgehub-emulator restart [--no-sessions] [--outage-ms N]
   edgehub-emulator status
@@ -55,6 +57,19 @@ async function jsonArgument(text: string | undefined): Promise<unknown> {
   } catch {
     throw new UsageError(`not valid JSON: ${source.slice(0, 80)}`);
   }
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** JSON for .json files and stdin (DLModelOutput bodies), image types by extension, else bytes. */
+function contentTypeOf(file: string): string {
+  const extension = path.extname(file).toLowerCase();
+  if (file === '-' || extension === '.json') return 'application/json';
+  return { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.bmp': 'image/bmp', '.webp': 'image/webp' }[extension] ?? 'application/octet-stream';
 }
 
 function toolVersion(): string {
@@ -120,6 +135,19 @@ async function main(argv: string[]): Promise<void> {
       const [module, method, json] = rest;
       if (!module || !method) throw new UsageError('usage: edgehub-emulator invoke <module> <method> [json]');
       return print(await call(`${await controlUrl(values)}/methods/${encodeURIComponent(module)}/${encodeURIComponent(method)}`, 'POST', { payload: await jsonArgument(json) }));
+    }
+    case 'send': {
+      const [module, input, file] = rest;
+      if (!module || !input || !file) throw new UsageError('usage: edgehub-emulator send <module> <input> <file | ->');
+      const body = file === '-' ? await readStdin() : await readFile(file);
+      const response = await fetch(`${await controlUrl(values)}/inputs/${encodeURIComponent(module)}/${encodeURIComponent(input)}`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': contentTypeOf(file) },
+      });
+      const answer = (await response.json()) as unknown;
+      if (!response.ok) throw new Error(`the emulator refused the message: ${JSON.stringify(answer)}`);
+      return print(answer);
     }
     case 'fault':
       return print(await call(`${await controlUrl(values)}/faults`, 'POST', { dropTwinResponses: Number(values['drop-twin-responses'] ?? 0) }));

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EdgeHubEmulator } from './edgehub-emulator.js';
-import { readJson, sendJson } from './http-util.js';
+import { readBody, readJson, sendJson } from './http-util.js';
 
 /**
  * The emulator's control API on loopback, for the CLI, tools and tests:
@@ -10,6 +10,7 @@ import { readJson, sendJson } from './http-util.js';
  *   PATCH /twins/:module/desired             merge-patch the desired properties
  *   GET  /upstream                           messages routed to $upstream
  *   POST /methods/:module/:method            invoke a direct method: { payload, timeoutMs? }
+ *   POST /inputs/:module/:input              put the raw body into a module input, as a route would
  *   POST /faults                             { dropTwinResponses: n }
  *   POST /restart                            { keepSessions: boolean, outageMs?: number }
  *   GET  /status                             ports and connected modules
@@ -45,6 +46,11 @@ export class ControlApi {
       if (request.method === 'POST' && parts[0] === 'methods' && parts[1] && parts[2]) {
         const body = ((await readJson(request)) ?? {}) as { payload?: unknown; timeoutMs?: number };
         return sendJson(response, 200, await this.emulator.invokeMethod(parts[1], parts[2], body.payload, body.timeoutMs));
+      }
+      if (request.method === 'POST' && parts[0] === 'inputs' && parts[1] && parts[2]) {
+        const contentType = request.headers['content-type'];
+        this.emulator.sendToInput(parts[1], parts[2], await readBody(request), contentType ? { '$.ct': contentType } : {});
+        return sendJson(response, 202, { queued: true, module: parts[1], input: parts[2] });
       }
       if (request.method === 'POST' && parts[0] === 'faults') {
         const body = ((await readJson(request)) ?? {}) as { dropTwinResponses?: number };

@@ -296,12 +296,25 @@ export class EdgeHubEmulator {
         });
         continue;
       }
-      const topic = `devices/${this.deviceId}/modules/${route.to.module}/inputs/${route.to.input}/${formatPropertyBag(forwarded)}`;
-      const queue = this.queues.get(route.to.module) ?? [];
-      queue.push({ topic, payload, expiresAt: Date.now() + (this.options.messageTtlMs ?? 7_200_000) });
-      this.queues.set(route.to.module, queue);
-      this.flushQueue(route.to.module);
+      this.enqueue(route.to.module, route.to.input, forwarded, payload);
     }
+  }
+
+  /**
+   * Puts a message into a module's input as a route would, from outside any module (the CLI's `send`): delivered now
+   * if the module is connected, else kept for the store-and-forward time.
+   */
+  sendToInput(module: string, input: string, payload: Buffer, properties: Record<string, string> = {}): void {
+    this.options.logger.info({ module, input, sizeBytes: payload.length }, 'emulator.message.injected');
+    this.enqueue(module, input, { ...properties, '$.cdid': this.deviceId }, payload);
+  }
+
+  private enqueue(module: string, input: string, properties: Record<string, string>, payload: Buffer): void {
+    const topic = `devices/${this.deviceId}/modules/${module}/inputs/${input}/${formatPropertyBag(properties)}`;
+    const queue = this.queues.get(module) ?? [];
+    queue.push({ topic, payload, expiresAt: Date.now() + (this.options.messageTtlMs ?? 7_200_000) });
+    this.queues.set(module, queue);
+    this.flushQueue(module);
   }
 
   /** Delivers a module's queued messages once it is connected and subscribed to its inputs. */

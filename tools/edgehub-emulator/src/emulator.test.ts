@@ -98,6 +98,26 @@ describe('edgeHub emulator with the real azure-iot-device SDK over MQTT/TLS', ()
     expect(await waitFor(() => emulator.upstream[0])).toMatchObject({ module: 'inference', output: 'detections', body: '{"n":1}', properties: { camera: 'gate' } });
   });
 
+  it('puts bytes sent through the control API into a module input, as the CLI\'s send does', async () => {
+    const { ControlApi } = await import('./control-api.js');
+    const control = new ControlApi(emulator);
+    const port = await control.listen();
+    try {
+      const before = received.length;
+      const body = '{"local_model_path":"models/ssd/1/detect.tflite","local_labelmap_path":"models/ssd/1/labelmap.txt"}';
+      const response = await fetch(`http://127.0.0.1:${port}/inputs/inference/DLModelInput`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      expect(response.status).toBe(202);
+      const message = await waitFor(() => received[before]);
+      expect(message.body.toString()).toBe(body);
+      expect(message.properties).toMatchObject({ '$.cdid': 'edge-device' });
+      expect(message.contentType).toBe('application/json');
+      const tooBig = await fetch(`http://127.0.0.1:${port}/inputs/inference/images`, { method: 'POST', body: Buffer.alloc(256 * 1024 + 1) });
+      expect(tooBig.status).toBe(400);
+    } finally {
+      await control.close();
+    }
+  });
+
   it('invokes direct methods', async () => {
     expect(await emulator.invokeMethod('inference', 'ping', { n: 1 })).toEqual({ status: 200, payload: { pong: { n: 1 } } });
     // The SDK does not answer a method nobody registered: the caller times out, as against a real hub.
@@ -163,6 +183,9 @@ describe('the emulator CLI', () => {
       expect(run('upstream')).toEqual([]);
       expect(run('fault', '--drop-twin-responses', '2')).toEqual({ dropTwinResponses: 2 });
       expect(run('status')).toMatchObject({ deviceId: 'edge-device', connected: [] });
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(path.join(stateDirectory, 'message.json'), '{"local_model_path":"a/b.onnx","local_labelmap_path":"a/labels.txt"}');
+      expect(run('send', 'inference', 'DLModelInput', path.join(stateDirectory, 'message.json'))).toEqual({ queued: true, module: 'inference', input: 'DLModelInput' });
       expect(await readFile(path.join(stateDirectory, 'inference.env'), 'utf8')).toMatch(/^IOTEDGE_MODULEID=inference$/m);
       let failure = '';
       try {

@@ -65,7 +65,7 @@ export class LocalSystem {
   }
 
   private log(label: string, line: string): void {
-    this.options.log?.(label, formatLogLine(line));
+    this.options.log?.(label, formatLogLine(line, label));
   }
 
   private spawnNode(label: string, script: string, args: string[], env: Record<string, string>): ChildProcess {
