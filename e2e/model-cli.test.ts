@@ -14,9 +14,9 @@ const cli = path.join(root, 'tools/model-cli/dist/cli.js');
 const models = path.join(root, 'testdata', 'models');
 const exec = promisify(execFile);
 
-async function edgeModel(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function edgeModel(args: string[], cwd: string, env: NodeJS.ProcessEnv = { ...process.env, AZURE_STORAGE_CONNECTION_STRING: '' }): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [cli, ...args], { cwd, env: { ...process.env, AZURE_STORAGE_CONNECTION_STRING: '' } });
+    const { stdout, stderr } = await exec(process.execPath, [cli, ...args], { cwd, env });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -116,6 +116,22 @@ describe('edge-model, run as a user runs it, against Azurite and the emulator', 
     expect(report.path).toBe('chunks');
     expect(report.bytesFetched).toBeLessThan(built.sizeBytes * 0.05);
   }, 120_000);
+
+  it('finds the running local system\'s Azurite through the file start() writes, when no connection string is given', async () => {
+    const { mkdir, copyFile } = await import('node:fs/promises');
+    const user = path.join(work, 'as-after-npm-start');
+    await mkdir(path.join(user, '.local-run'), { recursive: true });
+    await copyFile(system.localEnvironmentFile, path.join(user, '.local-run', 'local.env'));
+    await copyFile(path.join(work, 'ssd-2.zip'), path.join(user, 'ssd-2.zip'));
+    const environment = { ...process.env };
+    delete environment.AZURE_STORAGE_CONNECTION_STRING;
+    const uploaded = await edgeModel(['upload', 'ssd-2.zip'], user, environment);
+    expect(uploaded.code, uploaded.stderr).toBe(0);
+    expect(uploaded.stderr).toMatch(/^using the local system's Azurite \(\.local-run\/local\.env, written by npm start\)/);
+    const sas = await edgeModel(['sas', 'ssd-2.zip'], user, environment);
+    expect(sas.code, sas.stderr).toBe(0);
+    expect(sas.stdout.trim()).toMatch(new RegExp(`^${system.azurite.blobEndpoint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*ssd-2\\.zip\\?.*sig=`));
+  }, 60_000);
 
   it('writes a layered deployment for a fleet, and refuses a bad target condition', async () => {
     const args = ['rollout', '--name', 'ssd', '--version', '3', '--url', 'https://acct.blob.core.windows.net/models/ssd-3.zip?sig=x', '--sha256', 'a'.repeat(64), '--layered', '--priority', '20', '--out', 'fleet.json'];

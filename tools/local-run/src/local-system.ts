@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import { startAzurite, type Azurite } from '@edge-ml/testkit';
@@ -94,6 +94,24 @@ export class LocalSystem {
     this.startModule('loader');
     this.startModule('inference');
     await waitUntil(async () => ((await fetch(`${this.inferenceUrl}/health/live`)).ok ? true : undefined), 60_000, 'the inference module');
+    await this.writeLocalEnvironment();
+  }
+
+  /** Where start() writes what a user needs to drive this system by hand (npm run model reads it). */
+  get localEnvironmentFile(): string {
+    return path.join(this.options.workDirectory, 'local.env');
+  }
+
+  private async writeLocalEnvironment(): Promise<void> {
+    const lines = [
+      '# Written by npm start for the system it runs; npm run model uses it when no connection string is given.',
+      '# In a shell: set -a; . .local-run/local.env; set +a',
+      // Single-quoted: the connection string holds semicolons a shell would split on.
+      `AZURE_STORAGE_CONNECTION_STRING='${this.azurite.connectionString}'`,
+      `EDGE_EMULATOR_CONTROL_URL='${this.state.controlUrl}'`,
+      `INFERENCE_URL='${this.inferenceUrl}'`,
+    ];
+    await writeFile(this.localEnvironmentFile, `${lines.join('\n')}\n`, { mode: 0o600 });
   }
 
   startModule(module: ModuleName): void {
@@ -144,5 +162,7 @@ export class LocalSystem {
     await Promise.all([...this.modules.keys()].map((module) => this.killModule(module, 'SIGTERM')));
     await stopChild(this.emulator, 'SIGTERM');
     await this.azurite?.stop();
+    // The addresses die with the processes: a stale file would send npm run model to a closed port.
+    await rm(this.localEnvironmentFile, { force: true });
   }
 }

@@ -45,6 +45,8 @@ try {
   await rm(path.join(root, '.local-run', 'storage'), { recursive: true, force: true });
   say('starting the edgeHub emulator, Azurite (Blob Storage), the loader and the inference module');
   await system.start();
+  const environmentFile = path.relative(process.cwd(), system.localEnvironmentFile);
+  say(`Azurite's connection string and the emulator's address: ${environmentFile} (npm run model reads it; in a shell: set -a; . ${environmentFile}; set +a)`);
   const models = path.join(root, 'testdata', 'models');
   const built = await buildModelPackage([{ path: path.join(models, 'yolox_nano.onnx') }, { path: path.join(models, 'coco_classes.txt') }], {
     name: 'yolox-nano',
@@ -79,7 +81,7 @@ try {
   }
   say('try it yourself:');
   console.log(`\n  curl -s -X POST -H 'content-type: image/jpeg' --data-binary @${path.relative(process.cwd(), photo) || photo} ${system.inferenceUrl}/v1/detect\n`);
-  say(`API docs ${system.inferenceUrl}/openapi.json | loader twin: node tools/edgehub-emulator/dist/cli.js twin loader | Ctrl-C stops everything`);
+  say(`API docs ${system.inferenceUrl}/openapi.json | loader twin: npm run emulator -- twin loader | Ctrl-C stops everything`);
   if (values.once) await stop(0);
 } catch (error) {
   say(`failed: ${error instanceof Error ? error.message : String(error)}`);

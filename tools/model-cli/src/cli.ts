@@ -7,6 +7,7 @@ import { ROLLOUT_HELP, rolloutCommand } from './commands/rollout-command.js';
 import { SAS_HELP, sasCommand } from './commands/sas-command.js';
 import { STATUS_HELP, statusCommand } from './commands/status-command.js';
 import { UPLOAD_HELP, uploadCommand } from './commands/upload-command.js';
+import { LOCAL_ENVIRONMENT_FILE, localConnectionString } from './local-environment.js';
 
 const HELP = `edge-model: package, upload and roll out models to one device or a fleet
 
@@ -33,6 +34,11 @@ async function main(argv: string[]): Promise<void> {
     const help = HELPS[command];
     if (!help) throw new CliError(`unknown command "${command}"\n\n${HELP}`, 2);
     return print(help);
+  }
+  const local = ['upload', 'sas', 'delta'].includes(command) && !rest.includes('--connection-string') ? localConnectionString(process.cwd(), process.env) : undefined;
+  if (local) {
+    warn(`using the local system's Azurite (${LOCAL_ENVIRONMENT_FILE}, written by npm start)`);
+    process.env.AZURE_STORAGE_CONNECTION_STRING = local;
   }
   switch (command) {
     case 'package':

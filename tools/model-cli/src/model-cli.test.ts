@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loaderLayeredDeployment } from './layered-deployment.js';
 import { rolloutCommand, withoutNulls } from './commands/rollout-command.js';
 import { expiryFrom } from './commands/sas-command.js';
+import { LOCAL_ENVIRONMENT_FILE, localConnectionString, parseEnvironmentFile } from './local-environment.js';
 import { targetConditionProblem } from './target-condition.js';
 
 describe('target conditions', () => {
@@ -70,5 +71,25 @@ describe('rollout replaces the whole desired model', () => {
 
   it('leaves nulls out of what it validates and out of layered deployments', () => {
     expect(withoutNulls({ model: { name: 'a', sizeBytes: null, delta: null }, FileName: null })).toEqual({ model: { name: 'a' } });
+  });
+});
+
+describe('the local environment npm start writes', () => {
+  it('is read as a shell would source it: quotes removed, comments skipped', () => {
+    const text = "# comment\nAZURE_STORAGE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=k=='\nEDGE_EMULATOR_CONTROL_URL=\"http://127.0.0.1:1\"\nPLAIN=x\n";
+    expect(parseEnvironmentFile(text)).toEqual({ AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=k==', EDGE_EMULATOR_CONTROL_URL: 'http://127.0.0.1:1', PLAIN: 'x' });
+  });
+
+  it('gives the connection string only when the user set none', async () => {
+    const { mkdtemp, mkdir, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const directory = await mkdtemp(path.join(tmpdir(), 'local-env-'));
+    expect(localConnectionString(directory, {})).toBeUndefined();
+    await mkdir(path.join(directory, '.local-run'));
+    await writeFile(path.join(directory, LOCAL_ENVIRONMENT_FILE), "AZURE_STORAGE_CONNECTION_STRING='UseThis;A=b'\n");
+    expect(localConnectionString(directory, {})).toBe('UseThis;A=b');
+    expect(localConnectionString(directory, { AZURE_STORAGE_CONNECTION_STRING: 'mine' })).toBeUndefined();
+    expect(localConnectionString(directory, { AZURE_STORAGE_CONNECTION_STRING: '' })).toBeUndefined();
   });
 });
