@@ -5,6 +5,7 @@ import type { InferenceMetrics } from '../metrics.js';
 import type { ModelManager } from '../serving/model-manager.js';
 import type { ServingState } from '../serving/serving-state.js';
 import { installErrorHandler } from './error-handler.js';
+import './served-model.js';
 import { IMAGE_CONTENT_TYPES } from './read-image.js';
 import { detectRoutes } from './routes/detect-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
@@ -21,6 +22,7 @@ export interface AppOptions {
 /** The inference HTTP API as a Fastify instance that is not listening yet; tests use `inject`, the server listens. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: options.maxBodyBytes, ...options.fastify });
+  app.decorateRequest('servedModel', undefined);
   // No route takes JSON or text: without their parsers, such bodies get a 415 instead of reaching a handler.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(IMAGE_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: options.maxBodyBytes }, (_request, body, done) => done(null, body));
@@ -33,7 +35,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   installErrorHandler(app, options.metrics);
   app.addHook('onResponse', async (request, reply) => {
-    options.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+    const served = request.servedModel ?? { model: '', version: '' };
+    options.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode), ...served });
   });
   await app.register(detectRoutes, { manager: options.manager, metrics: options.metrics, seedScoreThreshold: options.seedScoreThreshold });
   await app.register(statusRoutes, { state: options.state, metrics: options.metrics });

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DetectionResult, SeedDetection } from '@edge-ml/contracts';
 import type { ModelManager } from '../../serving/model-manager.js';
 import type { InferenceMetrics } from '../../metrics.js';
@@ -11,10 +11,17 @@ export interface DetectRoutesOptions {
   seedScoreThreshold: number;
 }
 
-function observeStages(metrics: InferenceMetrics, result: DetectionResult): void {
+/** Stage latencies and what the model returned, labelled with the model and version that answered. */
+function observeResult(metrics: InferenceMetrics, request: FastifyRequest, result: DetectionResult): void {
+  const model = { model: result.model.name, version: result.model.version };
+  request.servedModel = model;
   const { decodeMs, queueMs, preprocessMs, inferenceMs, postprocessMs, totalMs } = result.timings;
   const stages = { decode: decodeMs, queue: queueMs, preprocess: preprocessMs, inference: inferenceMs, postprocess: postprocessMs, total: totalMs };
-  for (const [stage, ms] of Object.entries(stages)) metrics.stageSeconds.observe({ stage }, ms / 1000);
+  for (const [stage, ms] of Object.entries(stages)) metrics.stageSeconds.observe({ stage, ...model }, ms / 1000);
+  for (const { label, score } of [...result.detections, ...result.classifications]) {
+    metrics.predictions.inc({ ...model, label });
+    metrics.predictionScore.observe(model, score);
+  }
 }
 
 /** The seed's response shape, as real JSON: Location is [top, left, bottom, right] normalised, as the seed's SSD returned it. */
@@ -45,7 +52,7 @@ export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOp
     async (request) => {
       const image = await readImage(request);
       const result = await manager.detect(image, request.query.threshold === undefined ? {} : { scoreThreshold: request.query.threshold });
-      observeStages(metrics, result);
+      observeResult(metrics, request, result);
       return result;
     },
   );
@@ -61,7 +68,7 @@ export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOp
     },
     async (request) => {
       const result = await manager.detect(await readImage(request), { scoreThreshold: options.seedScoreThreshold });
-      observeStages(metrics, result);
+      observeResult(metrics, request, result);
       return toSeedDetections(result, options.seedScoreThreshold);
     },
   );
