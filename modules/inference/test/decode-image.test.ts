@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeToFrame } from '../src/image/decode-image.js';
+import { ImageTooLargeError, UndecodableImageError } from '../src/image/image-errors.js';
+import { bmp24, bmpFile, bmpRleBomb, jpegHeaderBomb, pngHeaderBomb, webpHeaderBomb } from './fixtures/image-bombs.js';
 import type { ResolvedInputSpec } from '../src/pipeline/model-spec.js';
 import { imageFile } from './testdata.js';
 
@@ -70,5 +72,51 @@ describe('embedded colour profiles', () => {
     }
     expect(total / ignored.length).toBeLessThan(1);
     expect(largest).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('declared sizes are checked before any pixel buffer exists', () => {
+  const limit = { limitPixels: 40_000_000 };
+  const refusal = async (bytes: Buffer) => decodeToFrame(bytes, spec(8, 8), limit).then(() => undefined, (error: unknown) => error);
+
+  it.each([
+    ['a 120-byte RLE BMP', () => bmpRleBomb(), '20000x20000'],
+    ['a PNG', () => pngHeaderBomb(), '50000x50000'],
+    ['a JPEG', () => jpegHeaderBomb(), '65000x65000'],
+    ['a WebP', () => webpHeaderBomb(), '16383x16383'],
+  ])('refuses %s whose header claims more pixels than the limit, naming the claimed size', async (_name, make, size) => {
+    const error = await refusal(await make());
+    expect(error).toBeInstanceOf(ImageTooLargeError);
+    expect((error as Error).message).toBe(`the image is ${size} pixels; the limit is 40000000 pixels`);
+  });
+
+  it('the RLE BMP bomb is 120 bytes', () => {
+    expect(bmpRleBomb().length).toBe(120);
+  });
+
+  it('refuses a malformed BMP header with IMAGE_UNDECODABLE', async () => {
+    const error = await refusal(bmpFile({ width: 4, height: 4, planes: 3 }, Buffer.alloc(0), Buffer.alloc(48)));
+    expect(error).toBeInstanceOf(UndecodableImageError);
+    expect((error as Error).message).toMatch(/malformed BMP header: 3 colour planes/);
+  });
+
+  it('refuses a BMP whose uncompressed rows are not all in the file', async () => {
+    const error = await refusal(bmpFile({ width: 1000, height: 1000 }, Buffer.alloc(0), Buffer.alloc(64)));
+    expect(error).toBeInstanceOf(UndecodableImageError);
+    expect((error as Error).message).toMatch(/truncated BMP/);
+  });
+
+  it('decodes a BMP within the limit, top-down and bottom-up alike', async () => {
+    const red: [number, number, number] = [255, 0, 0];
+    const blue: [number, number, number] = [0, 0, 255];
+    for (const topDown of [true, false]) {
+      const frame = await decodeToFrame(bmp24([[red, red], [blue, blue]], topDown), spec(2, 2), limit);
+      expect(Array.from(frame.rgb)).toEqual([...red, ...red, ...blue, ...blue]);
+    }
+  });
+
+  it('still decodes the real BMP photo', async () => {
+    const frame = await decodeToFrame(await readFile(imageFile('grace_hopper.bmp')), spec(64, 64), limit);
+    expect(frame.geometry).toMatchObject({ originalWidth: 512, originalHeight: 600 });
   });
 });

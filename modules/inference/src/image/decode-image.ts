@@ -1,6 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import type { ResolvedInputSpec } from '../pipeline/model-spec.js';
 import { computeGeometry, type Frame } from '../pipeline/preprocess.js';
+import { assertBmpDecodable, readBmpHeader } from './bmp-header.js';
 import { ImageTooLargeError, UndecodableImageError } from './image-errors.js';
 
 export type ImageKind = 'jpeg' | 'png' | 'webp' | 'bmp';
@@ -14,8 +15,15 @@ export function sniffImageKind(bytes: Uint8Array): ImageKind | undefined {
   return undefined;
 }
 
-/** sharp cannot read BMP; jimp decodes it to RGBA, which sharp then resizes like any other raw image. */
+/**
+ * sharp cannot read BMP; jimp decodes it to RGBA, which sharp then resizes like any other raw image. jimp allocates
+ * the whole bitmap from the header's dimensions, so the header is read and checked here first: a few bytes that
+ * claim 20000x20000 are refused before any pixel buffer exists.
+ */
 async function bmpToSharp(bytes: Buffer, limitPixels: number): Promise<Sharp> {
+  const header = readBmpHeader(bytes);
+  if (header.width * header.height > limitPixels) throw new ImageTooLargeError(header.width, header.height, limitPixels);
+  assertBmpDecodable(header, bytes.length);
   const { Jimp } = await import('jimp');
   let image: Awaited<ReturnType<typeof Jimp.fromBuffer>>;
   try {
@@ -24,7 +32,7 @@ async function bmpToSharp(bytes: Buffer, limitPixels: number): Promise<Sharp> {
     throw new UndecodableImageError(error instanceof Error ? error.message : 'invalid BMP', { cause: error });
   }
   const { width, height, data } = image.bitmap;
-  if (width * height > limitPixels) throw new ImageTooLargeError(width, height, limitPixels);
+  if (width !== header.width || height !== header.height) throw new UndecodableImageError(`decoded to ${width}x${height}, the header says ${header.width}x${header.height}`);
   return sharp(data, { raw: { width, height, channels: 4 } });
 }
 
@@ -71,7 +79,8 @@ export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, opt
       originalWidth = metadata.width ?? 0;
       originalHeight = metadata.height ?? 0;
     } else {
-      // The header alone gives the size: checked here, so that the error names it, before anything is decoded.
+      // sharp's metadata reads the header alone (libvips opens images lazily): the declared size is checked here,
+      // before any pixel is decoded, and limitInputPixels holds the decoder to it.
       const metadata = await sharp(bytes, { limitInputPixels: false, failOn: 'error' }).metadata();
       const rotated = (metadata.orientation ?? 1) >= 5;
       originalWidth = (rotated ? metadata.height : metadata.width) ?? 0;
