@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EdgeConfigSchema } from '@edge-ml/edge-kit';
+import type { HttpLimits } from './http/connection-limits.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -20,6 +21,33 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
     .default('cpu')
     .transform((value) => value.split(',').map((provider) => provider.trim().toLowerCase()).filter(Boolean)),
   INFERENCE_SEED_SCORE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
+  /** A request's headers and body must arrive within this; a slower one gets 408 and its connection is closed. */
+  INFERENCE_REQUEST_TIMEOUT_MS: positiveInt(30_000),
+  /** A request's headers must arrive within this (a connection that sends nothing is closed after it too). */
+  INFERENCE_HEADERS_TIMEOUT_MS: positiveInt(10_000),
+  /** An idle keep-alive connection is closed after this. */
+  INFERENCE_KEEP_ALIVE_TIMEOUT_MS: positiveInt(5_000),
+  /** Open connections at most; one more closes the oldest connection that has no request in progress. */
+  INFERENCE_MAX_CONNECTIONS: positiveInt(256),
+  /** Image requests (receiving, queued or running) at once; one more gets 503 before its body is read. */
+  INFERENCE_MAX_IMAGE_REQUESTS: positiveInt(64),
+}).refine((config) => config.INFERENCE_HEADERS_TIMEOUT_MS <= config.INFERENCE_REQUEST_TIMEOUT_MS, {
+  message: 'INFERENCE_HEADERS_TIMEOUT_MS must not exceed INFERENCE_REQUEST_TIMEOUT_MS',
+  path: ['INFERENCE_HEADERS_TIMEOUT_MS'],
+}).refine((config) => config.INFERENCE_MAX_IMAGE_REQUESTS < config.INFERENCE_MAX_CONNECTIONS, {
+  message: 'INFERENCE_MAX_IMAGE_REQUESTS must be below INFERENCE_MAX_CONNECTIONS, so that health and metrics keep connections of their own',
+  path: ['INFERENCE_MAX_IMAGE_REQUESTS'],
 });
 export type InferenceConfig = z.output<typeof InferenceConfigSchema>;
 
+
+/** The HTTP server's limits from the environment. */
+export function httpLimits(config: InferenceConfig): HttpLimits {
+  return {
+    requestTimeoutMs: config.INFERENCE_REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: config.INFERENCE_HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.INFERENCE_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: config.INFERENCE_MAX_CONNECTIONS,
+    maxImageRequests: config.INFERENCE_MAX_IMAGE_REQUESTS,
+  };
+}

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { createEdgeClient, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
-import type { InferenceConfig } from './config.js';
+import { httpLimits, type InferenceConfig } from './config.js';
 import { wireInferenceEdge } from './edge/inference-edge.js';
+import { withRelativeStoragePaths } from './edge/relative-storage-paths.js';
 import { buildApp } from './http/app.js';
 import { createMetrics, type InferenceMetrics } from './metrics.js';
 import { readAnnouncedModel } from './serving/announced-pointer.js';
@@ -45,11 +46,13 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
     metrics,
     maxBodyBytes: config.INFERENCE_MAX_BODY_BYTES,
     seedScoreThreshold: config.INFERENCE_SEED_SCORE_THRESHOLD,
+    storageRoot: config.STORAGE_ROOT,
+    limits: httpLimits(config),
     fastify: { loggerInstance: logger.child({ component: 'inference.http' }) },
   });
 
   const edge = edgeClient === undefined ? createEdgeClient(config, logger) : (edgeClient ?? undefined);
-  if (edge) wireInferenceEdge({ client: edge, manager, state, logger });
+  if (edge) wireInferenceEdge({ client: await withRelativeStoragePaths(edge, config.STORAGE_ROOT), manager, state, logger });
 
   const announced = await readAnnouncedModel(config.STORAGE_ROOT).catch((error: unknown) => {
     logger.warn({ err: error }, 'model.pointer.unreadable');

@@ -5,6 +5,7 @@ import type { DetectionResult } from '@edge-ml/contracts';
 import type { InferenceService } from '../src/service.js';
 import { createStorage, SSD_TFLITE, stageModel, YOLOX_ONNX } from './storage.js';
 import { startService } from './service.js';
+import { bmpRleBomb } from './fixtures/image-bombs.js';
 import { imageFile } from './testdata.js';
 
 function multipartBody(field: string, fileName: string, contentType: string, content: Buffer) {
@@ -96,6 +97,37 @@ describe('inference API', () => {
       const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload, headers });
       expect(response.statusCode).toBe(status);
       expect(response.json()).toMatchObject({ error: expect.any(String), message: expect.any(String) });
+    });
+
+    it('lists every accepted Content-Type in a 415', async () => {
+      const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: '{}', headers: { 'content-type': 'application/json' } });
+      expect(response.statusCode).toBe(415);
+      expect(response.json()).toEqual({
+        error: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'Content-Type "application/json" is not accepted; send one of: image/jpeg, image/png, image/webp, image/bmp, image/x-ms-bmp, application/octet-stream, multipart/form-data',
+        statusCode: 415,
+      });
+    });
+
+    it('reads a body without a Content-Type by its magic bytes, as Python requests.post(url, data=bytes) sends it', async () => {
+      const response = await service.app.inject({ method: 'POST', url: '/score', payload: person, headers: { 'content-length': String(person.length) } });
+      expect(response.statusCode).toBe(200);
+      expect(response.json<{ Class: string }[]>().map((entry) => entry.Class).sort()).toEqual(['dog', 'horse', 'person']);
+    });
+
+    it.each([
+      ['without a boundary', 'multipart/form-data', Buffer.from('--x\r\n\r\nhello')],
+      ['that ends before its closing boundary', 'multipart/form-data; boundary=abc', Buffer.concat([Buffer.from('--abc\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'), Buffer.alloc(2000, 1)])],
+    ])('answers multipart %s with 400 MULTIPART_INVALID, never 500', async (_name, contentType, payload) => {
+      const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload, headers: { 'content-type': contentType } });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'MULTIPART_INVALID', message: expect.stringContaining('multipart/form-data body is malformed') });
+    });
+
+    it('answers a 120-byte BMP whose header claims 20000x20000 with 413 before decoding it', async () => {
+      const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: bmpRleBomb(), headers: { 'content-type': 'image/bmp' } });
+      expect(response.statusCode).toBe(413);
+      expect(response.json()).toMatchObject({ error: 'IMAGE_TOO_LARGE', message: 'the image is 20000x20000 pixels; the limit is 40000000 pixels' });
     });
 
     it('answers a truncated JPEG with 400', async () => {

@@ -4,7 +4,10 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { InferenceMetrics } from '../metrics.js';
 import type { ModelManager } from '../serving/model-manager.js';
 import type { ServingState } from '../serving/serving-state.js';
+import { rewriteStrings, storagePathRelativizer } from '../storage-paths.js';
+import { answerClientError, capConnections, connectionsCheckingIntervalMs, type HttpLimits } from './connection-limits.js';
 import { installErrorHandler } from './error-handler.js';
+import { ImageRequestGate } from './image-request-gate.js';
 import './served-model.js';
 import { IMAGE_CONTENT_TYPES } from './read-image.js';
 import { detectRoutes } from './routes/detect-routes.js';
@@ -16,16 +19,38 @@ export interface AppOptions {
   metrics: InferenceMetrics;
   maxBodyBytes: number;
   seedScoreThreshold: number;
+  /** Absolute paths under it are made relative in every message the API sends. */
+  storageRoot: string;
+  limits: HttpLimits;
   fastify?: FastifyServerOptions;
 }
 
 /** The inference HTTP API as a Fastify instance that is not listening yet; tests use `inject`, the server listens. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: options.maxBodyBytes, ...options.fastify });
+  const { limits } = options;
+  const app = Fastify({
+    bodyLimit: options.maxBodyBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: connectionsCheckingIntervalMs(limits) },
+    clientErrorHandler: (error, socket) => {
+      const code = answerClientError(error, socket, limits);
+      if (code) options.metrics.errors.inc({ code });
+    },
+    ...options.fastify,
+  });
   app.decorateRequest('servedModel', undefined);
+  capConnections(app.server, limits.maxConnections, (reason) => options.metrics.errors.inc({ code: reason === 'evicted' ? 'CONNECTION_EVICTED' : 'CONNECTION_REFUSED' }));
+  const outsideMessage = await storagePathRelativizer(options.storageRoot);
   // No route takes JSON or text: without their parsers, such bodies get a 415 instead of reaching a handler.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(IMAGE_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: options.maxBodyBytes }, (_request, body, done) => done(null, body));
+  // A body without a Content-Type (Python requests' `data=bytes`) is read like application/octet-stream: by its magic bytes.
+  app.addHook('onRequest', async (request) => {
+    const headers = request.raw.headers;
+    const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+    if (headers['content-type'] === undefined && hasBody) headers['content-type'] = 'application/octet-stream';
+  });
   await app.register(multipart, { limits: { fileSize: options.maxBodyBytes, files: 1, fields: 10 }, throwFileSizeLimit: true });
   await app.register(swagger, {
     openapi: {
@@ -33,13 +58,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       tags: [{ name: 'inference' }, { name: 'models' }, { name: 'health' }],
     },
   });
-  installErrorHandler(app, options.metrics);
+  installErrorHandler(app, { metrics: options.metrics, outsideMessage });
   app.addHook('onResponse', async (request, reply) => {
     const served = request.servedModel ?? { model: '', version: '' };
     options.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode), ...served });
   });
-  await app.register(detectRoutes, { manager: options.manager, metrics: options.metrics, seedScoreThreshold: options.seedScoreThreshold });
-  await app.register(statusRoutes, { state: options.state, metrics: options.metrics });
+  const imageRequests = new ImageRequestGate(limits.maxImageRequests);
+  await app.register(detectRoutes, { manager: options.manager, metrics: options.metrics, seedScoreThreshold: options.seedScoreThreshold, imageRequests });
+  await app.register(statusRoutes, { state: options.state, metrics: options.metrics, outside: (value) => rewriteStrings(value, outsideMessage) });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { InferenceMetrics } from '../metrics.js';
-import { OverloadedError } from '../worker/worker-errors.js';
+import { UnsupportedMediaTypeError } from './read-image.js';
 
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
@@ -12,18 +12,30 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_FILES_LIMIT: 'INVALID_REQUEST',
 };
 
+/** What the handler reads of an error: Fastify's own, a plugin's, or one of ours (EdgeError with a code and a status). */
+type HandledError = Pick<FastifyError, 'message'> & { code?: string; statusCode?: number; validation?: unknown; retryAfterSeconds?: number; closeConnection?: boolean };
+
+export interface ErrorHandlerOptions {
+  metrics: InferenceMetrics;
+  /** Rewrites a message before it leaves the device (absolute storage paths become relative). */
+  outsideMessage: (text: string) => string;
+}
+
 /** One error handler: a client's mistake gets its status and message, anything else a 500 that says nothing and is logged. */
-export function installErrorHandler(app: FastifyInstance, metrics: InferenceMetrics): void {
-  app.setErrorHandler((error: FastifyError & { code?: string; retryAfterSeconds?: number }, request, reply) => {
+export function installErrorHandler(app: FastifyInstance, { metrics, outsideMessage }: ErrorHandlerOptions): void {
+  app.setErrorHandler((raised: HandledError, request, reply) => {
+    // Fastify's own 415 does not say what is accepted.
+    const error: HandledError = raised.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? new UnsupportedMediaTypeError(request.headers['content-type']) : raised;
     const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
     const code = (error.code && FASTIFY_CODES[error.code]) ?? (error.validation ? 'INVALID_REQUEST' : error.code) ?? 'INTERNAL';
     metrics.errors.inc({ code: statusCode >= 500 && statusCode !== 503 ? 'INTERNAL' : code });
-    if (error instanceof OverloadedError) void reply.header('retry-after', String(error.retryAfterSeconds));
+    if (typeof error.retryAfterSeconds === 'number') void reply.header('retry-after', String(error.retryAfterSeconds));
+    if (error.closeConnection) void reply.header('connection', 'close');
     if (statusCode >= 500 && statusCode !== 503) {
       request.log.error({ err: error }, 'http.request.failed');
       return reply.status(500).send({ error: 'INTERNAL', message: 'Internal Server Error', statusCode: 500 });
     }
-    return reply.status(statusCode).send({ error: code, message: error.message, statusCode });
+    return reply.status(statusCode).send({ error: code, message: outsideMessage(error.message), statusCode });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}`, statusCode: 404 }),

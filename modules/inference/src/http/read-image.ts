@@ -1,6 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { EdgeError } from '@edge-ml/edge-kit';
 
+/** The raw image types the API accepts as a request body; multipart/form-data with one file part works too. */
+export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/bmp', 'image/x-ms-bmp', 'application/octet-stream'];
+/** Every Content-Type a detection route accepts, as a 415 lists them. */
+export const ACCEPTED_CONTENT_TYPES = [...IMAGE_CONTENT_TYPES, 'multipart/form-data'];
+
 export class MissingImageError extends EdgeError {
   readonly code = 'IMAGE_MISSING';
   readonly statusCode = 400;
@@ -9,16 +14,46 @@ export class MissingImageError extends EdgeError {
   }
 }
 
-/** The raw image types the API accepts as a request body; multipart/form-data with one file part works too. */
-export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/bmp', 'image/x-ms-bmp', 'application/octet-stream'];
+/** A multipart body that cannot be parsed: no boundary, or a form that ends before its closing boundary. */
+export class MalformedMultipartError extends EdgeError {
+  readonly code = 'MULTIPART_INVALID';
+  readonly statusCode = 400;
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`the multipart/form-data body is malformed (${detail}); send a form with a boundary parameter and one file part, or the image bytes as the body`, options);
+  }
+}
+
+export class UnsupportedMediaTypeError extends EdgeError {
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+  readonly statusCode = 415;
+  constructor(contentType: string | undefined) {
+    super(`Content-Type ${contentType ? `"${contentType}"` : '(none)'} is not accepted; send one of: ${ACCEPTED_CONTENT_TYPES.join(', ')}`);
+  }
+}
+
+/** A client error that @fastify/multipart typed itself (file too large, too many files): it keeps its status. */
+function isTypedClientError(error: unknown): boolean {
+  if (error instanceof EdgeError) return true;
+  const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500;
+}
+
+/** The image bytes of the first file of a multipart form; whatever busboy throws at a broken form is the client's mistake. */
+async function readMultipartImage(request: FastifyRequest): Promise<Buffer> {
+  try {
+    const file = await request.file();
+    if (!file) throw new MissingImageError('the multipart form has no file part; send the image as a file field named "image"');
+    return await file.toBuffer();
+  } catch (error) {
+    if (isTypedClientError(error)) throw error;
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new MalformedMultipartError(detail === 'Premature close' ? 'the form ends before its closing boundary' : detail, { cause: error });
+  }
+}
 
 /** The image bytes of a request, whether sent raw or as the first file of a multipart form. */
 export async function readImage(request: FastifyRequest): Promise<Buffer> {
-  if (request.isMultipart()) {
-    const file = await request.file();
-    if (!file) throw new MissingImageError('the multipart form has no file part; send the image as a file field named "image"');
-    return file.toBuffer();
-  }
+  if (request.isMultipart()) return readMultipartImage(request);
   if (!Buffer.isBuffer(request.body) || request.body.length === 0) {
     throw new MissingImageError(`send the image as the request body (${IMAGE_CONTENT_TYPES.join(', ')}) or as multipart/form-data`);
   }

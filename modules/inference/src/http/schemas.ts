@@ -18,6 +18,7 @@ export const seedResultJsonSchema = jsonSchema(z.array(SeedDetectionSchema));
 
 export const errorResponses = {
   400: ErrorResponseSchema,
+  408: ErrorResponseSchema,
   413: ErrorResponseSchema,
   415: ErrorResponseSchema,
   500: ErrorResponseSchema,

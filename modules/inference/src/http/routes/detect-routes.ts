@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DetectionResult, SeedDetection } from '@edge-ml/contracts';
 import type { ModelManager } from '../../serving/model-manager.js';
 import type { InferenceMetrics } from '../../metrics.js';
+import type { ImageRequestGate } from '../image-request-gate.js';
 import { readImage } from '../read-image.js';
 import { detectionResultJsonSchema, errorResponses, seedResultJsonSchema } from '../schemas.js';
 
@@ -9,6 +10,7 @@ export interface DetectRoutesOptions {
   manager: ModelManager;
   metrics: InferenceMetrics;
   seedScoreThreshold: number;
+  imageRequests: ImageRequestGate;
 }
 
 /** Stage latencies and what the model returned, labelled with the model and version that answered. */
@@ -37,6 +39,8 @@ export function toSeedDetections(result: DetectionResult, threshold: number): Se
 
 export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOptions): Promise<void> {
   const { manager, metrics } = options;
+  // Hooks of this plugin apply to its routes only: health and metrics never wait behind images.
+  app.addHook('onRequest', options.imageRequests.onRequest);
 
   app.post<{ Querystring: { threshold?: number } }>(
     '/v1/detect',

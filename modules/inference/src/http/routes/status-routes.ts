@@ -17,7 +17,14 @@ const ActiveModelSchema = {
   },
 } as const;
 
-export async function statusRoutes(app: FastifyInstance, options: { state: ServingState; metrics: InferenceMetrics }): Promise<void> {
+export interface StatusRoutesOptions {
+  state: ServingState;
+  metrics: InferenceMetrics;
+  /** Rewrites a body before it leaves the device (absolute storage paths in error messages become relative). */
+  outside: <T>(value: T) => T;
+}
+
+export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOptions): Promise<void> {
   const { state, metrics } = options;
 
   app.get('/v1/models', {
@@ -36,7 +43,7 @@ export async function statusRoutes(app: FastifyInstance, options: { state: Servi
         },
       },
     },
-  }, async () => state.snapshot());
+  }, async () => options.outside(state.snapshot()));
 
   app.get('/health/live', { schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
 

@@ -1,0 +1,84 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface HttpLimits {
+  /** Headers and body of a request must arrive within this (Node's requestTimeout): 408, then the connection closes. */
+  requestTimeoutMs: number;
+  /** Headers must arrive within this (Node's headersTimeout); a connection that sends nothing is closed after it too. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection closes after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at most: one more closes the oldest connection without a request in progress. */
+  maxConnections: number;
+  /** Image requests at once, from their headers to their response: one more gets 503 before its body is read. */
+  maxImageRequests: number;
+}
+
+/** Node checks request and header deadlines on this period (its default of 30 s would let a slow body run 30 s late). */
+export function connectionsCheckingIntervalMs(limits: HttpLimits): number {
+  return Math.max(100, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 2)));
+}
+
+/**
+ * Caps open connections without locking health checks out, as `server.maxConnections` would: when one connection too
+ * many arrives, the oldest that has no request in progress (idle keep-alive, or still sending its headers) is
+ * closed to make room; only when every connection is serving a request is the new one refused. Image requests are
+ * held below the cap by their own gate, so a probe's request always finds room.
+ */
+export function capConnections(server: Server, maxConnections: number, onShed: (reason: 'evicted' | 'refused') => void): void {
+  const requestsInProgress = new Map<Socket, number>();
+  server.on('connection', (socket: Socket) => {
+    requestsInProgress.set(socket, 0);
+    socket.once('close', () => requestsInProgress.delete(socket));
+    if (requestsInProgress.size <= maxConnections) return;
+    for (const [candidate, requests] of requestsInProgress) {
+      if (candidate !== socket && requests === 0) {
+        candidate.destroy();
+        requestsInProgress.delete(candidate);
+        onShed('evicted');
+        return;
+      }
+    }
+    socket.destroy();
+    requestsInProgress.delete(socket);
+    onShed('refused');
+  });
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    const count = requestsInProgress.get(socket);
+    if (count === undefined) return;
+    requestsInProgress.set(socket, count + 1);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const current = requestsInProgress.get(socket);
+      if (current !== undefined) requestsInProgress.set(socket, Math.max(0, current - 1));
+    };
+    response.once('finish', finish);
+    response.once('close', finish);
+  });
+}
+
+const CLIENT_ERRORS: Record<string, { statusCode: number; code: string; message: (limits: HttpLimits) => string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { statusCode: 408, code: 'REQUEST_TIMEOUT', message: (limits) => `the request was not received within ${limits.requestTimeoutMs} ms (headers within ${limits.headersTimeoutMs} ms)` },
+  HPE_HEADER_OVERFLOW: { statusCode: 431, code: 'HEADERS_TOO_LARGE', message: () => 'the request headers are too large' },
+};
+
+/**
+ * Answers what Node reports before a request reaches Fastify (a deadline passed, headers too large, bytes that are
+ * not HTTP) in the API's error shape, then closes the connection. Returns the code for the metrics.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket, limits: HttpLimits): string | undefined {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return undefined;
+  const known = CLIENT_ERRORS[error.code ?? ''];
+  const statusCode = known?.statusCode ?? 400;
+  const code = known?.code ?? 'BAD_REQUEST';
+  const body = JSON.stringify({ error: code, message: known?.message(limits) ?? 'the request is not valid HTTP', statusCode });
+  const response = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (socket.writable && !response?.headersSent) {
+    socket.write(`HTTP/1.1 ${statusCode} ${statusCode === 408 ? 'Request Timeout' : statusCode === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
+  return code;
+}
