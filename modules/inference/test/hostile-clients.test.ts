@@ -1,0 +1,190 @@
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bmpRleBomb, jpegHeaderBomb, pngHeaderBomb, webpHeaderBomb } from './fixtures/image-bombs.js';
+import { startInferenceProcess, type InferenceProcess } from './inference-process.js';
+import { createStorage, YOLOX_ONNX } from './storage.js';
+import { imageFile } from './testdata.js';
+
+const MiB = 1024 * 1024;
+const REQUEST_TIMEOUT_MS = 4_000;
+const HEADERS_TIMEOUT_MS = 2_000;
+
+interface Exchange {
+  /** The status of the first response, or undefined when the connection closed without one. */
+  status?: number;
+  body: string;
+}
+
+/**
+ * Sends a request on a fresh connection (without half-closing it: Node aborts a request whose client sends FIN) and
+ * collects what comes back until the response is complete, or, with `endAfterResponse: false`, until the server closes.
+ */
+function exchange(port: number, head: string, body: Buffer = Buffer.alloc(0), { endAfterResponse = true } = {}): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const parse = (): Exchange => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
+      return { ...(status ? { status: Number(status) } : {}), body: text.slice(text.indexOf('\r\n\r\n') + 4) };
+    };
+    socket.on('connect', () => socket.write(Buffer.concat([Buffer.from(head), body])));
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const length = /content-length: (\d+)/i.exec(text)?.[1];
+      const headEnd = text.indexOf('\r\n\r\n');
+      if (endAfterResponse && length && headEnd >= 0 && Buffer.byteLength(text) - headEnd - 4 >= Number(length)) socket.destroy();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(parse()));
+  });
+}
+
+const post = (port: number, url: string, body: Buffer, contentType?: string) =>
+  exchange(port, `POST ${url} HTTP/1.1\r\nHost: device\r\nConnection: close\r\n${contentType ? `Content-Type: ${contentType}\r\n` : ''}Content-Length: ${body.length}\r\n\r\n`, body);
+
+const get = async (port: number, url: string) => {
+  const started = performance.now();
+  const response = await exchange(port, `GET ${url} HTTP/1.1\r\nHost: device\r\nConnection: close\r\n\r\n`);
+  return { ...response, ms: performance.now() - started };
+};
+
+/** A client that declares a 1 MB body, sends its first bytes, then one byte every 500 ms: it never finishes on its own. */
+function slowUpload(port: number): { connected: Promise<void>; outcome: Promise<Exchange> } {
+  const socket = net.connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  let trickle: NodeJS.Timeout | undefined;
+  const connected = new Promise<void>((resolve) => {
+    socket.once('connect', resolve);
+    socket.once('close', () => resolve());
+  });
+  socket.on('connect', () => {
+    socket.write('POST /v1/detect HTTP/1.1\r\nHost: device\r\nContent-Type: image/jpeg\r\nContent-Length: 1000000\r\n\r\n');
+    socket.write(Buffer.from([0xff, 0xd8, 0xff]));
+    trickle = setInterval(() => socket.write(Buffer.alloc(1)), 500);
+  });
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => undefined);
+  const outcome = new Promise<Exchange>((resolve) =>
+    socket.on('close', () => {
+      clearInterval(trickle);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
+      resolve({ ...(status ? { status: Number(status) } : {}), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    }),
+  );
+  return { connected, outcome };
+}
+
+/** A client that connects and sends the start of a request line, then nothing. */
+function silentClient(port: number): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('connect', () => socket.write('GET /health/li'));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(Buffer.concat(chunks).toString('utf8'))?.[1];
+      resolve(status ? { status: Number(status), body: '' } : { body: '' });
+    });
+  });
+}
+
+const tally = (outcomes: Exchange[]) => {
+  const counts: Record<string, number> = {};
+  for (const outcome of outcomes) counts[outcome.status ?? 'closed'] = (counts[outcome.status ?? 'closed'] ?? 0) + 1;
+  return counts;
+};
+
+describe('the inference module as a process, against hostile clients', () => {
+  let server: InferenceProcess;
+  let person: Buffer;
+
+  beforeAll(async () => {
+    server = await startInferenceProcess(await createStorage(), { ...YOLOX_ONNX, version: '1' }, {
+      INFERENCE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      INFERENCE_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+      INFERENCE_KEEP_ALIVE_TIMEOUT_MS: '1000',
+    });
+    person = await readFile(imageFile('darknet_person.jpg'));
+  }, 90_000);
+  afterAll(() => server?.stop());
+
+  it('refuses image header bombs of every format, eight BMP bombs at once, with 413 and under 50 MiB of memory growth', async () => {
+    // Warm up every decode path (jimp loads on the first BMP) so that only the bombs are measured.
+    expect((await post(server.port, '/v1/detect', person, 'image/jpeg')).status).toBe(200);
+    expect((await post(server.port, '/v1/detect', await readFile(imageFile('grace_hopper.bmp')), 'image/bmp')).status).toBe(200);
+    const before = await server.rssBytes();
+    const peakTracked = await server.resetPeakRss();
+
+    const bombs = [...Array.from({ length: 8 }, () => [bmpRleBomb(), 'image/bmp'] as const), [await pngHeaderBomb(), 'image/png'] as const, [await jpegHeaderBomb(), 'image/jpeg'] as const, [await webpHeaderBomb(), 'image/webp'] as const];
+    let peak = before;
+    for (let round = 0; round < 3; round += 1) {
+      const responses = await Promise.all(bombs.map(([bytes, type]) => post(server.port, '/v1/detect', bytes, type)));
+      expect(responses.map((response) => response.status)).toEqual(bombs.map(() => 413));
+      for (const response of responses) expect(JSON.parse(response.body)).toMatchObject({ error: 'IMAGE_TOO_LARGE' });
+      peak = Math.max(peak, await server.rssBytes());
+    }
+    if (peakTracked) peak = Math.max(peak, await server.peakRssBytes());
+    const growth = peak - before;
+    console.log(`image bombs: RSS ${(before / MiB).toFixed(1)} MiB before, peak ${(peak / MiB).toFixed(1)} MiB (${peakTracked ? 'VmHWM' : 'sampled VmRSS'}), growth ${(growth / MiB).toFixed(1)} MiB`);
+    expect(growth).toBeLessThan(50 * MiB);
+  }, 60_000);
+
+  it('reads a body sent without a Content-Type (Python requests.post(url, data=bytes)) by its magic bytes', async () => {
+    const response = await post(server.port, '/score', person);
+    expect(response.status).toBe(200);
+    expect((JSON.parse(response.body) as { Class: string }[]).map((entry) => entry.Class).sort()).toEqual(['dog', 'horse', 'person']);
+  });
+
+  it('keeps answering health and metrics under 1,000 slow-body connections, which end in 408 or 503 or are closed', async () => {
+    const uploads = Array.from({ length: 1_000 }, () => slowUpload(server.port));
+    await Promise.all(uploads.map((upload) => upload.connected));
+    const probes = [];
+    for (let index = 0; index < 5; index += 1) probes.push(await get(server.port, '/health/live'));
+    const ready = await get(server.port, '/health/ready');
+    const metrics = await get(server.port, '/metrics');
+    console.log(`under 1,000 slow-body connections: /health/live answered in ${probes.map((probe) => probe.ms.toFixed(1)).join(', ')} ms`);
+    expect(probes.map((probe) => probe.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(ready.status).toBe(200);
+    expect(metrics.status).toBe(200);
+
+    const outcomes = await Promise.all(uploads.map((upload) => upload.outcome));
+    const counts = tally(outcomes);
+    console.log(`slow-body connections ended: ${JSON.stringify(counts)}`);
+    expect(Object.keys(counts).every((key) => ['408', '503', 'closed'].includes(key))).toBe(true);
+    // The admitted ones ran into the request timeout, the others were refused before their body was read.
+    expect(counts['408']).toBeGreaterThan(0);
+    expect(counts['503']).toBeGreaterThan(0);
+    const timedOut = outcomes.find((outcome) => outcome.status === 408);
+    expect(JSON.parse(timedOut!.body)).toMatchObject({ error: 'REQUEST_TIMEOUT', statusCode: 408 });
+    const refused = outcomes.find((outcome) => outcome.status === 503);
+    expect(JSON.parse(refused!.body)).toMatchObject({ error: 'OVERLOADED', statusCode: 503 });
+
+    // Every slot came back: a real image is served again.
+    expect((await post(server.port, '/v1/detect', person, 'image/jpeg')).status).toBe(200);
+    expect((await get(server.port, '/metrics')).body).toMatch(/inference_errors_total\{code="REQUEST_TIMEOUT"\} [1-9]/);
+  }, 60_000);
+
+  it('keeps answering health under 1,000 connections that stall inside their headers, evicting them beyond the connection cap', async () => {
+    const stalled = Array.from({ length: 1_000 }, () => silentClient(server.port));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const probe = await get(server.port, '/health/live');
+    console.log(`under 1,000 stalled connections: /health/live answered in ${probe.ms.toFixed(1)} ms`);
+    expect(probe.status).toBe(200);
+    const counts = tally(await Promise.all(stalled));
+    console.log(`stalled connections ended: ${JSON.stringify(counts)}`);
+    expect(Object.keys(counts).every((key) => ['408', 'closed'].includes(key))).toBe(true);
+    expect(counts.closed).toBeGreaterThan(0);
+    expect((await get(server.port, '/metrics')).body).toMatch(/inference_errors_total\{code="CONNECTION_EVICTED"\} [1-9]/);
+  }, 60_000);
+
+  it('closes an idle keep-alive connection after the keep-alive timeout', async () => {
+    // Resolves only when the server closes the connection that the client keeps open.
+    const response = await exchange(server.port, 'GET /health/live HTTP/1.1\r\nHost: device\r\n\r\n', Buffer.alloc(0), { endAfterResponse: false });
+    expect(response.status).toBe(200);
+  });
+});
