@@ -182,6 +182,24 @@ describe('the inference module as a process, against hostile clients', () => {
     expect((await get(server.port, '/metrics')).body).toMatch(/inference_errors_total\{code="CONNECTION_EVICTED"\} [1-9]/);
   }, 60_000);
 
+  it('closes a connection that never sends a byte', async () => {
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(server.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(true));
+    });
+    expect(closed).toBe(true);
+  });
+
+  it('answers headers over 16 KiB with 431 and bytes that are not HTTP with 400, in the API error shape', async () => {
+    const large = await exchange(server.port, `GET /health/live HTTP/1.1\r\nHost: device\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`, Buffer.alloc(0), { endAfterResponse: false });
+    expect(large.status).toBe(431);
+    expect(JSON.parse(large.body)).toMatchObject({ error: 'HEADERS_TOO_LARGE', statusCode: 431 });
+    const garbage = await exchange(server.port, 'HELLO THERE\r\n\r\n', Buffer.alloc(0), { endAfterResponse: false });
+    expect(garbage.status).toBe(400);
+    expect(JSON.parse(garbage.body)).toMatchObject({ error: 'BAD_REQUEST', statusCode: 400 });
+  });
+
   it('closes an idle keep-alive connection after the keep-alive timeout', async () => {
     // Resolves only when the server closes the connection that the client keeps open.
     const response = await exchange(server.port, 'GET /health/live HTTP/1.1\r\nHost: device\r\n\r\n', Buffer.alloc(0), { endAfterResponse: false });

@@ -5,7 +5,7 @@ import type { InferenceMetrics } from '../metrics.js';
 import type { ModelManager } from '../serving/model-manager.js';
 import type { ServingState } from '../serving/serving-state.js';
 import { rewriteStrings, storagePathRelativizer } from '../storage-paths.js';
-import { answerClientError, capConnections, connectionsCheckingIntervalMs, type HttpLimits } from './connection-limits.js';
+import { answerClientError, guardConnections, connectionsCheckingIntervalMs, type HttpLimits } from './connection-limits.js';
 import { installErrorHandler } from './error-handler.js';
 import { ImageRequestGate } from './image-request-gate.js';
 import './served-model.js';
@@ -40,7 +40,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...options.fastify,
   });
   app.decorateRequest('servedModel', undefined);
-  capConnections(app.server, limits.maxConnections, (reason) => options.metrics.errors.inc({ code: reason === 'evicted' ? 'CONNECTION_EVICTED' : 'CONNECTION_REFUSED' }));
+  guardConnections(app.server, { maxConnections: limits.maxConnections, firstRequestTimeoutMs: limits.headersTimeoutMs }, (reason) => options.metrics.errors.inc({ code: reason === 'evicted' ? 'CONNECTION_EVICTED' : 'CONNECTION_REFUSED' }));
   const outsideMessage = await storagePathRelativizer(options.storageRoot);
   // No route takes JSON or text: without their parsers, such bodies get a 415 instead of reaching a handler.
   app.removeAllContentTypeParsers();

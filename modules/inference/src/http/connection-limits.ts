@@ -23,14 +23,17 @@ export function connectionsCheckingIntervalMs(limits: HttpLimits): number {
  * Caps open connections without locking health checks out, as `server.maxConnections` would: when one connection too
  * many arrives, the oldest that has no request in progress (idle keep-alive, or still sending its headers) is
  * closed to make room; only when every connection is serving a request is the new one refused. Image requests are
- * held below the cap by their own gate, so a probe's request always finds room.
+ * held below the cap by their own gate, so a probe's request always finds room. A connection that sends no request
+ * within `firstRequestTimeoutMs` is closed too: Node's headers timeout only starts with the first byte.
  */
-export function capConnections(server: Server, maxConnections: number, onShed: (reason: 'evicted' | 'refused') => void): void {
+export function guardConnections(server: Server, options: { maxConnections: number; firstRequestTimeoutMs: number }, onShed: (reason: 'evicted' | 'refused') => void): void {
   const requestsInProgress = new Map<Socket, number>();
   server.on('connection', (socket: Socket) => {
     requestsInProgress.set(socket, 0);
     socket.once('close', () => requestsInProgress.delete(socket));
-    if (requestsInProgress.size <= maxConnections) return;
+    // Node's http server destroys a socket whose inactivity timeout fires while no request or response listens.
+    socket.setTimeout(options.firstRequestTimeoutMs);
+    if (requestsInProgress.size <= options.maxConnections) return;
     for (const [candidate, requests] of requestsInProgress) {
       if (candidate !== socket && requests === 0) {
         candidate.destroy();
@@ -47,6 +50,8 @@ export function capConnections(server: Server, maxConnections: number, onShed: (
     const socket = request.socket;
     const count = requestsInProgress.get(socket);
     if (count === undefined) return;
+    // From here the request and keep-alive timeouts govern the connection.
+    if (count === 0) socket.setTimeout(0);
     requestsInProgress.set(socket, count + 1);
     let done = false;
     const finish = () => {
