@@ -124,6 +124,14 @@ describe('inference API', () => {
       expect(response.json()).toMatchObject({ error: 'MULTIPART_INVALID', message: expect.stringContaining('multipart/form-data body is malformed') });
     });
 
+    it('gives each image request its slot back when it is answered, so more requests than the limit pass one after another', async () => {
+      const statuses = [];
+      for (let index = 0; index < 70; index += 1) {
+        statuses.push((await service.app.inject({ method: 'POST', url: '/v1/detect', payload: 'x', headers: { 'content-type': 'text/plain' } })).statusCode);
+      }
+      expect(new Set(statuses)).toEqual(new Set([415]));
+    });
+
     it('answers a 120-byte BMP whose header claims 20000x20000 with 413 before decoding it', async () => {
       const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: bmpRleBomb(), headers: { 'content-type': 'image/bmp' } });
       expect(response.statusCode).toBe(413);

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface HttpLimits {
@@ -82,7 +82,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
   const body = JSON.stringify({ error: code, message: known?.message(limits) ?? 'the request is not valid HTTP', statusCode });
   const response = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   if (socket.writable && !response?.headersSent) {
-    socket.write(`HTTP/1.1 ${statusCode} ${statusCode === 408 ? 'Request Timeout' : statusCode === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
   socket.destroy(error);
   return code;
