@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type DesiredListener, type EdgeClient, type EdgeMessage, type InputHandler, type MethodHandler } from '@edge-ml/edge-kit';
 import { InferenceConfigSchema } from '../src/config.js';
 import { createInferenceService, type InferenceService } from '../src/service.js';
-import { createStorage, stageModel, YOLOX_ONNX } from './storage.js';
+import { createStorage, SSD_TFLITE, stageModel } from './storage.js';
 
 /** Records reported-properties patches: what would leave the device for the hub. */
 class ReportRecorder implements EdgeClient {
@@ -32,9 +32,9 @@ describe('messages that leave the device carry no absolute storage path', () => 
   });
   afterAll(() => service.close());
 
-  it('a corrupt model: ONNX Runtime names the file it opened, /v1/models and reported properties name it relative to storage', async () => {
-    const announcement = await stageModel(storage, { ...YOLOX_ONNX, version: 'corrupt' });
-    await writeFile(path.join(storage, announcement.modelPath), Buffer.from('this is not an onnx model'));
+  it('a corrupt model: the runtime names the file it opened, /v1/models and reported properties name it relative to storage', async () => {
+    const announcement = await stageModel(storage, { ...SSD_TFLITE, version: 'corrupt' });
+    await writeFile(path.join(storage, announcement.modelPath), Buffer.alloc(1000, 7));
     const outcome = await service.manager.activate(announcement);
     // The manager keeps the full message for its logs; what goes out is rewritten.
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'MODEL_LOAD_FAILED', message: expect.stringContaining(storage) } });
@@ -56,8 +56,8 @@ describe('messages that leave the device carry no absolute storage path', () => 
     const linked = new ReportRecorder();
     const other = await createInferenceService({ config, logger: createLogger({ name: 'inference-test', level: 'silent' }), edgeClient: linked });
     try {
-      const announcement = await stageModel(storage, { ...YOLOX_ONNX, version: 'corrupt-linked' });
-      await writeFile(path.join(storage, announcement.modelPath), Buffer.from('still not an onnx model'));
+      const announcement = await stageModel(storage, { ...SSD_TFLITE, version: 'corrupt-linked' });
+      await writeFile(path.join(storage, announcement.modelPath), Buffer.alloc(1000, 7));
       const outcome = await other.manager.activate(announcement);
       expect(outcome).toMatchObject({ status: 'failed', error: { message: expect.stringContaining(storage) } });
       const body = (await other.app.inject({ url: '/v1/models' })).body;
