@@ -174,8 +174,8 @@ describe('inference API', () => {
 
     it('exposes Prometheus metrics per stage', async () => {
       const text = (await service.app.inject({ url: '/metrics' })).body;
-      expect(text).toMatch(/inference_stage_seconds_bucket\{le="[^"]+",stage="inference"\}/);
-      expect(text).toMatch(/inference_requests_total\{route="\/v1\/detect",status="200"\} \d+/);
+      expect(text).toMatch(/inference_stage_seconds_bucket\{le="[^"]+",stage="inference",model="yolox",version="1"\}/);
+      expect(text).toMatch(/inference_requests_total\{route="\/v1\/detect",status="200",model="yolox",version="1"\} \d+/);
       expect(text).toContain('inference_active_model_info{name="yolox",version="1",family="yolox",runtime="onnxruntime"} 1');
     });
   });
