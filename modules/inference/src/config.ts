@@ -31,6 +31,8 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
   INFERENCE_MAX_CONNECTIONS: positiveInt(256),
   /** Image requests (receiving, queued or running) at once; one more gets 503 before its body is read. */
   INFERENCE_MAX_IMAGE_REQUESTS: positiveInt(64),
+  /** How often models/announced.json is read besides the fs.watch on models/, so a lost message or event cannot strand the module. */
+  INFERENCE_POINTER_POLL_MS: positiveInt(15_000),
 }).refine((config) => config.INFERENCE_HEADERS_TIMEOUT_MS <= config.INFERENCE_REQUEST_TIMEOUT_MS, {
   message: 'INFERENCE_HEADERS_TIMEOUT_MS must not exceed INFERENCE_REQUEST_TIMEOUT_MS',
   path: ['INFERENCE_HEADERS_TIMEOUT_MS'],
@@ -39,7 +41,6 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
   path: ['INFERENCE_MAX_IMAGE_REQUESTS'],
 });
 export type InferenceConfig = z.output<typeof InferenceConfigSchema>;
-
 
 /** The HTTP server's limits from the environment. */
 export function httpLimits(config: InferenceConfig): HttpLimits {

@@ -1,18 +1,22 @@
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { ANNOUNCED_MODEL_POINTER } from '@edge-ml/contracts';
 import { createEdgeClient, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { httpLimits, type InferenceConfig } from './config.js';
 import { wireInferenceEdge } from './edge/inference-edge.js';
 import { withRelativeStoragePaths } from './edge/relative-storage-paths.js';
 import { buildApp } from './http/app.js';
 import { createMetrics, type InferenceMetrics } from './metrics.js';
-import { readAnnouncedModel } from './serving/announced-pointer.js';
+import { ActivationController } from './serving/activation-controller.js';
 import { ModelManager } from './serving/model-manager.js';
+import { PointerWatcher } from './serving/pointer-watcher.js';
 import { ServingState } from './serving/serving-state.js';
 import { WorkerPool } from './worker/worker-pool.js';
 
 export interface InferenceService {
   app: FastifyInstance;
   manager: ModelManager;
+  controller: ActivationController;
   pool: WorkerPool;
   state: ServingState;
   metrics: InferenceMetrics;
@@ -39,7 +43,8 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
     logger: logger.child({ component: 'inference.models' }),
     decode: { limitPixels: config.INFERENCE_MAX_IMAGE_PIXELS, colorProfiles: config.INFERENCE_COLOR_PROFILES },
   });
-  const state = new ServingState(manager, metrics);
+  const controller = new ActivationController({ manager, storageRoot: config.STORAGE_ROOT, logger: logger.child({ component: 'inference.activation' }) });
+  const state = new ServingState(manager, metrics, controller);
   const app = await buildApp({
     manager,
     state,
@@ -52,24 +57,31 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
   });
 
   const edge = edgeClient === undefined ? createEdgeClient(config, logger) : (edgeClient ?? undefined);
-  if (edge) wireInferenceEdge({ client: await withRelativeStoragePaths(edge, config.STORAGE_ROOT), manager, state, logger });
+  if (edge) wireInferenceEdge({ client: await withRelativeStoragePaths(edge, config.STORAGE_ROOT), manager, controller, state, logger });
 
-  const announced = await readAnnouncedModel(config.STORAGE_ROOT).catch((error: unknown) => {
-    logger.warn({ err: error }, 'model.pointer.unreadable');
-    return undefined;
+  // The last-known-good first, then a newer announced version; afterwards the announced pointer is watched.
+  await controller.reconcileAtStartup();
+  const pointerFile = path.join(config.STORAGE_ROOT, ANNOUNCED_MODEL_POINTER);
+  const watcher = new PointerWatcher({
+    directory: path.dirname(pointerFile),
+    fileName: path.basename(pointerFile),
+    pollMs: config.INFERENCE_POINTER_POLL_MS,
+    check: () => controller.checkPointer(),
+    logger: logger.child({ component: 'inference.pointer' }),
   });
-  if (announced) await manager.activate(announced);
-  else logger.info({ storageRoot: config.STORAGE_ROOT }, 'model.pointer.absent');
+  watcher.start();
 
   return {
     app,
     manager,
+    controller,
     pool,
     state,
     metrics,
     ...(edge ? { edge } : {}),
     async close() {
       await app.close();
+      await watcher.stop();
       await edge?.close();
       await manager.close();
       await pool.close();

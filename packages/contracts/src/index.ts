@@ -2,10 +2,14 @@ export { Md5Schema, Sha256Schema } from './hashes.js';
 export { StorageRelativePathSchema } from './storage-path.js';
 export { ModelFamilySchema, ModelFormatSchema, modelFormatFromFileName, type ModelFamily, type ModelFormat } from './model-format.js';
 export {
+  AcceptanceSampleSchema,
+  AcceptanceSchema,
   InputSpecSchema,
   LabelFormatSchema,
   MODEL_DESCRIPTOR_FILE,
   ModelDescriptorSchema,
+  type Acceptance,
+  type AcceptanceSample,
   type InputSpec,
   type LabelFormat,
   type ModelDescriptor,
@@ -37,7 +41,14 @@ export {
   type UpdatePolicy,
   type UpdateState,
 } from './loader-twin.js';
-export { ActiveModelReportSchema, InferenceReportedSchema, type ActiveModelReport, type InferenceReported } from './inference-twin.js';
+export {
+  ActivationReportSchema,
+  ActiveModelReportSchema,
+  InferenceReportedSchema,
+  type ActivationReport,
+  type ActiveModelReport,
+  type InferenceReported,
+} from './inference-twin.js';
 export {
   BoxSchema,
   ClassificationSchema,

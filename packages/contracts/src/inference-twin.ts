@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ModelFamilySchema, ModelFormatSchema } from './model-format.js';
+import { ActivationTriggerSchema } from './model-status.js';
 
 export const ActiveModelReportSchema = z.object({
   name: z.string(),
@@ -11,6 +12,25 @@ export const ActiveModelReportSchema = z.object({
 });
 export type ActiveModelReport = z.infer<typeof ActiveModelReportSchema>;
 
+/**
+ * The outcome of one activation attempt, as the inference module reports it (reported `lastActivation`, `/v1/models`).
+ * `sha256` is missing only for a seed announcement whose model file could not be read. In reported properties the
+ * optional fields are sent as null when they do not apply, since the hub merges a patch into what it holds.
+ */
+export const ActivationReportSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  sha256: z.string().nullish(),
+  outcome: z.enum(['accepted', 'rejected']),
+  trigger: ActivationTriggerSchema,
+  error: z.object({ code: z.string(), message: z.string() }).nullish(),
+  loadMs: z.number().nonnegative().nullish(),
+  warmupMs: z.number().nonnegative().nullish(),
+  acceptance: z.object({ samples: z.number().int().nonnegative(), passed: z.number().int().nonnegative() }).nullish(),
+  at: z.iso.datetime(),
+});
+export type ActivationReport = z.infer<typeof ActivationReportSchema>;
+
 /** Reported properties of the inference module twin. */
 export const InferenceReportedSchema = z.object({
   activeModel: ActiveModelReportSchema.nullable(),
@@ -18,5 +38,7 @@ export const InferenceReportedSchema = z.object({
     .object({ code: z.string(), message: z.string(), name: z.string(), version: z.string(), at: z.iso.datetime() })
     .nullable(),
   swapCount: z.number().int().nonnegative(),
+  /** The last activation attempt, accepted or rejected (null before the first); absent from older modules. */
+  lastActivation: ActivationReportSchema.nullable().optional(),
 });
 export type InferenceReported = z.infer<typeof InferenceReportedSchema>;

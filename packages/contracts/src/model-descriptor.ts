@@ -21,6 +21,30 @@ export type InputSpec = z.infer<typeof InputSpecSchema>;
 export const LabelFormatSchema = z.enum(['labelmap', 'coco-labels', 'plain']);
 export type LabelFormat = z.infer<typeof LabelFormatSchema>;
 
+/**
+ * One acceptance sample: an image inside the package and the labels the model must find in it (each with a score of
+ * at least `minScore` when set, else above the model's own threshold). Detectors match detections, classifiers their
+ * top-k classes.
+ */
+export const AcceptanceSampleSchema = z.strictObject({
+  /** Image file inside the package, relative to model.json: a plain name or `folder/name`, no `..`. */
+  image: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'must be a file name inside the package (letters, digits, ".", "_", "-", "/")')
+    .refine((value) => value.split('/').every((segment) => segment !== '..' && segment !== '.'), 'must not contain "." or ".." segments'),
+  labels: z.array(z.string().min(1).max(128)).min(1).max(32),
+  minScore: z.number().min(0).max(1).optional(),
+});
+export type AcceptanceSample = z.infer<typeof AcceptanceSampleSchema>;
+
+/** Samples the inference module runs after warm-up; a model that misses a label is rejected (MODEL_ACCEPTANCE_FAILED). */
+export const AcceptanceSchema = z.strictObject({
+  samples: z.array(AcceptanceSampleSchema).min(1).max(16),
+});
+export type Acceptance = z.infer<typeof AcceptanceSchema>;
+
 /** `model.json`, the optional descriptor inside a model package. */
 export const ModelDescriptorSchema = z.strictObject({
   schemaVersion: z.literal(1).default(1),
@@ -37,6 +61,7 @@ export const ModelDescriptorSchema = z.strictObject({
   iouThreshold: z.number().min(0).max(1).optional(),
   maxDetections: z.number().int().positive().max(1000).optional(),
   topK: z.number().int().positive().max(100).optional(),
+  acceptance: AcceptanceSchema.optional(),
 });
 export type ModelDescriptor = z.infer<typeof ModelDescriptorSchema>;
 

@@ -1,16 +1,19 @@
 import { ModelMessageSchema, toModelAnnouncement, type DetectionResult } from '@edge-ml/contracts';
 import type { EdgeClient, EdgeMessage, Logger } from '@edge-ml/edge-kit';
+import type { ActivationController } from '../serving/activation-controller.js';
 import type { ModelManager } from '../serving/model-manager.js';
 import type { ServingState } from '../serving/serving-state.js';
 
 import { INFERENCE_EDGE_INTERFACE } from '../edge-interface.js';
+import { StatusOutbox } from './status-outbox.js';
 
 export const [MODEL_INPUT, IMAGE_INPUT] = INFERENCE_EDGE_INTERFACE.inputs;
-export const [DETECTIONS_OUTPUT] = INFERENCE_EDGE_INTERFACE.outputs;
+export const [DETECTIONS_OUTPUT, MODEL_STATUS_OUTPUT] = INFERENCE_EDGE_INTERFACE.outputs;
 
 export interface InferenceEdgeOptions {
   client: EdgeClient;
   manager: ModelManager;
+  controller: ActivationController;
   state: ServingState;
   logger: Logger;
 }
@@ -44,9 +47,16 @@ export function detectionsMessage(result: DetectionResult, source: EdgeMessage):
   };
 }
 
-/** Wires the module to edgeHub: DLModelInput swaps models, images in get detections out, and serving state goes to reported properties. */
-export function wireInferenceEdge({ client, manager, state, logger }: InferenceEdgeOptions): void {
+/**
+ * Wires the module to edgeHub: DLModelInput asks for a model, each activation attempt is answered on DLModelStatus,
+ * images in get detections out, and serving state goes to reported properties.
+ */
+export function wireInferenceEdge({ client, manager, controller, state, logger }: InferenceEdgeOptions): void {
   const log = logger.child({ component: 'inference.edge' });
+  const outbox = new StatusOutbox(client, MODEL_STATUS_OUTPUT, log);
+  controller.on('attempted', (_report, status) => {
+    if (status) void outbox.send(status);
+  });
   client.onInput(MODEL_INPUT, async (message) => {
     const parsed = parseModelMessage(message.body);
     if (!parsed.ok) {
@@ -55,7 +65,7 @@ export function wireInferenceEdge({ client, manager, state, logger }: InferenceE
       return;
     }
     log.info({ model: parsed.announcement.name, version: parsed.announcement.version }, 'model.message.received');
-    await manager.activate(parsed.announcement);
+    await controller.request(parsed.announcement, 'message');
   });
   client.onInput(IMAGE_INPUT, async (message) => {
     try {
@@ -68,8 +78,12 @@ export function wireInferenceEdge({ client, manager, state, logger }: InferenceE
   const report = (reported: ReturnType<ServingState['reported']>) =>
     client.patchReported(reported).catch((error: unknown) => log.debug({ err: error }, 'reported.update.deferred'));
   state.onReportedChange((reported) => void report(reported));
-  // The full desired document arrives after every (re)connect: the moment to send the whole reported state again.
+  // The full desired document arrives after every (re)connect: the moment to send the whole reported state again, and
+  // the statuses that could not be sent while disconnected.
   client.onDesired((desired) => {
-    if (desired.full) void report(state.reported());
+    if (desired.full) {
+      void report(state.reported());
+      void outbox.flush();
+    }
   });
 }

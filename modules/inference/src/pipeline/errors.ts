@@ -23,3 +23,10 @@ export class ModelLoadError extends PipelineError {
     super(`model could not be loaded: ${detail}`, options);
   }
 }
+
+export class InputSizeMismatchError extends PipelineError {
+  readonly code = 'MODEL_INPUT_MISMATCH';
+  constructor(declared: string, actual: string) {
+    super(`model.json declares an input of ${declared}, but the model's input is fixed at ${actual}`);
+  }
+}

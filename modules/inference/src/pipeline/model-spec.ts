@@ -1,5 +1,5 @@
 import type { ModelDescriptor, ModelFamily } from '@edge-ml/contracts';
-import { UnknownModelFamilyError } from './errors.js';
+import { InputSizeMismatchError, UnknownModelFamilyError } from './errors.js';
 import { describeSignature, type ModelSignature, type TensorInfo } from './signature.js';
 
 export interface ResolvedInputSpec {
@@ -74,6 +74,12 @@ export function resolveModelSpec(signature: ModelSignature, descriptor: ModelDes
   const [heightAxis, widthAxis] = layout === 'nchw' ? [2, 3] : [1, 2];
   const staticHeight = image.shape[heightAxis] ?? -1;
   const staticWidth = image.shape[widthAxis] ?? -1;
+  // A fixed input the descriptor contradicts would only fail in the runtime, after allocating tensors of the declared size.
+  const declaredWidth = descriptor.input?.width ?? staticWidth;
+  const declaredHeight = descriptor.input?.height ?? staticHeight;
+  if ((staticWidth > 0 && declaredWidth !== staticWidth) || (staticHeight > 0 && declaredHeight !== staticHeight)) {
+    throw new InputSizeMismatchError(`${declaredWidth}x${declaredHeight}`, `${staticWidth > 0 ? staticWidth : '?'}x${staticHeight > 0 ? staticHeight : '?'}`);
+  }
   const fallbackSize = family === 'tiny-yolov3' ? 416 : 0;
   const width = descriptor.input?.width ?? (staticWidth > 0 ? staticWidth : fallbackSize);
   const height = descriptor.input?.height ?? (staticHeight > 0 ? staticHeight : fallbackSize);

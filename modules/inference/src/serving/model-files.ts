@@ -1,7 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256OfFile } from '@edge-ml/edge-kit';
-import { ModelDescriptorSchema, type ModelAnnouncement, type ModelDescriptor } from '@edge-ml/contracts';
+import { ModelDescriptorSchema, type AcceptanceSample, type ModelAnnouncement, type ModelDescriptor } from '@edge-ml/contracts';
 import { InvalidDescriptorError, ModelChecksumError, ModelFileError, PathOutsideStorageError } from './serving-errors.js';
 
 /** Resolves a storage-relative path, following symlinks, and refuses anything that ends up outside the root. */
@@ -49,4 +49,23 @@ export async function readModelFiles(storageRoot: string, announcement: ModelAnn
   if (announcement.sha256 && announcement.sha256 !== sha256) throw new ModelChecksumError(announcement.modelPath, announcement.sha256, sha256);
   const labelsText = await readFile(labelsPath, 'utf8');
   return { modelPath, labelsText, sha256, ...(descriptor ? { descriptor } : {}) };
+}
+
+/** An acceptance sample with its image read from the package. */
+export interface LoadedSample extends AcceptanceSample {
+  bytes: Buffer;
+}
+
+/** Reads the images named by model.json's acceptance section; they sit next to model.json, inside shared storage. */
+export async function readAcceptanceSamples(storageRoot: string, announcement: ModelAnnouncement, descriptor: ModelDescriptor | undefined): Promise<LoadedSample[]> {
+  const samples = descriptor?.acceptance?.samples ?? [];
+  if (samples.length === 0 || !announcement.descriptorPath) return [];
+  const packageDirectory = path.posix.dirname(announcement.descriptorPath);
+  const loaded: LoadedSample[] = [];
+  for (const sample of samples) {
+    const relativePath = path.posix.join(packageDirectory, sample.image);
+    const imagePath = await resolveInsideStorage(storageRoot, relativePath);
+    loaded.push({ ...sample, bytes: await readFile(imagePath) });
+  }
+  return loaded;
 }

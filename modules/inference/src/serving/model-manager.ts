@@ -6,8 +6,9 @@ import type { ModelSpec } from '../pipeline/model-spec.js';
 import type { RuntimeOptions } from '../runtimes/model-runtime.js';
 import { serializeError } from '../worker/protocol.js';
 import type { WorkerPool } from '../worker/worker-pool.js';
-import { readModelFiles } from './model-files.js';
-import { NoModelError } from './serving-errors.js';
+import { describeFindings, missingLabels } from './acceptance.js';
+import { readAcceptanceSamples, readModelFiles, type LoadedSample } from './model-files.js';
+import { AcceptanceFailedError, NoModelError } from './serving-errors.js';
 
 export interface ActiveModel {
   id: string;
@@ -22,6 +23,8 @@ export interface ActiveModel {
   activatedAt: string;
   loadMs: number;
   warmupMs: number;
+  /** Acceptance samples run and passed before it served; absent when its package has none. */
+  acceptance?: { samples: number; passed: number };
 }
 
 export type ActivationOutcome =
@@ -50,7 +53,8 @@ interface Queued {
 }
 
 /**
- * Owns which model serves. Activations run one at a time: load and warm up in every worker, switch one reference,
+ * Owns which model serves. Activations run one at a time: load and warm up in every worker, pass the package's
+ * acceptance samples (when it has any), switch one reference,
  * then free the old model once the requests pinned to it have finished. A newer announcement that arrives while one
  * is loading supersedes any still waiting; a repeat of the active model is a no-op. A failure leaves the old model serving.
  */
@@ -131,6 +135,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         log.info('model.activation.unchanged');
         return { status: 'unchanged', model: this.current };
       }
+      const samples = await readAcceptanceSamples(this.options.storageRoot, announcement, files.descriptor);
       log.info('model.load.start');
       const info = await this.options.pool.loadEverywhere(id, {
         format: announcement.format,
@@ -145,6 +150,9 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         await this.options.pool.unloadEverywhere(id);
         return { status: 'superseded' };
       }
+      const acceptanceStarted = performance.now();
+      await this.runAcceptance(id, samples);
+      if (samples.length > 0) log.info({ samples: samples.length, acceptanceMs: Math.round(performance.now() - acceptanceStarted) }, 'model.acceptance.passed');
       const model: ActiveModel = {
         id,
         name: announcement.name,
@@ -158,6 +166,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         activatedAt: new Date().toISOString(),
         loadMs: info.loadMs,
         warmupMs: info.warmupMs,
+        ...(samples.length > 0 ? { acceptance: { samples: samples.length, passed: samples.length } } : {}),
       };
       const previous = this.current;
       this.current = model;
@@ -172,6 +181,23 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
       log.error({ err: error, code: info.code }, 'model.activation.failed');
       this.emit('failed', announcement, info);
       return { status: 'failed', error: info };
+    }
+  }
+
+  /** Runs each acceptance sample through the worker path requests take; the first label missing rejects the model. */
+  private async runAcceptance(modelId: string, samples: LoadedSample[]): Promise<void> {
+    for (const sample of samples) {
+      let findings;
+      try {
+        findings = await this.options.pool.detect(modelId, sample.bytes, this.options.decode, sample.minScore, { exemptFromQueueLimit: true });
+      } catch (error) {
+        throw new AcceptanceFailedError(sample.image, `it could not be run: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      const missing = missingLabels(sample, findings);
+      if (missing.length > 0) {
+        const threshold = sample.minScore === undefined ? '' : ` with a score of at least ${sample.minScore}`;
+        throw new AcceptanceFailedError(sample.image, `expected ${missing.join(', ')}${threshold}, but ${describeFindings(findings)}`);
+      }
     }
   }
 

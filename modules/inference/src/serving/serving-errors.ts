@@ -47,3 +47,11 @@ export class InvalidDescriptorError extends ServingError {
     super(`model descriptor "${relativePath}" is invalid: ${detail}`);
   }
 }
+
+export class AcceptanceFailedError extends ServingError {
+  readonly code = 'MODEL_ACCEPTANCE_FAILED';
+  readonly statusCode = 422;
+  constructor(sample: string, detail: string) {
+    super(`acceptance sample "${sample}" failed: ${detail}`);
+  }
+}

@@ -1,5 +1,6 @@
-import type { InferenceReported } from '@edge-ml/contracts';
+import type { ActivationReport, InferenceReported } from '@edge-ml/contracts';
 import type { InferenceMetrics } from '../metrics.js';
+import type { ActivationController } from './activation-controller.js';
 import type { ActiveModel, ModelManager } from './model-manager.js';
 
 export interface ServingSnapshot {
@@ -7,21 +8,35 @@ export interface ServingSnapshot {
   history: { name: string; version: string; activatedAt: string }[];
   lastError: InferenceReported['lastSwapError'];
   swapCount: number;
+  /** The last activation attempt (accepted or rejected), and the recent ones, newest first. */
+  lastActivation: ActivationReport | null;
+  activations: ActivationReport[];
 }
 
 const HISTORY_LENGTH = 10;
+
+/** Every field present, null where it does not apply: the hub merges a reported patch, so a missing key would keep its old value. */
+function reportedActivation(report: ActivationReport): ActivationReport {
+  return { sha256: null, error: null, loadMs: null, warmupMs: null, acceptance: null, ...report };
+}
 
 /** What the module tells the world about serving: the API's /v1/models, reported properties and metrics, from the manager's events. */
 export class ServingState {
   private history: ServingSnapshot['history'] = [];
   private lastError: ServingSnapshot['lastError'] = null;
   private swapCount = 0;
+  private activations: ActivationReport[] = [];
   private readonly listeners: ((reported: InferenceReported) => void)[] = [];
 
   constructor(
     private readonly manager: ModelManager,
     private readonly metrics: InferenceMetrics,
+    controller?: ActivationController,
   ) {
+    controller?.on('attempted', (report) => {
+      this.activations = [report, ...this.activations].slice(0, HISTORY_LENGTH);
+      this.publish();
+    });
     manager.on('activated', (model, previous) => {
       if (previous) this.swapCount += 1;
       this.history = [{ name: model.name, version: model.version, activatedAt: model.activatedAt }, ...this.history].slice(0, HISTORY_LENGTH);
@@ -51,6 +66,7 @@ export class ServingState {
         : null,
       lastSwapError: this.lastError,
       swapCount: this.swapCount,
+      lastActivation: this.activations[0] ? reportedActivation(this.activations[0]) : null,
     };
   }
 
@@ -63,6 +79,8 @@ export class ServingState {
       history: this.history,
       lastError: this.lastError,
       swapCount: this.swapCount,
+      lastActivation: this.activations[0] ?? null,
+      activations: this.activations,
     };
   }
 

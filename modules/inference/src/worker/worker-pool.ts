@@ -158,11 +158,14 @@ export class WorkerPool {
     await Promise.allSettled(this.workers.map((worker) => worker.call({ type: 'unload', modelId })));
   }
 
-  /** Decodes image bytes and runs a model on them, both in a worker; a bad image rejects with its 4xx status. */
-  detect(modelId: string, image: Uint8Array, decode: DecodeOptions, scoreThreshold?: number): Promise<DetectResult> {
+  /**
+   * Decodes image bytes and runs a model on them, both in a worker; a bad image rejects with its 4xx status.
+   * `exemptFromQueueLimit` is for the module's own work (acceptance samples), which load must not refuse.
+   */
+  detect(modelId: string, image: Uint8Array, decode: DecodeOptions, scoreThreshold?: number, options: { exemptFromQueueLimit?: boolean } = {}): Promise<DetectResult> {
     if (this.closed) return Promise.reject(new Error('the worker pool is closed'));
     const roomNow = this.workers.some((worker) => worker.hasRoom(this.jobsPerWorker));
-    if (!roomNow && this.queue.length >= this.options.maxQueue) {
+    if (!roomNow && !options.exemptFromQueueLimit && this.queue.length >= this.options.maxQueue) {
       return Promise.reject(new OverloadedError(1, this.queue.length));
     }
     return new Promise((resolve, reject) => {

@@ -17,6 +17,22 @@ const ActiveModelSchema = {
   },
 } as const;
 
+const ActivationSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    sha256: { type: 'string' },
+    outcome: { type: 'string', enum: ['accepted', 'rejected'] },
+    trigger: { type: 'string', enum: ['message', 'pointer', 'startup'] },
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    loadMs: { type: 'number' },
+    warmupMs: { type: 'number' },
+    acceptance: { type: 'object', properties: { samples: { type: 'integer' }, passed: { type: 'integer' } } },
+    at: { type: 'string' },
+  },
+} as const;
+
 export interface StatusRoutesOptions {
   state: ServingState;
   metrics: InferenceMetrics;
@@ -29,7 +45,7 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
 
   app.get('/v1/models', {
     schema: {
-      summary: 'The active model, recent activations and the last activation error',
+      summary: 'The active model, recent swaps, the last activation attempts with their outcomes, and the last activation error',
       tags: ['models'],
       response: {
         200: {
@@ -39,6 +55,8 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
             history: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, activatedAt: { type: 'string' } } } },
             lastError: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, at: { type: 'string' } } },
             swapCount: { type: 'integer' },
+            lastActivation: { anyOf: [ActivationSchema, { type: 'null' }] },
+            activations: { type: 'array', items: ActivationSchema },
           },
         },
       },
