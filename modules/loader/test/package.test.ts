@@ -37,6 +37,15 @@ describe('preparePackage', () => {
     expect(prepared).toMatchObject({ descriptorFile: 'model.json', descriptor: { family: 'ssd' } });
   });
 
+  it('keeps the acceptance sample images model.json names, and rejects a package that lacks one', async () => {
+    const descriptor = { family: 'ssd', acceptance: { samples: [{ image: 'person.jpg', labels: ['person'] }] } };
+    const zip = await ssdPackage({ descriptor, extra: [{ name: 'person.jpg', data: await readFile(path.join(TESTDATA, 'images', 'darknet_person.jpg')) }] });
+    await prepare(zip);
+    expect((await readdir(staging)).sort()).toEqual(['labelmap.txt', 'model.json', 'person.jpg', 'ssd_mobilenet_v1_coco_quant_detect.tflite']);
+    staging = await mkdtemp(path.join(tmpdir(), 'staging-'));
+    await expectRejected(await ssdPackage({ descriptor }), /names "person\.jpg", which is not in the package/);
+  });
+
   it('accepts a raw model file', async () => {
     const prepared = await preparePackage(path.join(TESTDATA, 'models', 'yolox_nano.onnx'), 'yolox_nano.onnx', staging, DEFAULT_PACKAGE_LIMITS);
     expect(prepared).toMatchObject({ format: 'onnx', modelFile: 'yolox_nano.onnx', labelsFile: 'labels.txt' });

@@ -25,13 +25,14 @@ export function renameEntries(zip: Buffer, from: string, to: string): Buffer {
 }
 
 /** A real model package: the SSD model and its labelmap, optionally with a model.json. */
-export async function ssdPackage(options: { descriptor?: object; folder?: string } = {}): Promise<Buffer> {
+export async function ssdPackage(options: { descriptor?: object; folder?: string; extra?: ZipEntry[] } = {}): Promise<Buffer> {
   const prefix = options.folder ? `${options.folder}/` : '';
   const entries: ZipEntry[] = [
     { name: `${prefix}ssd_mobilenet_v1_coco_quant_detect.tflite`, data: await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite')) },
     { name: `${prefix}labelmap.txt`, data: await readFile(path.join(TESTDATA, 'models', 'labelmap.txt')) },
   ];
   if (options.descriptor) entries.push({ name: `${prefix}model.json`, data: Buffer.from(JSON.stringify(options.descriptor)) });
+  for (const entry of options.extra ?? []) entries.push({ ...entry, name: `${prefix}${entry.name}` });
   return buildZip(entries);
 }
 

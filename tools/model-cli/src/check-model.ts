@@ -1,7 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ModelDescriptorSchema, modelFormatFromFileName, type ModelDescriptor, type ModelFamily } from '@edge-ml/contracts';
-import { ModelPipeline } from '@edge-ml/inference';
+import { ModelDescriptorSchema, modelFormatFromFileName, type AcceptanceSample, type ModelDescriptor, type ModelFamily } from '@edge-ml/contracts';
+import { decodeToFrame, describeFindings, missingLabels, ModelPipeline } from '@edge-ml/inference';
 import { CliError } from './cli-error.js';
 
 export interface CheckedModel {
@@ -19,8 +19,16 @@ async function readText(file: string, what: string): Promise<string> {
   }
 }
 
-/** Loads the model with the inference module's own pipeline, so a package that passes here loads on the device. */
-export async function checkModel(modelPath: string, labelsPath: string, descriptorPath?: string): Promise<CheckedModel> {
+/** An acceptance sample as the publisher names it: an image file on this machine and the labels it must yield. */
+export interface LocalSample extends Omit<AcceptanceSample, 'image'> {
+  path: string;
+}
+
+/**
+ * Loads the model with the inference module's own pipeline, so a package that passes here loads on the device, and
+ * runs the acceptance samples as the device will (decode onto the model's canvas, infer, look for the labels).
+ */
+export async function checkModel(modelPath: string, labelsPath: string, descriptorPath?: string, samples: LocalSample[] = []): Promise<CheckedModel> {
   const format = modelFormatFromFileName(modelPath);
   if (!format) throw new CliError(`${path.basename(modelPath)} is not a model: expected a .onnx or .tflite file`);
   const labelsText = await readText(labelsPath, 'labels file');
@@ -47,6 +55,12 @@ export async function checkModel(modelPath: string, labelsPath: string, descript
     throw new CliError(`${path.basename(modelPath)} does not load as a detector or classifier: ${error instanceof Error ? error.message : String(error)}`);
   }
   const { spec } = loaded.pipeline;
+  try {
+    for (const sample of samples) await checkSample(loaded.pipeline, sample);
+  } catch (error) {
+    await loaded.pipeline.dispose();
+    throw error;
+  }
   const result = {
     family: spec.family,
     runtime: loaded.pipeline.runtimeName,
@@ -55,4 +69,21 @@ export async function checkModel(modelPath: string, labelsPath: string, descript
   };
   await loaded.pipeline.dispose();
   return result;
+}
+
+async function checkSample(pipeline: ModelPipeline, sample: LocalSample): Promise<void> {
+  const bytes = await readFile(sample.path).catch(() => {
+    throw new CliError(`cannot read the sample image ${sample.path}`);
+  });
+  let findings;
+  try {
+    const frame = await decodeToFrame(bytes, pipeline.spec.input, { limitPixels: 40_000_000 });
+    findings = await pipeline.infer(frame, sample.minScore === undefined ? {} : { scoreThreshold: sample.minScore });
+  } catch (error) {
+    throw new CliError(`sample ${sample.path} cannot be run: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const missing = missingLabels(sample, findings);
+  if (missing.length > 0) {
+    throw new CliError(`sample ${path.basename(sample.path)}: the model does not find ${missing.join(', ')} (${describeFindings(findings)}); the device would reject this package`);
+  }
 }

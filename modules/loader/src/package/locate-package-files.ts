@@ -14,7 +14,8 @@ export interface PackageFiles {
 
 /**
  * Finds the model, its labels and the optional model.json among the extracted files. A package holds exactly one
- * model file; the labels are what model.json names, else the one .txt file. Everything must be a file of the package.
+ * model file; the labels are what model.json names, else the one .txt file. Everything model.json names (model,
+ * labels, acceptance sample images) must be a file of the package.
  */
 export async function locatePackageFiles(directory: string, files: string[]): Promise<PackageFiles> {
   const descriptorFile = files.find((file) => path.posix.basename(file) === MODEL_DESCRIPTOR_FILE);
@@ -47,6 +48,8 @@ export async function locatePackageFiles(directory: string, files: string[]): Pr
   if (!labelsFile) {
     throw new InvalidPackageError(texts.length === 0 ? 'it holds no labels file (.txt)' : `it holds ${texts.length} .txt files; name the labels in ${MODEL_DESCRIPTOR_FILE}`);
   }
+  // Acceptance samples are installed with the package (extraction keeps every file); they must be there to be run.
+  for (const sample of descriptor?.acceptance?.samples ?? []) named(sample.image);
   const format = modelFormatFromFileName(modelFile);
   if (!format) throw new InvalidPackageError(`"${modelFile}" is not a .onnx or .tflite file`);
   return { modelFile, labelsFile, format, ...(descriptorFile ? { descriptorFile } : {}), ...(descriptor ? { descriptor } : {}) };
