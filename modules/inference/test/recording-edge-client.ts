@@ -1,0 +1,54 @@
+import { applyMergePatch, type DesiredListener, type EdgeClient, type EdgeMessage, type InputHandler, type MethodHandler } from '@edge-ml/edge-kit';
+
+/**
+ * An EdgeClient that records what the module sends and delivers input messages on demand. Like the Azure adapter, it
+ * refuses to send while disconnected, and delivers the full desired document when it (re)connects; reported patches
+ * are merged as the hub merges them (RFC 7396), so stale keys stay visible.
+ */
+export class RecordingEdgeClient implements EdgeClient {
+  readonly outputs: { outputName: string; body: unknown; properties: Record<string, string> }[] = [];
+  reportedState: Record<string, unknown> = {};
+  connected = false;
+  private readonly desiredListeners: DesiredListener[] = [];
+  private readonly inputs = new Map<string, InputHandler>();
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+  async close(): Promise<void> {
+    this.connected = false;
+  }
+  onDesired(listener: DesiredListener): void {
+    this.desiredListeners.push(listener);
+  }
+  onInput(inputName: string, handler: InputHandler): void {
+    this.inputs.set(inputName, handler);
+  }
+  onMethod(_methodName: string, _handler: MethodHandler): void {}
+  async patchReported(patch: Record<string, unknown>): Promise<void> {
+    if (!this.connected) throw new Error('edge client is not connected');
+    this.reportedState = applyMergePatch(this.reportedState, structuredClone(patch));
+  }
+  async sendOutput(outputName: string, message: EdgeMessage): Promise<void> {
+    if (!this.connected) throw new Error('edge client is not connected');
+    this.outputs.push({ outputName, body: JSON.parse(message.body.toString('utf8')), properties: message.properties });
+  }
+
+  /** Connects (again) and delivers the full desired document, as the adapter does after every (re)connect. */
+  async connect(): Promise<void> {
+    this.connected = true;
+    for (const listener of this.desiredListeners) await listener({ version: 1, properties: {}, full: true });
+  }
+
+  /** Delivers a message on an input and waits for its handler, as edgeHub delivers DLModelInput. */
+  async deliver(inputName: string, body: unknown): Promise<void> {
+    const handler = this.inputs.get(inputName);
+    if (!handler) throw new Error(`no handler for input ${inputName}`);
+    await handler({ body: Buffer.from(JSON.stringify(body)), properties: {} });
+  }
+
+  /** The bodies sent on one output, oldest first. */
+  sent<T = unknown>(outputName: string): T[] {
+    return this.outputs.filter((output) => output.outputName === outputName).map((output) => output.body as T);
+  }
+}
