@@ -117,7 +117,7 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
   }, 60_000);
 
   it('rejects a model that does not see what its samples show with MODEL_ACCEPTANCE_FAILED, naming the sample and what was missing', async () => {
-    const cases = [
+    const cases: { version: string; files: Record<string, Buffer>; sample: { image: string; labels: string[] }; message: RegExp }[] = [
       { version: '4', files: { 'blank.png': await blankPng() }, sample: { image: 'blank.png', labels: ['person'] }, message: /acceptance sample "blank\.png" failed: expected person, but it found nothing/ },
       { version: '5', files: { 'dog.jpg': await readFile(imageFile('darknet_dog.jpg')) }, sample: { image: 'dog.jpg', labels: ['dog', 'giraffe'] }, message: /acceptance sample "dog\.jpg" failed: expected giraffe, but it found .*dog \d\.\d\d/ },
     ];

@@ -122,7 +122,7 @@ export class ActivationController extends EventEmitter<ActivationControllerEvent
     const announced = await this.readPointerSafely(readAnnouncedModel, 'announced');
     const same = confirmed !== undefined && announced !== undefined && announcementKey(confirmed) === announcementKey(announced);
     if (!confirmed && !announced) {
-      this.log.info({ storageRoot: this.options.storageRoot }, 'model.pointer.absent');
+      this.log.info({ storageRoot: this.options.storageRoot }, 'model.startup.none');
       return;
     }
     if (confirmed) {
