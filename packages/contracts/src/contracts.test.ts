@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  InferenceReportedSchema,
   Md5Schema,
   ModelDescriptorSchema,
   ModelMessageSchema,
@@ -101,6 +102,16 @@ describe('ModelDescriptorSchema', () => {
       scoreThreshold: 0.3,
     });
     expect(descriptor.schemaVersion).toBe(1);
+  });
+});
+
+describe('InferenceReportedSchema', () => {
+  const before = { activeModel: null, lastSwapError: null, swapCount: 0 };
+  it('reads what modules before lastActivation reported, and lastActivation with its not-applicable fields null', () => {
+    expect(InferenceReportedSchema.parse(before)).toEqual(before);
+    const lastActivation = { name: 'ssd', version: '2', sha256: SHA, outcome: 'rejected', trigger: 'pointer', error: { code: 'MODEL_LOAD_FAILED', message: 'x' }, loadMs: null, warmupMs: null, acceptance: null, at: '2026-11-30T10:00:00.000Z' };
+    expect(InferenceReportedSchema.parse({ ...before, lastActivation }).lastActivation).toEqual(lastActivation);
+    expect(InferenceReportedSchema.safeParse({ ...before, lastActivation: { ...lastActivation, outcome: 'superseded' } }).success).toBe(false);
   });
 });
 
