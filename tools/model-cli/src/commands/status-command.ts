@@ -10,6 +10,14 @@ interface Reported {
   activeModel?: { name: string; version: string } | null;
   lastSwapError?: { code: string; message: string } | null;
   swapCount?: number;
+  lastActivation?: { name: string; version: string; outcome: string; error?: { code: string } | null } | null;
+}
+
+/** The inference module's detail: the last activation when it was rejected, else the last swap error or the swap count. */
+function inferenceDetail(inference: Reported): string {
+  const last = inference.lastActivation;
+  if (last?.outcome === 'rejected') return `rejected ${last.name}@${last.version}: ${last.error?.code ?? 'unknown'}`;
+  return inference.lastSwapError ? `last swap failed: ${inference.lastSwapError.code}` : `swaps: ${inference.swapCount ?? 0}`;
 }
 
 function row(cells: string[], widths: number[]): string {
@@ -27,7 +35,7 @@ export async function statusCommand(argv: string[], print: (line: string) => voi
   const rows = [
     ['MODULE', 'STATE', 'MODEL', 'DETAIL'],
     ['loader', update?.state ?? 'idle', update?.name ? `${update.name}@${update.version}` : '-', update?.error ? `${update.error.code}: ${update.error.message}` : progress || (loader.activeModel ? `active ${loader.activeModel.name}@${loader.activeModel.version}` : '')],
-    ['inference', inference.activeModel ? 'serving' : 'no model', inference.activeModel ? `${inference.activeModel.name}@${inference.activeModel.version}` : '-', inference.lastSwapError ? `last swap failed: ${inference.lastSwapError.code}` : `swaps: ${inference.swapCount ?? 0}`],
+    ['inference', inference.activeModel ? 'serving' : 'no model', inference.activeModel ? `${inference.activeModel.name}@${inference.activeModel.version}` : '-', inferenceDetail(inference)],
   ];
   const widths = [0, 1, 2].map((column) => Math.max(...rows.map((cells) => (cells[column] ?? '').length)));
   for (const cells of rows) print(row(cells, widths));
