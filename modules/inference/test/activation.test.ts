@@ -119,6 +119,7 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
   it('rejects a model that does not see what its samples show with MODEL_ACCEPTANCE_FAILED, naming the sample and what was missing', async () => {
     const cases: { version: string; files: Record<string, Buffer>; sample: { image: string; labels: string[] }; message: RegExp }[] = [
       { version: '4', files: { 'blank.png': await blankPng() }, sample: { image: 'blank.png', labels: ['person'] }, message: /acceptance sample "blank\.png" failed: expected person, but it found nothing/ },
+      { version: '6', files: {}, sample: { image: 'gone.jpg', labels: ['person'] }, message: /acceptance sample "gone\.jpg" failed: it is not in the package/ },
       { version: '5', files: { 'dog.jpg': await readFile(imageFile('darknet_dog.jpg')) }, sample: { image: 'dog.jpg', labels: ['dog', 'giraffe'] }, message: /acceptance sample "dog\.jpg" failed: expected giraffe, but it found .*dog \d\.\d\d/ },
     ];
     for (const { version, files, sample, message } of cases) {
@@ -135,8 +136,9 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
   it('shows the last activations with their outcomes on /v1/models, as in reported properties', async () => {
     const models = (await service.app.inject({ url: '/v1/models' })).json<{ active: { version: string }; lastActivation: unknown; activations: { version: string; outcome: string; trigger: string; error?: { code: string } }[] }>();
     expect(models.active.version).toBe('3');
-    expect(models.activations.slice(0, 3)).toEqual([
+    expect(models.activations.slice(0, 4)).toEqual([
       expect.objectContaining({ version: '5', outcome: 'rejected', trigger: 'message', error: expect.objectContaining({ code: 'MODEL_ACCEPTANCE_FAILED' }) }),
+      expect.objectContaining({ version: '6', outcome: 'rejected' }),
       expect.objectContaining({ version: '4', outcome: 'rejected' }),
       expect.objectContaining({ version: '3', outcome: 'accepted', acceptance: { samples: 2, passed: 2 } }),
     ]);

@@ -2,7 +2,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256OfFile } from '@edge-ml/edge-kit';
 import { ModelDescriptorSchema, type AcceptanceSample, type ModelAnnouncement, type ModelDescriptor } from '@edge-ml/contracts';
-import { InvalidDescriptorError, ModelChecksumError, ModelFileError, PathOutsideStorageError } from './serving-errors.js';
+import { AcceptanceFailedError, InvalidDescriptorError, ModelChecksumError, ModelFileError, PathOutsideStorageError } from './serving-errors.js';
 
 /** Resolves a storage-relative path, following symlinks, and refuses anything that ends up outside the root. */
 export async function resolveInsideStorage(storageRoot: string, relativePath: string): Promise<string> {
@@ -64,8 +64,12 @@ export async function readAcceptanceSamples(storageRoot: string, announcement: M
   const loaded: LoadedSample[] = [];
   for (const sample of samples) {
     const relativePath = path.posix.join(packageDirectory, sample.image);
-    const imagePath = await resolveInsideStorage(storageRoot, relativePath);
-    loaded.push({ ...sample, bytes: await readFile(imagePath) });
+    try {
+      loaded.push({ ...sample, bytes: await readFile(await resolveInsideStorage(storageRoot, relativePath)) });
+    } catch (error) {
+      if (error instanceof PathOutsideStorageError) throw error;
+      throw new AcceptanceFailedError(sample.image, `it is not in the package (${relativePath} cannot be read)`);
+    }
   }
   return loaded;
 }
