@@ -54,9 +54,9 @@ interface Queued {
 
 /**
  * Owns which model serves. Activations run one at a time: load and warm up in every worker, pass the package's
- * acceptance samples (when it has any), switch one reference,
- * then free the old model once the requests pinned to it have finished. A newer announcement that arrives while one
- * is loading supersedes any still waiting; a repeat of the active model is a no-op. A failure leaves the old model serving.
+ * acceptance samples (when it has any), switch one reference, then free the old model once the requests pinned to it
+ * have finished. A newer announcement that arrives while one is loading supersedes any still waiting; a repeat of the
+ * active model is a no-op. A failure leaves the old model serving.
  */
 export class ModelManager extends EventEmitter<ModelManagerEvents> {
   private current: ActiveModel | undefined;
