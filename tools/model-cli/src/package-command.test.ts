@@ -33,6 +33,10 @@ describe('package --sample', () => {
     expect(descriptor.acceptance).toEqual({ samples: [{ image: 'darknet_person.jpg', labels: ['person', 'dog', 'horse'], minScore: 0.5 }] });
   }, 60_000);
 
+  it('refuses a sample whose file name another file of the package has', async () => {
+    await expect(packageCommand([model, '--labels', labels, '--sample', `${labels}=person`], () => undefined)).rejects.toThrow(/two files of the package would be named coco_classes\.txt/);
+  });
+
   it('refuses to write a package whose sample the model does not pass, naming the sample and what is missing', async () => {
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'cli-')), 'yolox.zip');
     const dog = path.join(testdata, 'images', 'darknet_dog.jpg');

@@ -43,11 +43,11 @@ export async function packageCommand(argv: string[], print: (line: string) => vo
   if (!model || !values.labels) throw usageError(`missing ${model ? '--labels' : 'the model file'}\n\n${PACKAGE_HELP}`);
   const samples = (values.sample ?? []).map(parseSampleOption);
   if (samples.length > 0 && values.raw) throw usageError('--sample needs a zip package (model.json lists the samples): drop --raw');
-  const files = [{ path: model }, { path: values.labels }, ...samples.map((sample) => ({ path: sample.path }))];
-  const names = files.map((file) => path.basename(file.path));
-  const clash = names.find((name, index) => names.indexOf(name) !== index || name === 'model.json');
-  if (clash) throw usageError(`two files of the package would be named ${clash}: rename a sample image`);
+  const names = [model, values.labels, ...samples.map((sample) => sample.path)].map((file) => path.basename(file));
+  const clash = names.find((name, index) => index >= 2 && (names.indexOf(name) !== index || name === 'model.json'));
+  if (clash) throw usageError(`two files of the package would be named ${clash}: rename the sample image`);
   const checked = await checkModel(model, values.labels, values.descriptor, samples);
+  const files = [{ path: model }, { path: values.labels }, ...samples.map((sample) => ({ path: sample.path }))];
   if (checked.descriptor?.acceptance && samples.length === 0) throw usageError(`${values.descriptor} has an acceptance section: give its images and labels with --sample, which replaces it`);
   const descriptor = withSamples(checked.descriptor, samples);
   const built = values.raw ? await buildRaw(model) : await buildModelPackage(files, descriptor);
