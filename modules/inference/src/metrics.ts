@@ -8,6 +8,7 @@ export interface InferenceMetrics {
   predictionScore: Histogram<'model' | 'version'>;
   errors: Counter<'code'>;
   swaps: Counter<'outcome'>;
+  activations: Counter<'outcome' | 'trigger'>;
   activeModel: Gauge<'name' | 'version' | 'family' | 'runtime'>;
   queueLength: Gauge;
 }
@@ -54,6 +55,12 @@ export function createMetrics(queueLength: () => number): InferenceMetrics {
     }),
     errors: new Counter({ name: 'inference_errors_total', help: 'Failed requests by error code', labelNames: ['code'], registers: [registry] }),
     swaps: new Counter({ name: 'inference_model_swaps_total', help: 'Model activations by outcome', labelNames: ['outcome'], registers: [registry] }),
+    activations: new Counter({
+      name: 'inference_model_activations_total',
+      help: 'Activation attempts by outcome (accepted, rejected) and trigger (message, pointer, startup), repeats answered from memory included',
+      labelNames: ['outcome', 'trigger'],
+      registers: [registry],
+    }),
     activeModel: new Gauge({ name: 'inference_active_model_info', help: 'The model serving requests (value 1)', labelNames: ['name', 'version', 'family', 'runtime'], registers: [registry] }),
     queueLength: new Gauge({ name: 'inference_queue_length', help: 'Requests waiting for a worker', registers: [registry], collect() { this.set(queueLength()); } }),
   };

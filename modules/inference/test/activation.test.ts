@@ -142,6 +142,9 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
       expect.objectContaining({ version: '4', outcome: 'rejected' }),
       expect.objectContaining({ version: '3', outcome: 'accepted', acceptance: { samples: 2, passed: 2 } }),
     ]);
+    const metrics = (await service.app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/inference_model_activations_total\{outcome="rejected",trigger="message"\} \d+/);
+    expect(metrics).toMatch(/inference_model_activations_total\{outcome="accepted",trigger="startup"\} 1/);
     const reported = InferenceReportedSchema.parse(edge.reportedState);
     expect(models.lastActivation).toEqual(expect.objectContaining({ name: reported.lastActivation?.name, version: reported.lastActivation?.version, outcome: reported.lastActivation?.outcome, at: reported.lastActivation?.at }));
   });

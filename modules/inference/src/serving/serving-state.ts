@@ -35,6 +35,7 @@ export class ServingState {
   ) {
     controller?.on('attempted', (report) => {
       this.activations = [report, ...this.activations].slice(0, HISTORY_LENGTH);
+      metrics.activations.inc({ outcome: report.outcome, trigger: report.trigger });
       this.publish();
     });
     manager.on('activated', (model, previous) => {
