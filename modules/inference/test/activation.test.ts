@@ -81,6 +81,17 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
     }
   }, 60_000);
 
+  it('runs an activation asked for the moment the one before it resolved (no I/O in between)', async () => {
+    const yolox = await readFile(modelFile('yolox_nano.onnx'));
+    const first = await stageModel(storage, { ...YOLOX_ONNX, version: 'back-to-back-1', modelBytes: yolox.subarray(0, 1000) });
+    const second = await stageModel(storage, { ...YOLOX_ONNX, version: 'back-to-back-2', modelBytes: yolox.subarray(0, 2000) });
+    // Awaited directly: any wrapper (a race with a timer) adds turns that hide the fault. The test's timeout catches a hang.
+    const firstOutcome = await service.manager.activate(first);
+    const secondOutcome = await service.manager.activate(second);
+    expect([firstOutcome.status, secondOutcome.status]).toEqual(['failed', 'failed']);
+    expect(service.manager.active?.version).toBe('1');
+  }, 15_000);
+
   it('answers a repeat of the serving version, or of a rejected one, from what it knows: nothing is loaded again', async () => {
     const loads = vi.spyOn(service.pool, 'loadEverywhere');
     await edge.deliver('DLModelInput', good);

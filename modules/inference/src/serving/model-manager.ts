@@ -78,9 +78,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     return new Promise((resolve) => {
       this.waiting?.resolve({ status: 'superseded' });
       this.waiting = { announcement, resolve };
-      this.running ??= this.drainQueue().finally(() => {
-        this.running = undefined;
-      });
+      this.running ??= this.drainQueue();
     });
   }
 
@@ -113,10 +111,16 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
   }
 
   private async drainQueue(): Promise<void> {
-    while (this.waiting) {
-      const { announcement, resolve } = this.waiting;
-      this.waiting = undefined;
-      resolve(await this.activateNow(announcement));
+    try {
+      while (this.waiting) {
+        const { announcement, resolve } = this.waiting;
+        this.waiting = undefined;
+        resolve(await this.activateNow(announcement));
+      }
+    } finally {
+      // Cleared in the same turn as the last check of `waiting`: a caller that resumes from the last outcome and
+      // activates again at once must start a new drain, not find this one still marked running.
+      this.running = undefined;
     }
   }
 
