@@ -41,16 +41,27 @@ export class TransferError extends LoaderError {
 export class SizeMismatchError extends LoaderError {
   readonly code = 'LOADER_SIZE_MISMATCH';
   readonly retryable = false;
-  constructor(expected: number, actual: number) {
-    super(`the package is ${actual} bytes, the desired properties say ${expected}`);
+  /** `actual` is 'more' when the body was cut off on passing `expected`; `source` says who declared `expected`. */
+  constructor(expected: number, actual: number | 'more', source: 'the desired properties' | 'Content-Length' = 'the desired properties') {
+    super(
+      actual === 'more'
+        ? `the package runs past the ${expected} bytes ${source} ${source === 'Content-Length' ? 'declares' : 'declare'}; the download stopped there`
+        : `the package is ${actual} bytes, ${source} ${source === 'Content-Length' ? 'says' : 'say'} ${expected}`,
+    );
   }
 }
 
 export class DiskFullError extends LoaderError {
   readonly code = 'LOADER_DISK_FULL';
   readonly retryable = true;
-  constructor(neededBytes: number, freeBytes: number) {
-    super(`not enough free space on shared storage: ${neededBytes} bytes needed, ${freeBytes} free`);
+  /** `neededBytes` is undefined when the file system ran out of space (ENOSPC) before the loader knew what it needed. */
+  constructor(neededBytes: number | undefined, freeBytes: number, options?: { cause?: unknown }) {
+    super(
+      neededBytes === undefined
+        ? `shared storage ran out of space (${freeBytes} bytes free); the loader retries once space is freed`
+        : `not enough free space on shared storage: ${neededBytes} bytes needed, ${freeBytes} free`,
+      options,
+    );
   }
 }
 

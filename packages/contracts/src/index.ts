@@ -1,5 +1,6 @@
 export { Md5Schema, Sha256Schema } from './hashes.js';
 export { StorageRelativePathSchema } from './storage-path.js';
+export { isSafePathSegment, ModelNameSchema, ModelVersionSchema, PackageFileNameSchema, pathSegmentProblem, pathSegmentSchema } from './path-segment.js';
 export { ModelFamilySchema, ModelFormatSchema, modelFormatFromFileName, type ModelFamily, type ModelFormat } from './model-format.js';
 export {
   AcceptanceSampleSchema,

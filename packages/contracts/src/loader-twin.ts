@@ -1,15 +1,8 @@
 import { z } from 'zod';
 import { Md5Schema, Sha256Schema } from './hashes.js';
+import { ModelNameSchema, ModelVersionSchema, PackageFileNameSchema } from './path-segment.js';
 
-const VersionSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'may contain letters, digits, ".", "_" and "-"');
-const ModelNameSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'may contain letters, digits, ".", "_" and "-"');
 const DownloadUrlSchema = z.url({ protocol: /^https?$/ });
-const PackageFileNameSchema = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[^/\\\0]+$/, 'must be a plain file name')
-  .refine((value) => value !== '.' && value !== '..', 'must be a plain file name');
 
 /** The seed's flat desired properties. */
 export const SeedLoaderDesiredSchema = z.object({
@@ -22,7 +15,7 @@ export type SeedLoaderDesired = z.infer<typeof SeedLoaderDesiredSchema>;
 /** The rich desired model: integrity data travels in the twin, the artifact behind the URL. */
 export const DesiredModelSchema = z.object({
   name: ModelNameSchema,
-  version: VersionSchema,
+  version: ModelVersionSchema,
   url: DownloadUrlSchema,
   sha256: Sha256Schema,
   sizeBytes: z.number().int().positive().optional(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Sha256Schema } from './hashes.js';
 import { ModelFormatSchema, modelFormatFromFileName, type ModelFormat } from './model-format.js';
+import { ModelNameSchema, ModelVersionSchema } from './path-segment.js';
 import { StorageRelativePathSchema } from './storage-path.js';
 
 /** The seed's DLModelOutput body: paths relative to the storage root. */
@@ -13,8 +14,8 @@ export type SeedModelMessage = z.infer<typeof SeedModelMessageSchema>;
 /** The rich DLModelOutput body. It keeps the seed's two fields so that a seed inference module still understands it. */
 export const RichModelMessageSchema = SeedModelMessageSchema.extend({
   schemaVersion: z.literal(1),
-  name: z.string().min(1).max(128),
-  version: z.string().min(1).max(64),
+  name: ModelNameSchema,
+  version: ModelVersionSchema,
   format: ModelFormatSchema,
   sha256: Sha256Schema,
   descriptor_path: StorageRelativePathSchema.optional(),

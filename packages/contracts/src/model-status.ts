@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Sha256Schema } from './hashes.js';
 import { RichModelMessageSchema } from './model-message.js';
+import { ModelNameSchema, ModelVersionSchema } from './path-segment.js';
 
 /**
  * The closed loop between the two modules (docs/architecture.md, "Activation and confirmation").
@@ -29,8 +30,8 @@ export type ActivationTrigger = z.infer<typeof ActivationTriggerSchema>;
 
 const StatusBaseSchema = z.object({
   schemaVersion: z.literal(1),
-  name: z.string().min(1).max(128),
-  version: z.string().min(1).max(64),
+  name: ModelNameSchema,
+  version: ModelVersionSchema,
   /** sha256 of the model file, as the announcement carried it (RichModelMessage.sha256). */
   sha256: Sha256Schema,
   trigger: ActivationTriggerSchema,

@@ -8,7 +8,11 @@ export type Fault =
   | { kind: 'truncate-after'; bytes: number }
   | { kind: 'stall-after'; bytes: number }
   | { kind: 'corrupt' }
-  | { kind: 'status'; status: number };
+  | { kind: 'status'; status: number }
+  /** 200 without Content-Length: the blob, then filler for as long as the client reads (a hostile or broken server). */
+  | { kind: 'endless' }
+  /** Declares the blob's length but sends `extraBytes` more after it. */
+  | { kind: 'longer-than-declared'; extraBytes: number };
 
 const etagOf = (body: Buffer) => `"0x${createHash('md5').update(body).digest('hex').slice(0, 16).toUpperCase()}"`;
 
@@ -62,6 +66,8 @@ export class FaultServer {
       response.writeHead(fault.status).end();
       return;
     }
+    if (fault?.kind === 'endless') return this.sendEndless(response, body, etag);
+    if (fault?.kind === 'longer-than-declared') return this.sendLongerThanDeclared(response, body, etag, fault.extraBytes);
     if (ifMatch && ifMatch !== etag) {
       response.writeHead(412).end();
       return;
@@ -102,5 +108,32 @@ export class FaultServer {
       else if (fault.kind === 'truncate-after') response.socket?.end();
       // stall-after: keep the socket open and send nothing more.
     });
+  }
+
+  private sendEndless(response: http.ServerResponse, body: Buffer, etag: string): void {
+    response.writeHead(200, { etag, 'accept-ranges': 'bytes' });
+    const filler = Buffer.alloc(64 * 1024, 0x5a);
+    let first = true;
+    const pump = () => {
+      while (!response.destroyed && !response.writableEnded) {
+        const chunk = first ? body : filler;
+        first = false;
+        this.bytesSent += chunk.length;
+        if (!response.write(chunk)) return void response.once('drain', pump);
+      }
+    };
+    response.on('close', () => response.removeAllListeners('drain'));
+    pump();
+  }
+
+  /** Written to the socket by hand: Node's response object refuses to send more than its Content-Length. */
+  private sendLongerThanDeclared(response: http.ServerResponse, body: Buffer, etag: string, extraBytes: number): void {
+    const socket = response.socket;
+    if (!socket) return;
+    const head = `HTTP/1.1 200 OK\r\netag: ${etag}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+    this.bytesSent += body.length + extraBytes;
+    socket.write(head);
+    socket.write(body);
+    socket.end(Buffer.alloc(extraBytes, 0x5a));
   }
 }

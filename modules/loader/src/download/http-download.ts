@@ -1,13 +1,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rm, stat, statfs, truncate } from 'node:fs/promises';
+import { readFile, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import got, { type Response } from 'got';
 import { writeJsonAtomic } from '@edge-ml/edge-kit';
-import { AccessDeniedError, DiskFullError, NotFoundError, SizeMismatchError, TransferError } from '../errors.js';
+import { AccessDeniedError, InvalidPackageError, LoaderError, NotFoundError, SizeMismatchError, TransferError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
+import { diskFullFrom, ensureFreeSpace, isNoSpaceError } from '../storage/disk-space.js';
 import { Throttle } from './throttle.js';
 
 export interface DownloadRequest {
@@ -15,6 +16,8 @@ export interface DownloadRequest {
   /** Where the bytes accumulate; `<partialPath>.json` remembers what they belong to, across restarts. */
   partialPath: string;
   expectedSizeBytes?: number;
+  /** The most a body may bring when neither `expectedSizeBytes` nor Content-Length declares a size. */
+  maxSizeBytes?: number;
   /** Free space to leave beyond the download itself (room to extract it). */
   reserveFactor?: number;
   maxBytesPerSecond?: number;
@@ -45,10 +48,17 @@ const resourceOf = (url: string) => url.split('?')[0] ?? url;
 
 class HashingCounter extends Transform {
   bytes = 0;
-  constructor(private readonly hashes: Hash[], private readonly onBytes: (total: number) => void) {
+  /** `allowedBytes`: a chunk that would take the count past it fails the pipeline with `tooLong()` before it is written. */
+  constructor(
+    private readonly hashes: Hash[],
+    private readonly onBytes: (total: number) => void,
+    private readonly allowedBytes = Number.POSITIVE_INFINITY,
+    private readonly tooLong: () => Error = () => new Error('the body is too long'),
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.bytes + chunk.length > this.allowedBytes) return done(this.tooLong());
     for (const hash of this.hashes) hash.update(chunk);
     this.bytes += chunk.length;
     this.onBytes(this.bytes);
@@ -75,18 +85,24 @@ export async function discardPartial(partialPath: string): Promise<void> {
   await rm(`${partialPath}.json`, { force: true });
 }
 
-async function ensureFreeSpace(directory: string, neededBytes: number): Promise<void> {
-  const stats = await statfs(directory);
-  const freeBytes = Number(stats.bavail) * Number(stats.bsize);
-  if (freeBytes < neededBytes) throw new DiskFullError(neededBytes, freeBytes);
-}
-
 function totalFromResponse(response: Response, offset: number): number | undefined {
   const range = response.headers['content-range'];
   const match = typeof range === 'string' ? /\/(\d+)$/.exec(range) : null;
   if (match?.[1]) return Number(match[1]);
   const length = Number(response.headers['content-length']);
   return Number.isFinite(length) && response.headers['content-length'] !== undefined ? offset + length : undefined;
+}
+
+/**
+ * Where a body must stop: at the desired size, else at Content-Length (both "declared"), else at `maxSizeBytes`.
+ * Passing it fails the download with the error `error()` builds.
+ */
+function bodyLimit(request: DownloadRequest, totalBytes: number | undefined): { bytes: number; declared: boolean; error: () => LoaderError } | undefined {
+  const { expectedSizeBytes, maxSizeBytes } = request;
+  if (expectedSizeBytes !== undefined) return { bytes: expectedSizeBytes, declared: true, error: () => new SizeMismatchError(expectedSizeBytes, 'more') };
+  if (totalBytes !== undefined) return { bytes: totalBytes, declared: true, error: () => new SizeMismatchError(totalBytes, 'more', 'Content-Length') };
+  if (maxSizeBytes !== undefined) return { bytes: maxSizeBytes, declared: false, error: () => new InvalidPackageError(`it is larger than ${maxSizeBytes} bytes, the most a package may be`) };
+  return undefined;
 }
 
 /** Feeds a file (or its first `endExclusive` bytes) to the hashes; returns how many bytes it read. */
@@ -180,12 +196,20 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
     stream.destroy();
     throw new SizeMismatchError(request.expectedSizeBytes, totalBytes);
   }
+  if (request.expectedSizeBytes === undefined && totalBytes !== undefined) {
+    // Content-Length is the first size known: check the room for it before the first byte is written.
+    await ensureFreeSpace(path.dirname(request.partialPath), Math.ceil((totalBytes - offset) * (request.reserveFactor ?? 1))).catch((error: unknown) => {
+      stream.destroy();
+      throw error;
+    });
+  }
+  const limit = bodyLimit(request, totalBytes);
   await writeJsonAtomic(`${request.partialPath}.json`, { resource, ...(etag ? { etag } : {}), ...(totalBytes !== undefined ? { totalBytes } : {}) } satisfies PartialState);
 
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
   if (offset > 0) await hashFileInto(request.partialPath, [sha256, md5], offset);
-  const counter = new HashingCounter([sha256, md5], (bytes) => request.onProgress?.(offset + bytes, totalBytes));
+  const counter = new HashingCounter([sha256, md5], (bytes) => request.onProgress?.(offset + bytes, totalBytes), limit ? limit.bytes - offset : undefined, () => limit?.error() ?? new Error('unreachable'));
   const output = createWriteStream(request.partialPath, { flags: offset > 0 ? 'a' : 'w' });
   // A failing source must not destroy the file stream: every byte that arrived is written and kept for resuming.
   let sourceError: unknown;
@@ -204,6 +228,15 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
   }
   if (sourceError !== undefined) {
     if (request.signal?.aborted) throw request.signal.reason;
+    if (sourceError instanceof LoaderError) {
+      await discardPartial(request.partialPath);
+      throw sourceError;
+    }
+    if (isNoSpaceError(sourceError)) {
+      // Without a declared size nothing says the rest will ever fit: the bytes go, so that the space comes back.
+      if (limit?.declared !== true) await discardPartial(request.partialPath);
+      throw await diskFullFrom(sourceError, path.dirname(request.partialPath));
+    }
     throw new TransferError(sourceError instanceof Error ? sourceError.message : String(sourceError), { cause: sourceError });
   }
   const sizeBytes = offset + counter.bytes;

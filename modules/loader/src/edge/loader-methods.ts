@@ -1,31 +1,68 @@
 import { DesiredModelSchema } from '@edge-ml/contracts';
-import type { EdgeClient, MethodResult } from '@edge-ml/edge-kit';
+import { z } from 'zod';
+import { DiskFullError, InvalidDesiredError, LoaderError } from '../errors.js';
+import { asDiskFullIfNoSpace } from '../storage/disk-space.js';
+import { withRelativeStoragePaths } from '../storage/relative-paths.js';
+import { redactSecrets, type EdgeClient, type MethodHandler, type MethodResult } from '@edge-ml/edge-kit';
 import type { Loader } from '../reconcile/loader.js';
 
-const UpdatePayloadSchema = DesiredModelSchema.partial({ name: true }).extend({});
+const UpdatePayloadSchema = z.looseObject({ name: z.unknown().optional(), url: z.string() });
+
+/** The 400 answer for a payload that is not a valid desired model: the same code and wording as for the twin. */
+function invalid(issues: readonly { path: PropertyKey[]; message: string }[]): MethodResult {
+  const error = new InvalidDesiredError(issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; '));
+  return { status: 400, payload: { error: error.code, message: error.message } };
+}
+
+/** The model name a payload without one gets: the URL's last segment without its extension. */
+function nameFromUrl(url: string): string {
+  try {
+    return new URL(url).pathname.split('/').pop()?.replace(/\.[^.]+$/, '') || 'model';
+  } catch {
+    return 'model';
+  }
+}
+
+/**
+ * Wraps a method handler so that a failure answers with its code and a message whose storage paths are relative to the
+ * storage root (the edge client would otherwise send the raw message, absolute paths included): 507 for a full disk.
+ */
+function guarded(storageRoot: string, handler: MethodHandler): MethodHandler {
+  return async (payload) => {
+    try {
+      return await handler(payload);
+    } catch (thrown) {
+      const error = await asDiskFullIfNoSpace(thrown, storageRoot);
+      const message = withRelativeStoragePaths(redactSecrets(error instanceof Error ? error.message : String(error)), storageRoot);
+      return { status: error instanceof DiskFullError ? 507 : 500, payload: { error: error instanceof LoaderError ? error.code : 'LOADER_INTERNAL', message } };
+    }
+  };
+}
 
 /**
  * Direct methods: updateModel (the blog post's payload: url, version, sha256), rollback (to the previous installed
  * version), listModels. A method's target holds until a newer desired version arrives.
  */
 export function registerLoaderMethods(edge: EdgeClient, loader: Loader): void {
-  edge.onMethod('updateModel', async (payload): Promise<MethodResult> => {
-    const parsed = UpdatePayloadSchema.safeParse(payload);
-    if (!parsed.success) return { status: 400, payload: { error: 'LOADER_METHOD_INVALID', message: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') } };
-    const name = parsed.data.name ?? new URL(parsed.data.url).pathname.split('/').pop()?.replace(/\.[^.]+$/, '') ?? 'model';
-    await loader.applyOverride({ model: { ...parsed.data, name } });
-    return { status: 202, payload: { accepted: true, name, version: parsed.data.version } };
-  });
+  const root = loader.repository.root;
+  edge.onMethod('updateModel', guarded(root, async (payload): Promise<MethodResult> => {
+    const shape = UpdatePayloadSchema.safeParse(payload);
+    if (!shape.success) return invalid(shape.error.issues);
+    const parsed = DesiredModelSchema.safeParse({ ...shape.data, name: shape.data.name ?? nameFromUrl(shape.data.url) });
+    if (!parsed.success) return invalid(parsed.error.issues);
+    await loader.applyOverride({ model: parsed.data });
+    return { status: 202, payload: { accepted: true, name: parsed.data.name, version: parsed.data.version } };
+  }));
 
-  edge.onMethod('rollback', async (): Promise<MethodResult> => {
+  edge.onMethod('rollback', guarded(root, async (): Promise<MethodResult> => {
     const announced = await loader.repository.readAnnounced();
     const previous = (await loader.repository.listInstalled()).find((entry) => !(entry.name === announced?.name && entry.version === announced?.version));
     if (!previous) return { status: 409, payload: { error: 'LOADER_NOTHING_TO_ROLL_BACK', message: 'no other installed version to roll back to' } };
     await loader.applyOverride({ model: { name: previous.name, version: previous.version, url: 'https://rollback.invalid/installed', sha256: previous.packageSha256 } });
     return { status: 202, payload: { accepted: true, name: previous.name, version: previous.version } };
-  });
+  }));
 
-  edge.onMethod('listModels', async (): Promise<MethodResult> => {
+  edge.onMethod('listModels', guarded(root, async (): Promise<MethodResult> => {
     const announced = await loader.repository.readAnnounced();
     const installed = await loader.repository.listInstalled();
     return {
@@ -35,5 +72,5 @@ export function registerLoaderMethods(edge: EdgeClient, loader: Loader): void {
         installed: installed.map(({ name, version, installedAt, modelSha256, format }) => ({ name, version, installedAt, modelSha256, format })),
       },
     };
-  });
+  }));
 }

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
-import { InvalidPackageError } from '../errors.js';
+import { InvalidPackageError, LoaderError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
+import { diskFullFrom, ensureFreeSpace, isNoSpaceError } from '../storage/disk-space.js';
 import type { PackageLimits } from './package-limits.js';
 
 const S_IFMT = 0o170000;
@@ -23,7 +24,7 @@ export function unsafeEntryReason(name: string): string | undefined {
 
 function openZip(zipPath: string): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) =>
-    yauzl.open(zipPath, { lazyEntries: true, autoClose: true, validateEntrySizes: true, strictFileNames: true }, (error, zip) =>
+    yauzl.open(zipPath, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true }, (error, zip) =>
       error || !zip ? reject(new InvalidPackageError(`not a readable zip archive (${error?.message ?? 'unknown error'})`)) : resolve(zip),
     ),
   );
@@ -31,6 +32,25 @@ function openZip(zipPath: string): Promise<yauzl.ZipFile> {
 
 function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<NodeJS.ReadableStream> {
   return new Promise((resolve, reject) => zip.openReadStream(entry, (error, stream) => (error || !stream ? reject(error) : resolve(stream))));
+}
+
+/** Reads the central directory, passing each entry to `check` (which throws to refuse it), without inflating anything. */
+function readEntries(zip: yauzl.ZipFile, check: (entry: yauzl.Entry) => void): Promise<yauzl.Entry[]> {
+  return new Promise((resolve, reject) => {
+    const entries: yauzl.Entry[] = [];
+    zip.on('error', reject);
+    zip.on('end', () => resolve(entries));
+    zip.on('entry', (entry: yauzl.Entry) => {
+      try {
+        check(entry);
+        entries.push(entry);
+        zip.readEntry();
+      } catch (error) {
+        reject(error);
+      }
+    });
+    zip.readEntry();
+  });
 }
 
 /** Counts bytes as they pass and fails as soon as the entry outgrows its limit, whatever its header claimed. */
@@ -46,55 +66,56 @@ class ByteLimit extends Transform {
   }
 }
 
+/** Throws an InvalidPackageError when one entry of the central directory breaks a rule; adds its size to `total`. */
+function checkEntry(entry: yauzl.Entry, limits: PackageLimits, total: { bytes: number }): void {
+  const name = entry.fileName;
+  const unsafe = unsafeEntryReason(name);
+  if (unsafe) throw new InvalidPackageError(`entry "${name}" ${unsafe}`);
+  const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
+  if (mode === S_IFLNK) throw new InvalidPackageError(`entry "${name}" is a symbolic link`);
+  if (name.endsWith('/')) return;
+  if (mode !== 0 && mode !== S_IFREG) throw new InvalidPackageError(`entry "${name}" is not a regular file`);
+  if (entry.uncompressedSize > limits.maxEntryBytes) throw new InvalidPackageError(`entry "${name}" is ${entry.uncompressedSize} bytes; the limit is ${limits.maxEntryBytes}`);
+  total.bytes += entry.uncompressedSize;
+  if (total.bytes > limits.maxTotalBytes) throw new InvalidPackageError(`it inflates to more than ${limits.maxTotalBytes} bytes`);
+  const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
+  if (entry.uncompressedSize > 1024 * 1024 && ratio > limits.maxCompressionRatio) {
+    throw new InvalidPackageError(`entry "${name}" is compressed ${Math.round(ratio)}:1, beyond the ${limits.maxCompressionRatio}:1 limit (a zip bomb?)`);
+  }
+}
+
 /**
  * Extracts a zip into `destination`, flattening nothing: entry paths are kept, after checks that reject absolute paths,
- * "..", symlinks, too many entries, too large entries and compression ratios typical of zip bombs. Returns the files
- * written, relative to `destination`.
+ * "..", symlinks, too many entries, too large entries and compression ratios typical of zip bombs. Every entry is
+ * checked, and the free space for the inflated total, before the first byte is written. Returns the files written,
+ * relative to `destination`. Running out of space is a DiskFullError (retryable), never an invalid package.
  */
 export async function extractZip(zipPath: string, destination: string, limits: PackageLimits, signal?: AbortSignal): Promise<string[]> {
   const zip = await openZip(zipPath);
-  if (zip.entryCount > limits.maxEntries) {
+  try {
+    if (zip.entryCount > limits.maxEntries) throw new InvalidPackageError(`it has ${zip.entryCount} entries; at most ${limits.maxEntries} are allowed`);
+    const total = { bytes: 0 };
+    const entries = await readEntries(zip, (entry) => checkEntry(entry, limits, total));
+    await ensureFreeSpace(destination, total.bytes);
+    const written: string[] = [];
+    for (const entry of entries) {
+      signal?.throwIfAborted();
+      const name = entry.fileName;
+      if (name.endsWith('/')) continue;
+      const target = path.join(destination, name);
+      await mkdir(path.dirname(target), { recursive: true });
+      const limiter = new ByteLimit(entry.uncompressedSize, name);
+      await pipeline(await openEntry(zip, entry), limiter, createWriteStream(target, { flags: 'wx' }), signal ? { signal } : {});
+      written.push(name);
+      failpoint('extract.entry');
+    }
+    return written;
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    if (error instanceof LoaderError) throw error;
+    if (isNoSpaceError(error)) throw await diskFullFrom(error, destination);
+    throw new InvalidPackageError(error instanceof Error ? error.message : String(error));
+  } finally {
     zip.close();
-    throw new InvalidPackageError(`it has ${zip.entryCount} entries; at most ${limits.maxEntries} are allowed`);
   }
-  const written: string[] = [];
-  let totalBytes = 0;
-  return new Promise<string[]>((resolve, reject) => {
-    const fail = (error: unknown) => {
-      zip.close();
-      reject(error instanceof InvalidPackageError ? error : new InvalidPackageError(error instanceof Error ? error.message : String(error)));
-    };
-    zip.on('error', fail);
-    zip.on('end', () => resolve(written));
-    zip.on('entry', (entry: yauzl.Entry) => {
-      void (async () => {
-        signal?.throwIfAborted();
-        const name = entry.fileName;
-        const unsafe = unsafeEntryReason(name);
-        if (unsafe) throw new InvalidPackageError(`entry "${name}" ${unsafe}`);
-        const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
-        if (mode === S_IFLNK) throw new InvalidPackageError(`entry "${name}" is a symbolic link`);
-        if (name.endsWith('/')) {
-          zip.readEntry();
-          return;
-        }
-        if (mode !== 0 && mode !== S_IFREG) throw new InvalidPackageError(`entry "${name}" is not a regular file`);
-        if (entry.uncompressedSize > limits.maxEntryBytes) throw new InvalidPackageError(`entry "${name}" is ${entry.uncompressedSize} bytes; the limit is ${limits.maxEntryBytes}`);
-        totalBytes += entry.uncompressedSize;
-        if (totalBytes > limits.maxTotalBytes) throw new InvalidPackageError(`it inflates to more than ${limits.maxTotalBytes} bytes`);
-        const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
-        if (entry.uncompressedSize > 1024 * 1024 && ratio > limits.maxCompressionRatio) {
-          throw new InvalidPackageError(`entry "${name}" is compressed ${Math.round(ratio)}:1, beyond the ${limits.maxCompressionRatio}:1 limit (a zip bomb?)`);
-        }
-        const target = path.join(destination, name);
-        await mkdir(path.dirname(target), { recursive: true });
-        const limiter = new ByteLimit(entry.uncompressedSize, name);
-        await pipeline(await openEntry(zip, entry), limiter, createWriteStream(target, { flags: 'wx' }), signal ? { signal } : {});
-        written.push(name);
-        failpoint('extract.entry');
-        zip.readEntry();
-      })().catch(fail);
-    });
-    zip.readEntry();
-  });
 }

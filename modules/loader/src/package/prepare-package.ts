@@ -1,8 +1,9 @@
-import { copyFile, open, writeFile } from 'node:fs/promises';
+import { copyFile, open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { modelFormatFromFileName, type ModelFormat } from '@edge-ml/contracts';
+import { isSafePathSegment, modelFormatFromFileName, type ModelFormat } from '@edge-ml/contracts';
 import { sha256OfFile } from '@edge-ml/edge-kit';
 import { InvalidPackageError } from '../errors.js';
+import { ensureFreeSpace } from '../storage/disk-space.js';
 import { extractZip } from './extract-zip.js';
 import { locatePackageFiles, type PackageFiles } from './locate-package-files.js';
 import type { PackageLimits } from './package-limits.js';
@@ -46,7 +47,8 @@ export async function preparePackage(downloadPath: string, fileName: string, sta
     const extracted = await extractZip(downloadPath, stagingDirectory, limits, signal);
     files = await locatePackageFiles(stagingDirectory, extracted);
   } else if (kind === 'onnx' || kind === 'tflite') {
-    const modelFile = modelFormatFromFileName(fileName) === kind ? path.basename(fileName) : `model.${kind}`;
+    const modelFile = modelFormatFromFileName(fileName) === kind && isSafePathSegment(path.basename(fileName)) ? path.basename(fileName) : `model.${kind}`;
+    await ensureFreeSpace(stagingDirectory, (await stat(downloadPath)).size);
     await copyFile(downloadPath, path.join(stagingDirectory, modelFile));
     await writeFile(path.join(stagingDirectory, 'labels.txt'), '');
     files = { modelFile, labelsFile: 'labels.txt', format: kind };

@@ -3,17 +3,21 @@ import path from 'node:path';
 import { fsyncDirectory, writeJsonAtomic, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { fetchByPatch, PatchPathUnavailable } from '../download/fetch-by-patch.js';
 import { discardPartial, downloadToFile } from '../download/http-download.js';
-import { ChecksumMismatchError, SizeMismatchError } from '../errors.js';
+import { ChecksumMismatchError, DiskFullError, SizeMismatchError } from '../errors.js';
 import { LOADER_EDGE_INTERFACE } from '../edge-interface.js';
 import { failpoint } from '../failpoint.js';
 import type { PackageLimits } from '../package/package-limits.js';
 import { preparePackage } from '../package/prepare-package.js';
+import { isNoSpaceError } from '../storage/disk-space.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
 import type { LoaderStateStore } from './loader-state.js';
 import type { Reporter } from './reporter.js';
 import type { ModelTarget } from './target.js';
 
 export const [MODEL_OUTPUT] = LOADER_EDGE_INTERFACE.outputs;
+
+/** Free space a download asks for, as a multiple of its size: the package, then its extraction beside it. */
+const DOWNLOAD_RESERVE_FACTOR = 2.2;
 
 export interface ExecutorContext {
   repository: ModelRepository;
@@ -109,7 +113,9 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
   const result = await downloadToFile({
     url: target.url,
     partialPath,
-    ...(target.sizeBytes ? { expectedSizeBytes: target.sizeBytes, reserveFactor: 2.2 } : {}),
+    ...(target.sizeBytes ? { expectedSizeBytes: target.sizeBytes } : {}),
+    reserveFactor: DOWNLOAD_RESERVE_FACTOR,
+    maxSizeBytes: context.limits.maxTotalBytes,
     ...cap,
     idleTimeoutMs: context.idleTimeoutMs,
     signal,
@@ -158,7 +164,8 @@ export async function installPackage(context: ExecutorContext, target: ModelTarg
     await context.repository.install(staging, manifest);
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
-    // A package that cannot be installed will not become installable by fetching it again.
+    // A full disk is retried with the package kept; any other failure will not go away by fetching the package again.
+    if (error instanceof DiskFullError || isNoSpaceError(error)) throw error;
     await rm(packagePath, { force: true });
     await rm(`${packagePath}.json`, { force: true });
     throw error;

@@ -4,8 +4,8 @@ import { writeJsonAtomic } from '@edge-ml/edge-kit';
 
 /** What the loader must remember across restarts beyond what the repository shows. */
 export interface LoaderState {
-  /** A target that failed in a way retrying cannot fix, with the URL it failed on: a new URL may fix it. */
-  failure: { key: string; url: string; code: string; message: string } | null;
+  /** A target that failed in a way retrying cannot fix; it holds for that whole desired model (fingerprint): changing any field retries. */
+  failure: { key: string; url: string; fingerprint?: string; code: string; message: string } | null;
   /** The announcement last sent on DLModelOutput, as name@version#sha256. */
   messageSentFor: string | null;
   /** A target set by a direct method (update or rollback); it yields to the next newer desired version. */

@@ -1,12 +1,16 @@
 import type { UpdatePolicy } from '@edge-ml/contracts';
 import { applyMergePatch, backoffDelayMs, redactSecrets, sleep, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
-import { LoaderError } from '../errors.js';
+import { DiskFullError, LoaderError } from '../errors.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
 import { ModelRepository } from '../repository/model-repository.js';
 import { announceVersion, announcementKey, fetchPackage, hasVerifiedPackage, installPackage, isResumableStagingEntry, removeStagingFilesOf, type ExecutorContext } from './executors.js';
 import { LoaderStateStore } from './loader-state.js';
 import { planSteps, type Facts, type Step } from './plan.js';
 import { Reporter } from './reporter.js';
+import { desiredTargetKeys, pruneStaging } from './staging-budget.js';
+import { targetFingerprint } from './target-fingerprint.js';
+import { asDiskFullIfNoSpace } from '../storage/disk-space.js';
+import { withRelativeStoragePaths } from '../storage/relative-paths.js';
 import { readDesired, type ModelTarget } from './target.js';
 
 export interface LoaderOptions {
@@ -38,6 +42,7 @@ export class Loader {
   private runningKey: string | undefined;
   private dirty = false;
   private closed = false;
+  private stagingPrunedAtStart = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: LoaderOptions) {
@@ -109,7 +114,7 @@ export class Loader {
     if (this.closed) return;
     this.dirty = true;
     const { target } = this.resolveTarget();
-    if (this.controller && this.runningKey !== (target ? `${target.key}|${target.url}` : undefined)) this.controller.abort(new Error('desired state changed'));
+    if (this.controller && this.runningKey !== (target ? targetFingerprint(target) : undefined)) this.controller.abort(new Error('desired state changed'));
     this.runner ??= this.loop().finally(() => {
       this.runner = undefined;
       for (const resolve of this.idleWaiters.splice(0)) resolve();
@@ -122,12 +127,16 @@ export class Loader {
       const { target, policy, error } = this.resolveTarget();
       if (error) {
         this.options.logger.warn({ code: error.code, reason: error.message }, 'desired.invalid');
-        await this.reporter.update({ state: 'failed', error: { code: error.code, message: error.message } });
+        await this.reporter.update({ state: 'failed', error: { code: error.code, message: this.outgoingMessage(error) } });
         continue;
+      }
+      if (!this.stagingPrunedAtStart) {
+        this.stagingPrunedAtStart = true;
+        await this.pruneStaging('start');
       }
       const controller = new AbortController();
       this.controller = controller;
-      this.runningKey = target ? `${target.key}|${target.url}` : undefined;
+      this.runningKey = target ? targetFingerprint(target) : undefined;
       await this.reconcile(target, policy, controller.signal);
       this.controller = undefined;
     }
@@ -145,7 +154,7 @@ export class Loader {
       installed,
       announced: installed && announced?.name === target.name && announced.version === target.version && this.state.current.messageSentFor === announcementKey(manifest),
       verifiedPackage: await hasVerifiedPackage(this.context, target),
-      failedPermanently: failure !== null && failure.key === target.key && failure.url === target.url,
+      failedPermanently: failure !== null && failure.fingerprint === targetFingerprint(target),
       excessVersions,
     };
   }
@@ -173,6 +182,21 @@ export class Loader {
     }
   }
 
+  /** An error's message as it may leave the device: secrets redacted, storage paths relative to the storage root. */
+  private outgoingMessage(error: unknown): string {
+    return withRelativeStoragePaths(redactSecrets(error instanceof Error ? error.message : String(error)), this.options.storageRoot);
+  }
+
+  /** Applies the staging budget: keeps what the twin's or a method's desired model refers to, removes the rest. */
+  private async pruneStaging(reason: 'start' | 'permanent-failure' | 'disk-full'): Promise<void> {
+    try {
+      const removed = await pruneStaging(this.repository, desiredTargetKeys([this.desired, this.state.current.override?.desired]));
+      if (removed.length > 0) this.options.logger.info({ removed, reason }, 'repository.staging.pruned');
+    } catch (error) {
+      this.options.logger.warn({ err: error, reason }, 'repository.staging.prune.failed');
+    }
+  }
+
   private async reconcile(target: ModelTarget | undefined, policy: UpdatePolicy, signal: AbortSignal): Promise<void> {
     let attempt = 0;
     while (!signal.aborted) {
@@ -181,17 +205,23 @@ export class Loader {
       try {
         await this.execute(step, policy, signal);
         if (step.action !== 'collect-garbage') attempt = 0;
-      } catch (error) {
+      } catch (thrown) {
         if (signal.aborted) return;
+        // ENOSPC can strike any write (download, extraction, install, pointer, state): it is always a full disk.
+        const error = await asDiskFullIfNoSpace(thrown, this.options.storageRoot);
         const code = error instanceof LoaderError ? error.code : 'LOADER_INTERNAL';
-        const message = redactSecrets(error instanceof Error ? error.message : String(error));
+        const message = this.outgoingMessage(error);
         const base = target ? { name: target.name, version: target.version } : {};
         if (target && error instanceof LoaderError && !error.retryable) {
           this.options.logger.error({ code, reason: message, model: target.name, version: target.version }, 'model.update.failed');
-          await this.state.update({ failure: { key: target.key, url: target.url, code, message } });
+          await this.state
+            .update({ failure: { key: target.key, url: target.url, fingerprint: targetFingerprint(target), code, message } })
+            .catch((stateError: unknown) => this.options.logger.warn({ err: stateError }, 'loader.state.write.failed'));
           await this.reporter.update({ state: 'failed', ...base, error: { code, message } });
+          await this.pruneStaging('permanent-failure');
           continue;
         }
+        if (error instanceof DiskFullError) await this.pruneStaging('disk-full');
         const delayMs = backoffDelayMs(attempt, this.backoff);
         attempt += 1;
         this.options.logger.warn({ code, reason: message, attempt, delayMs }, 'model.update.retrying');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseLoaderDesired, type LoaderDesired, type UpdatePolicy } from '@edge-ml/contracts';
+import { isSafePathSegment, ModelNameSchema, parseLoaderDesired, type LoaderDesired, type UpdatePolicy } from '@edge-ml/contracts';
 import { InvalidDesiredError } from '../errors.js';
 
 /** The model the loader should make active, whichever form of desired properties named it. */
@@ -18,9 +18,15 @@ export interface ModelTarget {
   key: string;
 }
 
+/** The URL's last segment, decoded; "package" when that is not one safe file name (`%2E%2E`, `%2F`, bad escapes). */
 function fileNameOf(url: string): string {
   const last = new URL(url).pathname.split('/').filter(Boolean).pop();
-  return last ? decodeURIComponent(last) : 'package';
+  try {
+    const decoded = last ? decodeURIComponent(last) : '';
+    return isSafePathSegment(decoded) ? decoded : 'package';
+  } catch {
+    return 'package';
+  }
 }
 
 function keyOf(name: string, version: string, integrity: string): string {
@@ -29,7 +35,8 @@ function keyOf(name: string, version: string, integrity: string): string {
 
 /** The repository name for the seed's FileName: its base name without extension, made safe for a directory. */
 export function seedModelName(fileName: string): string {
-  return fileName.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'model';
+  const name = fileName.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9._-]/g, '_');
+  return ModelNameSchema.safeParse(name).success ? name : 'model';
 }
 
 export function targetFromDesired(desired: LoaderDesired): ModelTarget | undefined {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ANNOUNCED_MODEL_POINTER, RichModelMessageSchema, type RichModelMessage } from '@edge-ml/contracts';
 import { fsyncDirectory, writeJsonAtomic } from '@edge-ml/edge-kit';
 import { failpoint } from '../failpoint.js';
+import { pathInside } from './contained-path.js';
 
 /** What the loader records next to an installed version, so that it can be verified and announced again. */
 export interface InstalledManifest {
@@ -42,8 +43,9 @@ export class ModelRepository {
     return path.join(this.root, '.staging');
   }
 
+  /** models/<name>/<version>; throws InvalidDesiredError unless both are safe path segments (see pathInside). */
   versionDirectory(name: string, version: string): string {
-    return path.join(this.modelsDirectory, name, version);
+    return pathInside(this.modelsDirectory, name, version);
   }
 
   async initialise(): Promise<void> {
@@ -71,7 +73,9 @@ export class ModelRepository {
 
   async readManifest(name: string, version: string): Promise<InstalledManifest | undefined> {
     try {
-      return JSON.parse(await readFile(path.join(this.versionDirectory(name, version), MANIFEST_FILE), 'utf8')) as InstalledManifest;
+      const manifest = JSON.parse(await readFile(path.join(this.versionDirectory(name, version), MANIFEST_FILE), 'utf8')) as InstalledManifest;
+      // A manifest that names another directory (copied, or written by hand) would steer installs and removals there.
+      return manifest.name === name && manifest.version === version ? manifest : undefined;
     } catch {
       return undefined;
     }
