@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { downloadToFile } from '../src/download/http-download.js';
-import { AccessDeniedError, NotFoundError, SizeMismatchError, TransferError } from '../src/errors.js';
+import { AccessDeniedError, InvalidPackageError, NotFoundError, SizeMismatchError, TransferError } from '../src/errors.js';
 import { FaultServer } from '@edge-ml/testkit';
 
 const body = randomBytes(3 * 1024 * 1024 + 17);
@@ -89,5 +89,42 @@ describe('downloadToFile', () => {
     const started = performance.now();
     await downloadToFile({ url: url(), partialPath, maxBytesPerSecond: 400_000 });
     expect(performance.now() - started).toBeGreaterThan(350);
+  });
+
+  describe('a server that sends more than it declares', () => {
+    const largestWrite = () => {
+      let largest = 0;
+      return { onProgress: (bytes: number) => void (largest = Math.max(largest, bytes)), largest: () => largest };
+    };
+
+    it('stops an endless body without Content-Length at the desired size: LOADER_SIZE_MISMATCH, nothing kept', async () => {
+      server.faults.push({ kind: 'endless' });
+      const progress = largestWrite();
+      const failure = await downloadToFile({ url: url(), partialPath, expectedSizeBytes: body.length, onProgress: progress.onProgress }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(SizeMismatchError);
+      expect((failure as Error).message).toBe(`the package runs past the ${body.length} bytes the desired properties declare; the download stopped there`);
+      expect(progress.largest()).toBeLessThanOrEqual(body.length);
+      expect(await stat(partialPath).catch(() => undefined)).toBeUndefined();
+      console.log(`endless body, desired ${body.length} bytes: ${progress.largest()} bytes written, ${server.bytesSent} sent by the server before the client hung up`);
+    });
+
+    it('stops an endless body of undeclared size at maxSizeBytes: LOADER_PACKAGE_INVALID', async () => {
+      server.faults.push({ kind: 'endless' });
+      const progress = largestWrite();
+      const failure = await downloadToFile({ url: url(), partialPath, maxSizeBytes: 5_000_000, onProgress: progress.onProgress }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(InvalidPackageError);
+      expect(progress.largest()).toBeLessThanOrEqual(5_000_000);
+      expect(await stat(partialPath).catch(() => undefined)).toBeUndefined();
+    });
+
+    it('never takes more than Content-Length from a body that runs past it', async () => {
+      server.faults.push({ kind: 'longer-than-declared', extraBytes: 2_000_000 });
+      const progress = largestWrite();
+      // Node's parser stops at Content-Length and calls the bytes after it a parse error: a retryable interruption.
+      await expect(downloadToFile({ url: url(), partialPath, onProgress: progress.onProgress })).rejects.toBeInstanceOf(TransferError);
+      expect(progress.largest()).toBeLessThanOrEqual(body.length);
+      expect((await stat(partialPath).catch(() => ({ size: 0 }))).size).toBeLessThanOrEqual(body.length);
+      expect((await downloadToFile({ url: url(), partialPath })).sha256).toBe(sha256);
+    });
   });
 });
