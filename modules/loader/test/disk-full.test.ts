@@ -96,6 +96,21 @@ describe.skipIf(skipReason !== undefined)('a full disk (a 16 MiB tmpfs)', () => 
     expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
   });
 
+  it('checks the free space against Content-Length before the first byte when the twin declares no size', async () => {
+    await startLoader();
+    const filler = await fillLeaving(3 * 1024 * 1024);
+    loader!.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg) } } });
+    await waitFor(() => state()?.error?.code === 'LOADER_DISK_FULL', 'LOADER_DISK_FULL');
+    expect(state().error?.message).toMatch(/bytes needed/);
+    const written = edge.reported.map((patch) => (patch.modelUpdate as { bytesDownloaded?: number } | undefined)?.bytesDownloaded ?? 0);
+    expect(Math.max(...written)).toBe(0);
+    const partials = (await readdir(path.join(storage, '.staging'))).filter((entry) => entry.endsWith('.partial'));
+    expect(partials).toEqual([]);
+    await rm(filler);
+    await loader!.whenIdle();
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '1', error: null } });
+  });
+
   it('turns ENOSPC from an endless body of undeclared size into LOADER_DISK_FULL, gives the space back, and lands once the server behaves', async () => {
     await startLoader();
     server.faults.push({ kind: 'endless' });
