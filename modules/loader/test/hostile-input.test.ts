@@ -184,7 +184,18 @@ describe('permanent failures', () => {
     expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'failed', error: { code: 'LOADER_SIZE_MISMATCH' } }, activeModel: { version: '1' } });
     const downloaded = edge.reported.map((patch) => (patch.modelUpdate as { bytesDownloaded?: number } | undefined)?.bytesDownloaded ?? 0);
     expect(Math.max(...downloaded)).toBeLessThanOrEqual(pkg.length);
+    console.log(`endless body through the loader: desired ${pkg.length} bytes, at most ${Math.max(...downloaded)} written, ${server.bytesSent} sent before the loader hung up`);
     expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
+  });
+});
+
+describe('a delta manifest that never ends', () => {
+  it('is cut off at 2 MiB and the full package is downloaded instead', async () => {
+    server.faults.push({ kind: 'endless' });
+    loader.applyDesired({ version: 2, full: true, properties: model({ version: '2', delta: { manifestUrl: `${baseUrl}/ssd-2.delta.json` } }) });
+    await loader.whenIdle();
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '2', path: 'full' } });
+    expect(server.requests.map((request) => new URL(request.url, baseUrl).pathname)).toEqual(['/ssd.zip', '/ssd-2.delta.json', '/ssd.zip']);
   });
 });
 

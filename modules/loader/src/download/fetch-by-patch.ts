@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import got from 'got';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
 import { applyPatch, chunkKey, decodeChunkList, indexChunks, PatchError, planChunkAssembly } from '@edge-ml/delta';
 import type { Logger } from '@edge-ml/edge-kit';
@@ -9,6 +8,7 @@ import { TransferError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { buildZip } from '../package/build-zip.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
+import { BodyTooLargeError, fetchBounded } from './fetch-bounded.js';
 import { discardPartial, downloadToFile } from './http-download.js';
 
 export interface PatchFetchRequest {
@@ -47,18 +47,16 @@ export class PatchPathUnavailable extends Error {}
  * link is the problem); other statuses and oversized bodies make the delta path unavailable (use the full package).
  */
 async function fetchSmallBlob(url: string, what: string, signal: AbortSignal, limitBytes: number): Promise<Buffer> {
-  let body: Buffer;
   try {
-    const response = await got(url, { responseType: 'buffer', timeout: { request: 120_000 }, retry: { limit: 0 }, signal, throwHttpErrors: false });
+    const response = await fetchBounded(url, { limitBytes, signal });
     if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for the ${what}`);
     if (response.statusCode !== 200) throw new PatchPathUnavailable(`the ${what} answered HTTP ${response.statusCode}`);
-    body = response.body;
+    return response.body;
   } catch (error) {
     if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
+    if (error instanceof BodyTooLargeError) throw new PatchPathUnavailable(`the ${what} is larger than ${limitBytes} bytes`);
     throw new TransferError(`the ${what} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  if (body.length > limitBytes) throw new PatchPathUnavailable(`the ${what} is larger than ${limitBytes} bytes`);
-  return body;
 }
 
 async function fetchManifest(url: string, signal: AbortSignal): Promise<{ manifest: DeltaManifest; bytes: number }> {
@@ -179,12 +177,13 @@ async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, ma
       }
       let data: Buffer;
       try {
-        const response = await got(chunks.modelUrl, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, responseType: 'buffer', timeout: { request: 120_000 }, retry: { limit: 0 }, signal: request.signal, throwHttpErrors: false });
+        const response = await fetchBounded(chunks.modelUrl, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, limitBytes: range.end - range.start, signal: request.signal });
         if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for model bytes ${name}`);
         if (response.statusCode !== 206) throw new PatchPathUnavailable(`the model blob answered HTTP ${response.statusCode} to a range request`);
         data = response.body;
       } catch (error) {
         if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
+        if (error instanceof BodyTooLargeError) throw new PatchPathUnavailable(`the model blob sent more than bytes ${name}`);
         throw new TransferError(`model bytes ${name} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
       fetched += data.length;
