@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -160,6 +160,24 @@ describe('the repository, whatever it is handed', () => {
     expect(await loader.repository.collectGarbage(0)).toEqual([]);
     expect(await snapshot(sandbox)).toEqual(before);
     expect((await loader.repository.listInstalled()).map((entry) => entry.version)).toEqual(['1']);
+  });
+});
+
+describe('a symbolic link planted in the repository', () => {
+  it('cannot steer garbage collection or an install outside the storage root', async () => {
+    // models/evil points at a directory outside the root that looks like an installed model.
+    const outside = path.join(sandbox, 'outside-models');
+    await mkdir(path.join(outside, '1'), { recursive: true });
+    const manifest = JSON.parse(await readFile(path.join(storage, 'models', 'ssd', '1', '.installed.json'), 'utf8'));
+    await writeFile(path.join(outside, '1', '.installed.json'), JSON.stringify({ ...manifest, name: 'evil', installedAt: '2000-01-01T00:00:00.000Z' }));
+    await symlink(outside, path.join(storage, 'models', 'evil'));
+    const before = await snapshot(sandbox);
+    await expect(loader.repository.collectGarbage(0)).rejects.toBeInstanceOf(InvalidDesiredError);
+    loader.applyDesired({ version: 2, full: true, properties: model({ name: 'evil', version: '2' }) });
+    await loader.whenIdle();
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'failed', error: { code: 'LOADER_DESIRED_INVALID', message: expect.stringContaining('symbolic link') } } });
+    expect(await snapshot(sandbox)).toEqual(before);
+    expect((await loader.repository.readAnnounced())?.version).toBe('1');
   });
 });
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ANNOUNCED_MODEL_POINTER, RichModelMessageSchema, type RichModelMessage } from '@edge-ml/contracts';
 import { fsyncDirectory, writeJsonAtomic } from '@edge-ml/edge-kit';
 import { failpoint } from '../failpoint.js';
-import { pathInside } from './contained-path.js';
+import { assertRealPathInside, pathInside } from './contained-path.js';
 
 /** What the loader records next to an installed version, so that it can be verified and announced again. */
 export interface InstalledManifest {
@@ -105,6 +105,7 @@ export class ModelRepository {
     await fsyncDirectory(stagingDirectory);
     failpoint('install.synced');
     await mkdir(path.dirname(target), { recursive: true });
+    await assertRealPathInside(this.modelsDirectory, target);
     if (existing || (await stat(target).catch(() => undefined))) {
       // A different package under the same name and version: move the old one aside first, then drop it.
       const aside = path.join(this.stagingDirectory, `${manifest.name}.${manifest.version}.${randomBytes(4).toString('hex')}.replaced`);
@@ -177,6 +178,7 @@ export class ModelRepository {
       }
       // Rename out of models/ first so that a crash never leaves a half-deleted version visible.
       const aside = path.join(this.stagingDirectory, `${manifest.name}.${manifest.version}.${randomBytes(4).toString('hex')}.gc`);
+      await assertRealPathInside(this.modelsDirectory, this.versionDirectory(manifest.name, manifest.version));
       await rename(this.versionDirectory(manifest.name, manifest.version), aside);
       failpoint('gc.renamed');
       await rm(aside, { recursive: true, force: true });
