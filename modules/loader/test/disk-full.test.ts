@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@edge-ml/edge-kit';
 import { FaultServer } from '@edge-ml/testkit';
+import { registerLoaderMethods } from '../src/edge/loader-methods.js';
 import { Loader } from '../src/reconcile/loader.js';
 import { freeBytesOf } from '../src/storage/disk-space.js';
 import { RecordingEdgeClient } from './recording-edge-client.js';
@@ -143,6 +144,16 @@ describe.skipIf(skipReason !== undefined)('a full disk (a 16 MiB tmpfs)', () => 
     await loader!.whenIdle();
     expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '1', error: null } });
     expect(server.requests).toHaveLength(1);
+  });
+
+  it('answers a direct method that cannot write its state on a full disk with 507 LOADER_DISK_FULL and no absolute path', async () => {
+    await startLoader();
+    registerLoaderMethods(edge, loader!);
+    const filler = await fillLeaving(0);
+    const answer = await edge.methods.get('updateModel')!({ name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg) });
+    expect(answer).toMatchObject({ status: 507, payload: { error: 'LOADER_DISK_FULL', message: expect.stringContaining('ran out of space') } });
+    expect(JSON.stringify(answer)).not.toContain(mountPoint);
+    await rm(filler);
   });
 
   it('removes abandoned partial downloads that fill the disk at start, and the update lands', async () => {
