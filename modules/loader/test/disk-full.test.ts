@@ -59,7 +59,7 @@ async function fillLeaving(leaveBytes: number): Promise<string> {
 const errorCodes = () => edge.reported.map((patch) => (patch.modelUpdate as { error?: { code: string } | null } | undefined)?.error?.code).filter(Boolean);
 
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 600 && !condition(); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 25));
+  for (let attempt = 0; attempt < 1600 && !condition(); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 25));
   if (!condition()) throw new Error(`timed out waiting for ${what}; codes so far: ${errorCodes().join(', ')}`);
 }
 

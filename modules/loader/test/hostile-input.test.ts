@@ -48,7 +48,7 @@ function startLoader(): Promise<void> {
 const model = (fields: Record<string, unknown> = {}) => ({ model: { name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg), ...fields } });
 
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 400 && !condition(); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 25));
+  for (let attempt = 0; attempt < 1600 && !condition(); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 25));
   if (!condition()) throw new Error(`timed out waiting for ${what}`);
 }
 
@@ -262,5 +262,5 @@ describe('messages that leave the device', () => {
     expect(message).toContain('models/other');
     expect(JSON.stringify(edge.reported)).not.toContain(storage);
     await rm(path.join(storage, 'models', 'other'));
-  });
+  }, 60_000);
 });
