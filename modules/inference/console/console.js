@@ -26,6 +26,15 @@ const state = {
 
 const colourOf = (classId) => PALETTE[((classId % PALETTE.length) + PALETTE.length) % PALETTE.length];
 
+/** Black or white, whichever reads better on the colour (WCAG relative luminance), as the server's images choose. */
+function textColourOn(hex) {
+  const [r, g, b] = [1, 3, 5].map((offset) => {
+    const channel = parseInt(hex.slice(offset, offset + 2), 16) / 255;
+    return channel <= 0.03928 ? channel / 12.92 : ((channel + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 ? '#000' : '#fff';
+}
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -51,7 +60,9 @@ function formatAgo(iso) {
 
 function formatTime(iso) {
   const at = new Date(iso);
-  return Number.isNaN(at.getTime()) ? '—' : at.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  if (Number.isNaN(at.getTime())) return '—';
+  const today = at.toDateString() === new Date().toDateString();
+  return today ? at.toLocaleTimeString() : at.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
 }
 
 function setStatus(text, kind = 'info') {
@@ -114,6 +125,7 @@ function showResult(result) {
       box.style.width = `${(100 * (xmax - xmin)) / width}%`;
       box.style.height = `${(100 * (ymax - ymin)) / height}%`;
       box.style.setProperty('--colour', colourOf(detection.classId));
+      box.style.setProperty('--on-colour', textColourOn(colourOf(detection.classId)));
       const tag = element('span', ymin / height < 0.07 ? 'tag inside' : 'tag', `${detection.label} ${detection.score.toFixed(2)}`);
       box.append(tag);
       return box;
@@ -204,7 +216,7 @@ function showModel(models) {
   $('model-activated').textContent = active ? `${formatTime(active.activatedAt)} · ${formatAgo(active.activatedAt)}` : '—';
   const load = active?.loadMs ?? models.lastActivation?.loadMs;
   const warmup = active?.warmupMs ?? models.lastActivation?.warmupMs;
-  $('model-load').textContent = load === undefined ? '—' : warmup === undefined ? formatMs(load) : `${formatMs(load)} + ${formatMs(warmup)} warm-up`;
+  $('model-load').textContent = load === undefined ? '—' : warmup === undefined ? formatMs(load) : `${formatMs(load)} (warm-up ${formatMs(warmup)})`;
   $('model-threshold').textContent = active?.scoreThreshold === undefined ? '—' : String(active.scoreThreshold);
   if (state.threshold === undefined && active?.scoreThreshold !== undefined) view.threshold.value = String(active.scoreThreshold);
   view.serving.dataset.state = active ? 'ready' : 'waiting';
