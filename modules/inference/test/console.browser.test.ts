@@ -58,12 +58,14 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
     expect(await page.textContent('#model-runtime')).toBe('onnxruntime');
     expect(await page.textContent('#model-load')).toMatch(/^\d[\d.]* m?s \(warm-up \d[\d.]* m?s\)$/);
     expect(await page.textContent('#serving-text')).toBe('serving yolox 1');
+    expect(await page.isVisible('#hint')).toBe(true);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'empty.png'), fullPage: true });
   });
 
   it('draws the boxes of an uploaded photo and lists what is in it: a person, a dog and a horse', async () => {
     await page.setInputFiles('#file', imageFile('darknet_person.jpg'));
     await page.waitForSelector('.box', { timeout: 20_000 });
-    const boxLabels = await page.$$eval('.box', (boxes) => boxes.map((box) => (box as HTMLElement).dataset.label ?? ''));
+    const boxLabels = await page.$$eval('.box', (boxes) => boxes.map((box) => box.getAttribute('data-label') ?? ''));
     expect(boxLabels.sort()).toEqual(['dog', 'horse', 'person']);
     const tableLabels = await page.$$eval('#detections tbody td.label', (cells) => cells.map((cell) => cell.textContent ?? ''));
     expect(tableLabels.sort()).toEqual(['dog', 'horse', 'person']);
@@ -83,8 +85,8 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
   });
 
   it('asks again with the threshold the slider sets', async () => {
-    await page.locator('#threshold').evaluate((input: HTMLInputElement) => {
-      input.value = '0.9';
+    await page.locator('#threshold').evaluate((input) => {
+      Object.assign(input, { value: '0.9' });
       input.dispatchEvent(new Event('input', { bubbles: true }));
     });
     await expect.poll(() => page.locator('.box').count(), { timeout: 10_000 }).toBe(0);
@@ -109,7 +111,7 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
     await expect.poll(() => page.textContent('#model-name'), { timeout: 15_000 }).toBe('ssd');
     expect(await page.textContent('#model-version')).toBe('2');
     expect(await page.textContent('#model-runtime')).toBe('litert');
-    const activations = await page.$$eval('#activations li', (items) => items.map((item) => `${(item as HTMLElement).dataset.outcome} ${item.querySelector('.which')?.textContent}`));
+    const activations = await page.$$eval('#activations li', (items) => items.map((item) => `${item.getAttribute('data-outcome')} ${item.querySelector('.which')?.textContent}`));
     expect(activations).toEqual(['activated ssd 2', 'activated yolox 1']);
     expect(await page.isVisible('#stale')).toBe(true);
     expect(await page.textContent('#stale')).toContain('the module now serves ssd 2');
