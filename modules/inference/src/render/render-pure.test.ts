@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildOverlaySvg, escapeXml, overlayScale } from './overlay-svg.js';
 import { chooseRenderFormat } from './render-format.js';
+import { RenderSlots } from './render-slots.js';
 
 describe('chooseRenderFormat', () => {
   it.each([
@@ -68,5 +69,35 @@ describe('buildOverlaySvg', () => {
     expect(overlayScale(160, 120)).toEqual({ lineWidth: 2, fontSize: 11, labelHeight: 15 });
     expect(overlayScale(640, 424)).toEqual({ lineWidth: 3, fontSize: 16, labelHeight: 22 });
     expect(overlayScale(4000, 3000)).toEqual({ lineWidth: 19, fontSize: 100, labelHeight: 140 });
+  });
+});
+
+describe('RenderSlots', () => {
+  it('runs at most its size at once, the others in arrival order, and frees a slot when a task fails', async () => {
+    const slots = new RenderSlots(2);
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    const releases: (() => void)[] = [];
+    const task = (index: number, fail = false) =>
+      slots.run(async () => {
+        started.push(index);
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        running -= 1;
+        if (fail) throw new Error(`task ${index} failed`);
+        return index;
+      });
+    const results = [task(0, true), task(1), task(2), task(3)].map((promise) => promise.then((value) => value, (error: Error) => error.message));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([0, 1]);
+    for (let round = 0; round < 20 && (releases.length > 0 || started.length < 4); round += 1) {
+      releases.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await Promise.all(results)).toEqual(['task 0 failed', 1, 2, 3]);
+    expect(started).toEqual([0, 1, 2, 3]);
+    expect(most).toBe(2);
   });
 });

@@ -4,9 +4,13 @@ import type { ModelManager } from '../../serving/model-manager.js';
 import type { InferenceMetrics } from '../../metrics.js';
 import type { ImageRequestGate } from '../image-request-gate.js';
 import { chooseRenderFormat, RENDER_FORMATS, type RenderFormat } from '../../render/render-format.js';
+import { RenderSlots } from '../../render/render-slots.js';
 import { readImage } from '../read-image.js';
 import { detectResponseContent, errorResponses, seedResultJsonSchema } from '../schemas.js';
 import { sendRendered } from '../send-rendered.js';
+
+/** Renders (`?render=`) at once; more wait. Two keep both cores busy on the 2-core target without a third image in memory. */
+const RENDER_CONCURRENCY = 2;
 
 export interface DetectRoutesOptions {
   manager: ModelManager;
@@ -43,6 +47,7 @@ export function toSeedDetections(result: DetectionResult, threshold: number): Se
 
 export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOptions): Promise<void> {
   const { manager, metrics } = options;
+  const renderSlots = new RenderSlots(RENDER_CONCURRENCY);
   // Hooks of this plugin apply to its routes only: health and metrics never wait behind images.
   app.addHook('onRequest', options.imageRequests.onRequest);
 
@@ -71,7 +76,7 @@ export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOp
       const result = await manager.detect(image, request.query.threshold === undefined ? {} : { scoreThreshold: request.query.threshold });
       observeResult(metrics, request, result);
       const render = chooseRenderFormat(request.query.render, request.headers.accept);
-      return render ? sendRendered(reply, image, result, render, { limitPixels: options.maxImagePixels }) : result;
+      return render ? sendRendered(reply, image, result, render, { limitPixels: options.maxImagePixels, slots: renderSlots, metrics }) : result;
     },
   );
 
