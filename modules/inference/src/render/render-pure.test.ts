@@ -37,6 +37,8 @@ describe('buildOverlaySvg', () => {
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="640" height="424"/);
     expect(svg).toContain('<rect x="10" y="50" width="100" height="200" fill="none" stroke="#ff3b30" stroke-width="3"/>');
     expect(svg).toContain('>person 0.88</text>');
+    // Nothing the renderer could fetch: no links, no url(), no @font-face or @import.
+    expect(svg).not.toMatch(/href|url\(|@font-face|@import|<image/);
   });
 
   it('puts the label inside the box when the box touches the top edge', () => {
