@@ -10,6 +10,11 @@ export interface SendRenderedOptions extends RenderOptions {
   metrics: InferenceMetrics;
 }
 
+/** A name as a header value: printable ASCII as it is, anything else percent-encoded (Node refuses other bytes in headers). */
+export function headerSafe(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
 /** Answers with the image and its detections drawn on it; the headers name the model that drew them. */
 export async function sendRendered(reply: FastifyReply, image: Buffer, result: DetectionResult, format: RenderFormat, options: SendRenderedOptions): Promise<Buffer> {
   const rendered = await options.slots.run(async () => {
@@ -20,8 +25,8 @@ export async function sendRendered(reply: FastifyReply, image: Buffer, result: D
   });
   void reply
     .header('content-type', RENDER_CONTENT_TYPES[format])
-    .header('x-model-name', result.model.name)
-    .header('x-model-version', result.model.version)
+    .header('x-model-name', headerSafe(result.model.name))
+    .header('x-model-version', headerSafe(result.model.version))
     .header('x-model-family', result.model.family)
     .header('x-detection-count', String(result.detections.length));
   return rendered;

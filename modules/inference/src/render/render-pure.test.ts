@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { headerSafe } from '../http/send-rendered.js';
 import { buildOverlaySvg, escapeXml, overlayScale } from './overlay-svg.js';
 import { chooseRenderFormat } from './render-format.js';
 import { RenderSlots } from './render-slots.js';
@@ -101,5 +102,12 @@ describe('RenderSlots', () => {
     expect(await Promise.all(results)).toEqual(['task 0 failed', 1, 2, 3]);
     expect(started).toEqual([0, 1, 2, 3]);
     expect(most).toBe(2);
+  });
+});
+
+describe('headerSafe', () => {
+  it('keeps printable ASCII and percent-encodes the rest, which Node would refuse in a header', () => {
+    expect(headerSafe('yolox-nano 1.0.0')).toBe('yolox-nano 1.0.0');
+    expect(headerSafe('détecteur\n')).toBe('d%C3%A9tecteur%0A');
   });
 });
