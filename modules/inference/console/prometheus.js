@@ -20,12 +20,12 @@ export function parsePrometheus(text) {
 
 const DETECT_ROUTES = new Set(['/v1/detect', '/score']);
 
-/** The counters the console turns into rates and latencies: detect requests, failed ones, the total-stage histogram. */
+/** The counters the console turns into rates and latencies, over every model and version: detect requests, failed ones, the total-stage histogram. */
 export function summarizeMetrics(samples) {
   let requests = 0;
   let errors = 0;
   let queue = 0;
-  const buckets = [];
+  const bucketCounts = new Map();
   let latencyCount = 0;
   let latencySum = 0;
   for (const { name, labels, value } of samples) {
@@ -33,11 +33,14 @@ export function summarizeMetrics(samples) {
       requests += value;
       if (!String(labels.status).startsWith('2')) errors += value;
     } else if (name === 'inference_queue_length') queue = value;
-    else if (name === 'inference_stage_seconds_bucket' && labels.stage === 'total') buckets.push({ le: labels.le === '+Inf' ? Infinity : Number(labels.le), count: value });
-    else if (name === 'inference_stage_seconds_count' && labels.stage === 'total') latencyCount = value;
-    else if (name === 'inference_stage_seconds_sum' && labels.stage === 'total') latencySum = value;
+    // One series per model and version: summed, as sum by (le) (...) would.
+    else if (name === 'inference_stage_seconds_bucket' && labels.stage === 'total') {
+      const le = labels.le === '+Inf' ? Infinity : Number(labels.le);
+      bucketCounts.set(le, (bucketCounts.get(le) ?? 0) + value);
+    } else if (name === 'inference_stage_seconds_count' && labels.stage === 'total') latencyCount += value;
+    else if (name === 'inference_stage_seconds_sum' && labels.stage === 'total') latencySum += value;
   }
-  buckets.sort((a, b) => a.le - b.le);
+  const buckets = [...bucketCounts].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
   return { at: Date.now(), requests, errors, queue, buckets, latencyCount, latencySum };
 }
 

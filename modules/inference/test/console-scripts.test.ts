@@ -50,10 +50,10 @@ describe('the console reading /metrics', () => {
       'inference_requests_total{route="/v1/detect",status="415"} 2',
       'inference_requests_total{route="/metrics",status="200"} 40',
       'inference_requests_total{route="/score",status="200"} 1',
-      ...buckets.map(([le, count]) => `inference_stage_seconds_bucket{le="${le}",stage="total"} ${count}`),
-      'inference_stage_seconds_bucket{le="+Inf",stage="inference"} 999',
-      `inference_stage_seconds_sum{stage="total"} 0.5`,
-      `inference_stage_seconds_count{stage="total"} ${buckets.at(-1)?.[1] ?? 0}`,
+      ...buckets.map(([le, count]) => `inference_stage_seconds_bucket{le="${le}",stage="total",model="yolox",version="1"} ${count}`),
+      'inference_stage_seconds_bucket{le="+Inf",stage="inference",model="yolox",version="1"} 999',
+      `inference_stage_seconds_sum{stage="total",model="yolox",version="1"} 0.5`,
+      `inference_stage_seconds_count{stage="total",model="yolox",version="1"} ${buckets.at(-1)?.[1] ?? 0}`,
       'inference_queue_length 3',
       'inference_active_model_info{name="a \\"quoted\\" name",version="1",family="yolox",runtime="onnxruntime"} 1',
     ].join('\n');
@@ -62,6 +62,22 @@ describe('the console reading /metrics', () => {
     const summary = prometheus.summarizeMetrics(prometheus.parsePrometheus(text(10, [['0.01', 4], ['0.025', 9], ['+Inf', 10]])));
     expect(summary).toMatchObject({ requests: 13, errors: 2, queue: 3, latencyCount: 10, latencySum: 0.5 });
     expect(summary.buckets).toEqual([{ le: 0.01, count: 4 }, { le: 0.025, count: 9 }, { le: Infinity, count: 10 }]);
+  });
+
+  it('sums the series of every model and version, as after a swap', () => {
+    const twoModels = [
+      'inference_stage_seconds_bucket{le="0.01",stage="total",model="yolox",version="1"} 4',
+      'inference_stage_seconds_bucket{le="+Inf",stage="total",model="yolox",version="1"} 5',
+      'inference_stage_seconds_bucket{le="0.01",stage="total",model="ssd",version="2"} 1',
+      'inference_stage_seconds_bucket{le="+Inf",stage="total",model="ssd",version="2"} 3',
+      'inference_stage_seconds_count{stage="total",model="yolox",version="1"} 5',
+      'inference_stage_seconds_count{stage="total",model="ssd",version="2"} 3',
+      'inference_requests_total{route="/v1/detect",status="200",model="yolox",version="1"} 5',
+      'inference_requests_total{route="/v1/detect",status="200",model="ssd",version="2"} 3',
+      'inference_requests_total{route="/v1/detect",status="503",model="",version=""} 1',
+    ].join('\n');
+    const summary = prometheus.summarizeMetrics(prometheus.parsePrometheus(twoModels));
+    expect(summary).toMatchObject({ requests: 9, errors: 1, latencyCount: 8, buckets: [{ le: 0.01, count: 5 }, { le: Infinity, count: 8 }] });
   });
 
   it('reads escaped label values', () => {

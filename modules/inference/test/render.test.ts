@@ -91,7 +91,7 @@ describe('POST /v1/detect with the detections drawn on the image', () => {
     expect(response.headers).toMatchObject({ 'content-type': 'image/jpeg', 'x-model-name': 'yolox', 'x-model-version': '1', 'x-model-family': 'yolox', 'x-detection-count': '3' });
     const metadata = await sharp(response.rawPayload).metadata();
     expect([metadata.format, metadata.width, metadata.height]).toEqual(['jpeg', 640, 424]);
-    expect((await service.app.inject({ url: '/metrics' })).body).toMatch(/inference_stage_seconds_count\{stage="render"\} [1-9]/);
+    expect((await service.app.inject({ url: '/metrics' })).body).toMatch(/inference_stage_seconds_count\{[^}]*stage="render"[^}]*model="yolox"[^}]*\} [1-9]/);
   });
 
   it('follows the Accept header when no render parameter is given, and JSON wins a tie or a wildcard', async () => {
