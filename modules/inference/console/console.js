@@ -244,7 +244,13 @@ function showActivations(models) {
         if (entry.error.message) detail.title = entry.error.message;
         item.append(detail);
       }
-      if (typeof entry.loadMs === 'number') item.append(element('div', 'detail', `load ${formatMs(entry.loadMs)}`));
+      const details = [
+        entry.trigger ? `via ${entry.trigger}` : '',
+        typeof entry.loadMs === 'number' ? `load ${formatMs(entry.loadMs)}` : '',
+        typeof entry.warmupMs === 'number' ? `warm-up ${formatMs(entry.warmupMs)}` : '',
+        entry.acceptance ? `samples ${entry.acceptance.passed}/${entry.acceptance.samples}` : '',
+      ].filter(Boolean);
+      if (details.length > 0) item.append(element('div', 'detail', details.join(' · ')));
       return item;
     }),
   );

@@ -125,7 +125,7 @@ describe('the console reading /v1/models activations', () => {
 
   it('shows outcomes the module reports, without repeating the last error', () => {
     const entries = activations.activationEntries({
-      history: [
+      activations: [
         { name: 'ssd', version: '4', at: '2026-11-30T12:00:00Z', outcome: 'rejected', error: { code: 'MODEL_ACCEPTANCE_FAILED' } },
         { name: 'ssd', version: '3', at: '2026-11-30T11:00:00Z', outcome: 'accepted' },
       ],
@@ -137,12 +137,21 @@ describe('the console reading /v1/models activations', () => {
     ]);
   });
 
-  it('takes an activations list when the module gives one, and folds in lastActivation', () => {
+  it('takes the attempts the module reports, folds in lastActivation, and keeps swaps no accepted attempt covers', () => {
     const entries = activations.activationEntries({
-      activations: [{ name: 'ssd', version: '3', at: '2026-11-30T11:00:00Z', outcome: 'accepted' }],
-      history: [{ name: 'ignored', version: '0', activatedAt: '2026-11-30T08:00:00Z' }],
+      activations: [{ name: 'ssd', version: '3', at: '2026-11-30T11:00:00Z', outcome: 'accepted', trigger: 'message', loadMs: 180 }],
+      history: [
+        { name: 'ssd', version: '3', activatedAt: '2026-11-30T11:00:00.100Z' },
+        { name: 'yolox', version: '1', activatedAt: '2026-11-30T08:00:00Z' },
+      ],
       lastActivation: { name: 'ssd', version: '5', at: '2026-11-30T13:00:00Z', outcome: 'rejected', error: { code: 'MODEL_LOAD_FAILED' } },
+      lastError: { code: 'MODEL_LOAD_FAILED', message: 'bad', name: 'ssd', version: '5', at: '2026-11-30T13:00:00Z' },
     });
-    expect(entries.map((entry) => `${entry.name} ${entry.version} ${entry.outcome}`)).toEqual(['ssd 5 rejected', 'ssd 3 accepted']);
+    expect(entries.map((entry) => `${entry.name} ${entry.version} ${entry.outcome}`)).toEqual(['ssd 5 rejected', 'ssd 3 accepted', 'yolox 1 activated']);
+  });
+
+  it('reads the reports of a module without history or errors (nulls where nothing applies)', () => {
+    const entries = activations.activationEntries({ activations: [{ name: 'a', version: '1', at: '2026-11-30T11:00:00Z', outcome: 'accepted', error: null, loadMs: null }], lastActivation: null, lastError: null });
+    expect(entries).toEqual([expect.objectContaining({ name: 'a', outcome: 'accepted', error: null })]);
   });
 });

@@ -107,12 +107,14 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
   });
 
   it('shows a model swap made while the page is open, and says which model drew the boxes on screen', async () => {
-    expect((await service.manager.activate(await stageModel(storage, { ...SSD_TFLITE, version: '2' }))).status).toBe('activated');
+    // Through the activation controller, as a DLModelInput message would: the attempt is reported with its outcome.
+    expect(await service.controller.request(await stageModel(storage, { ...SSD_TFLITE, version: '2' }), 'message')).toMatchObject({ outcome: 'accepted' });
     await expect.poll(() => page.textContent('#model-name'), { timeout: 15_000 }).toBe('ssd');
     expect(await page.textContent('#model-version')).toBe('2');
     expect(await page.textContent('#model-runtime')).toBe('litert');
     const activations = await page.$$eval('#activations li', (items) => items.map((item) => `${item.getAttribute('data-outcome')} ${item.querySelector('.which')?.textContent}`));
-    expect(activations).toEqual(['activated ssd 2', 'activated yolox 1']);
+    expect(activations).toEqual(['accepted ssd 2', 'activated yolox 1']);
+    expect(await page.textContent('#activations li[data-outcome="accepted"] .detail')).toMatch(/^via message · load \d/);
     expect(await page.isVisible('#stale')).toBe(true);
     expect(await page.textContent('#stale')).toContain('the module now serves ssd 2');
     await page.click('#stale button');
@@ -123,7 +125,7 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
   it('shows a rejected activation with its error code', async () => {
     const broken = await stageModel(storage, { ...YOLOX_ONNX, version: 'broken' });
     await writeFile(path.join(storage, broken.modelPath), 'not a model');
-    expect((await service.manager.activate(broken)).status).toBe('failed');
+    expect(await service.controller.request(broken, 'message')).toMatchObject({ outcome: 'rejected', error: { code: 'MODEL_LOAD_FAILED' } });
     await page.waitForSelector('#activations li[data-outcome="rejected"]', { timeout: 15_000 });
     expect(await page.textContent('#activations li[data-outcome="rejected"]')).toContain('MODEL_LOAD_FAILED');
     expect(await page.textContent('#model-name')).toBe('ssd');
