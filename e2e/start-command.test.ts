@@ -20,6 +20,7 @@ describe("the README's start command", () => {
     expect(output).toMatch(/\[start\]\s+dog\s+0\.8\d/);
     expect(output).toContain(`curl -s -X POST -H 'content-type: image/jpeg' --data-binary @`);
     expect(output).toMatch(/\[start\] Azurite's connection string and the emulator's address: \.local-run\/local\.env/);
+    expect(output).toContain(`console: http://127.0.0.1:${port}/ in a browser`);
     expect(code).toBe(0);
   }, 120_000);
 });

@@ -33,6 +33,8 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
   INFERENCE_MAX_IMAGE_REQUESTS: positiveInt(64),
   /** How often models/announced.json is read besides the fs.watch on models/, so a lost message or event cannot strand the module. */
   INFERENCE_POINTER_POLL_MS: positiveInt(15_000),
+  /** The web console at `/` (static files on the API's port). */
+  INFERENCE_CONSOLE: z.enum(['on', 'off']).default('on'),
 }).refine((config) => config.INFERENCE_HEADERS_TIMEOUT_MS <= config.INFERENCE_REQUEST_TIMEOUT_MS, {
   message: 'INFERENCE_HEADERS_TIMEOUT_MS must not exceed INFERENCE_REQUEST_TIMEOUT_MS',
   path: ['INFERENCE_HEADERS_TIMEOUT_MS'],

@@ -29,7 +29,7 @@ export function createMetrics(queueLength: () => number): InferenceMetrics {
     registry,
     stageSeconds: new Histogram({
       name: 'inference_stage_seconds',
-      help: 'Latency of each request stage: decode, queue, preprocess, inference, postprocess, total',
+      help: 'Latency of each request stage: decode, queue, preprocess, inference, postprocess, total (detection), render (drawing ?render= images)',
       labelNames: ['stage', 'model', 'version'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],

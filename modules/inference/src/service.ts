@@ -53,6 +53,8 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
     seedScoreThreshold: config.INFERENCE_SEED_SCORE_THRESHOLD,
     storageRoot: config.STORAGE_ROOT,
     limits: httpLimits(config),
+    maxImagePixels: config.INFERENCE_MAX_IMAGE_PIXELS,
+    console: config.INFERENCE_CONSOLE === 'on',
     fastify: { loggerInstance: logger.child({ component: 'inference.http' }) },
   });
 

@@ -56,7 +56,14 @@ describe.each(['inference', 'loader'])('the %s image build, replayed', (module) 
       const deadline = Date.now() + 30_000;
       while (!started.test(output) && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 100));
       expect(output, output).toMatch(started);
-      if (module === 'inference') expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+      if (module === 'inference') {
+        expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+        // The web console's static files are part of the deployed package.
+        const page = await fetch(`http://127.0.0.1:${port}/`);
+        expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+        expect(await page.text()).toContain('<script type="module" src="console.js">');
+        expect((await fetch(`http://127.0.0.1:${port}/console.js`)).status).toBe(200);
+      }
     } finally {
       child.kill('SIGTERM');
       await rm(work, { recursive: true, force: true });

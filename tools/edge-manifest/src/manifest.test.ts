@@ -128,6 +128,18 @@ describe('module images', () => {
     }
   });
 
+  it('gives the inference image its console files and the fonts its rendered labels are drawn with', async () => {
+    const ignored = (await readFile(path.join(root, '.dockerignore'), 'utf8')).split('\n').filter(Boolean);
+    expect(ignored.filter((pattern) => /(^|\/)(\*\*\/)?(console|modules|modules\/inference)$/.test(pattern))).toEqual([]);
+    for (const file of (await dockerfiles()).filter((name) => name.includes('inference'))) {
+      const [buildStage = '', runtimeStage = ''] = (await readFile(path.join(root, file), 'utf8')).split(/^FROM /m).slice(1);
+      // The whole package is copied and deployed; only src, test and build files are removed afterwards.
+      expect(buildStage, file).toMatch(/^COPY modules\/inference modules\/inference$/m);
+      expect(buildStage, file).not.toMatch(/rm -rf[^\n]*\/out\/console/);
+      expect(runtimeStage, file).toMatch(/apt-get install -y --no-install-recommends [^\n]*fonts-dejavu-core/);
+    }
+  });
+
   it('passes the Dockerfile linter of VS Code (dockerfile-utils) without problems', async () => {
     for (const file of await dockerfiles()) {
       const problems = lintDockerfile(await readFile(path.join(root, file), 'utf8'));

@@ -80,7 +80,15 @@ try {
     say(`  ${detection.label.padEnd(10)} ${detection.score.toFixed(2)}  at x ${Math.round(box.xmin)}-${Math.round(box.xmax)}, y ${Math.round(box.ymin)}-${Math.round(box.ymax)}`);
   }
   say('try it yourself:');
-  console.log(`\n  curl -s -X POST -H 'content-type: image/jpeg' --data-binary @${path.relative(process.cwd(), photo) || photo} ${system.inferenceUrl}/v1/detect\n`);
+  const photoArgument = path.relative(process.cwd(), photo) || photo;
+  console.log(`\n  curl -s -X POST -H 'content-type: image/jpeg' --data-binary @${photoArgument} ${system.inferenceUrl}/v1/detect`);
+  console.log(`  curl -s -X POST -H 'content-type: image/jpeg' --data-binary @${photoArgument} -o detections.jpg '${system.inferenceUrl}/v1/detect?render=jpeg'`);
+  const consoleServed = await fetch(`${system.inferenceUrl}/`).then((page) => page.ok, () => false);
+  console.log(
+    consoleServed
+      ? `  console: ${system.inferenceUrl}/ in a browser (drop an image, see the boxes, the model and its activations)\n`
+      : '  console: off (INFERENCE_CONSOLE=off)\n',
+  );
   say(`API docs ${system.inferenceUrl}/openapi.json | loader twin: npm run emulator -- twin loader | Ctrl-C stops everything`);
   if (values.once) await stop(0);
 } catch (error) {

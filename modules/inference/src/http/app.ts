@@ -10,8 +10,11 @@ import { installErrorHandler } from './error-handler.js';
 import { ImageRequestGate } from './image-request-gate.js';
 import './served-model.js';
 import { IMAGE_CONTENT_TYPES } from './read-image.js';
+import { consoleRoutes } from './routes/console-routes.js';
 import { detectRoutes } from './routes/detect-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
+
+const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
 
 export interface AppOptions {
   manager: ModelManager;
@@ -22,6 +25,10 @@ export interface AppOptions {
   /** Absolute paths under it are made relative in every message the API sends. */
   storageRoot: string;
   limits: HttpLimits;
+  /** The decode limit in pixels; the image is opened again under it to draw detections on (`?render=`). */
+  maxImagePixels?: number;
+  /** Serves the web console at `/` (INFERENCE_CONSOLE). */
+  console?: boolean;
   fastify?: FastifyServerOptions;
 }
 
@@ -64,8 +71,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     options.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode), ...served });
   });
   const imageRequests = new ImageRequestGate(limits.maxImageRequests);
-  await app.register(detectRoutes, { manager: options.manager, metrics: options.metrics, seedScoreThreshold: options.seedScoreThreshold, imageRequests });
+  await app.register(detectRoutes, {
+    manager: options.manager,
+    metrics: options.metrics,
+    seedScoreThreshold: options.seedScoreThreshold,
+    imageRequests,
+    maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
+  });
   await app.register(statusRoutes, { state: options.state, metrics: options.metrics, outside: (value) => rewriteStrings(value, outsideMessage) });
+  if (options.console) await app.register(consoleRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

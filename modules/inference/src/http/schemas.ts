@@ -14,6 +14,15 @@ export const ErrorResponseSchema = {
 } as const;
 
 export const detectionResultJsonSchema = jsonSchema(DetectionResultSchema);
+/** `POST /v1/detect`'s 200: JSON by default, or the image with its detections drawn on it. */
+export const detectResponseContent = {
+  description: 'the detections as JSON, or the image with them drawn on it (`render`, Accept)',
+  content: {
+    'application/json': { schema: detectionResultJsonSchema },
+    'image/jpeg': { schema: { type: 'string', format: 'binary' } },
+    'image/png': { schema: { type: 'string', format: 'binary' } },
+  },
+};
 export const seedResultJsonSchema = jsonSchema(z.array(SeedDetectionSchema));
 
 export const errorResponses = {

@@ -20,7 +20,7 @@ export function sniffImageKind(bytes: Uint8Array): ImageKind | undefined {
  * the whole bitmap from the header's dimensions, so the header is read and checked here first: a few bytes that
  * claim 20000x20000 are refused before any pixel buffer exists.
  */
-async function bmpToSharp(bytes: Buffer, limitPixels: number): Promise<Sharp> {
+export async function bmpToSharp(bytes: Buffer, limitPixels: number): Promise<Sharp> {
   const header = readBmpHeader(bytes);
   if (header.width * header.height > limitPixels) throw new ImageTooLargeError(header.width, header.height, limitPixels);
   assertBmpDecodable(header, bytes.length);

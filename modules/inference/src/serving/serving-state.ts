@@ -4,7 +4,7 @@ import type { ActivationController } from './activation-controller.js';
 import type { ActiveModel, ModelManager } from './model-manager.js';
 
 export interface ServingSnapshot {
-  active: (Omit<ActiveModel, 'id' | 'spec' | 'modelPath' | 'loadMs' | 'warmupMs'> & { input: ActiveModel['spec']['input'] }) | null;
+  active: (Omit<ActiveModel, 'id' | 'spec' | 'modelPath'> & { input: ActiveModel['spec']['input']; scoreThreshold: number }) | null;
   history: { name: string; version: string; activatedAt: string }[];
   lastError: InferenceReported['lastSwapError'];
   swapCount: number;
@@ -75,7 +75,7 @@ export class ServingState {
     const active = this.manager.active;
     return {
       active: active
-        ? { name: active.name, version: active.version, format: active.format, family: active.family, runtime: active.runtime, sha256: active.sha256, activatedAt: active.activatedAt, input: active.spec.input }
+        ? { name: active.name, version: active.version, format: active.format, family: active.family, runtime: active.runtime, sha256: active.sha256, activatedAt: active.activatedAt, loadMs: active.loadMs, warmupMs: active.warmupMs, scoreThreshold: active.spec.scoreThreshold, input: active.spec.input }
         : null,
       history: this.history,
       lastError: this.lastError,

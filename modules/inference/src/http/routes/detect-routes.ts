@@ -3,14 +3,22 @@ import type { DetectionResult, SeedDetection } from '@edge-ml/contracts';
 import type { ModelManager } from '../../serving/model-manager.js';
 import type { InferenceMetrics } from '../../metrics.js';
 import type { ImageRequestGate } from '../image-request-gate.js';
+import { chooseRenderFormat, RENDER_FORMATS, type RenderFormat } from '../../render/render-format.js';
+import { RenderSlots } from '../../render/render-slots.js';
 import { readImage } from '../read-image.js';
-import { detectionResultJsonSchema, errorResponses, seedResultJsonSchema } from '../schemas.js';
+import { detectResponseContent, errorResponses, seedResultJsonSchema } from '../schemas.js';
+import { sendRendered } from '../send-rendered.js';
+
+/** Renders (`?render=`) at once; more wait. Two keep both cores busy on the 2-core target without a third image in memory. */
+const RENDER_CONCURRENCY = 2;
 
 export interface DetectRoutesOptions {
   manager: ModelManager;
   metrics: InferenceMetrics;
   seedScoreThreshold: number;
   imageRequests: ImageRequestGate;
+  /** The decode limit, applied again when the image is opened to draw on. */
+  maxImagePixels: number;
 }
 
 /** Stage latencies and what the model returned, labelled with the model and version that answered. */
@@ -39,25 +47,36 @@ export function toSeedDetections(result: DetectionResult, threshold: number): Se
 
 export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOptions): Promise<void> {
   const { manager, metrics } = options;
+  const renderSlots = new RenderSlots(RENDER_CONCURRENCY);
   // Hooks of this plugin apply to its routes only: health and metrics never wait behind images.
   app.addHook('onRequest', options.imageRequests.onRequest);
 
-  app.post<{ Querystring: { threshold?: number } }>(
+  app.post<{ Querystring: { threshold?: number; render?: RenderFormat } }>(
     '/v1/detect',
     {
       schema: {
         summary: 'Detect objects in an image',
-        description: 'Send JPEG, PNG, WebP or BMP bytes as the body, or multipart/form-data with one file. Boxes are normalised and in pixels of the original image.',
+        description:
+          'Send JPEG, PNG, WebP or BMP bytes as the body, or multipart/form-data with one file. Boxes are normalised and in pixels of the original image. ' +
+          'With `render=jpeg|png` (or an Accept header that prefers image/jpeg or image/png to JSON) the answer is the image with the detections drawn on it, ' +
+          'and the headers x-model-name, x-model-version, x-model-family and x-detection-count.',
         tags: ['inference'],
-        querystring: { type: 'object', properties: { threshold: { type: 'number', minimum: 0, maximum: 1, description: "overrides the model's score threshold" } } },
-        response: { 200: detectionResultJsonSchema, ...errorResponses },
+        querystring: {
+          type: 'object',
+          properties: {
+            threshold: { type: 'number', minimum: 0, maximum: 1, description: "overrides the model's score threshold" },
+            render: { type: 'string', enum: [...RENDER_FORMATS], description: 'answer with the image and the detections drawn on it instead of JSON' },
+          },
+        },
+        response: { 200: detectResponseContent, ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const image = await readImage(request);
       const result = await manager.detect(image, request.query.threshold === undefined ? {} : { scoreThreshold: request.query.threshold });
       observeResult(metrics, request, result);
-      return result;
+      const render = chooseRenderFormat(request.query.render, request.headers.accept);
+      return render ? sendRendered(reply, image, result, render, { limitPixels: options.maxImagePixels, slots: renderSlots, metrics }) : result;
     },
   );
 

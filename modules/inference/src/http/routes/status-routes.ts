@@ -13,6 +13,9 @@ const ActiveModelSchema = {
     runtime: { type: 'string' },
     sha256: { type: 'string' },
     activatedAt: { type: 'string' },
+    loadMs: { type: 'number', description: 'loading the model in every worker' },
+    warmupMs: { type: 'number', description: 'the warm-up inference after loading' },
+    scoreThreshold: { type: 'number', description: 'the score threshold /v1/detect applies unless a request sets one' },
     input: { type: 'object', additionalProperties: true },
   },
 } as const;
