@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+import { PatchError } from './patch-error.js';
+import { rebuildFormat1 } from './patch-format-1.js';
 import { planPatch, type PatchOp } from './patch-plan.js';
 import { ByteReader, ByteWriter } from './varint.js';
 
@@ -17,9 +19,7 @@ const OP_LITERAL = 2;
 /** Lane modes of a difference piece: plain bytes, or the bytes of each position modulo 4 grouped (fp32 tensors: exponent bytes change least). */
 const LANES_PLAIN = 0;
 
-export class PatchError extends Error {
-  readonly code = 'DELTA_PATCH_INVALID';
-}
+export { PatchError };
 
 export interface PatchInfo {
   /** First bytes of the SHA-256 of the file the patch applies to and of the file it makes. */
@@ -116,52 +116,79 @@ export function createPatch(oldBytes: Uint8Array, newBytes: Uint8Array): Uint8Ar
   return Buffer.concat([Buffer.from(MAGIC), sha256(oldBytes).subarray(0, HASH_PREFIX), sha256(newBytes).subarray(0, HASH_PREFIX), header.toBytes(), ...streams]);
 }
 
-function parseHeader(patch: Uint8Array): PatchInfo & { headerLength: number; streamLengths: number[] } {
+interface ParsedPatch extends PatchInfo {
+  version: number;
+  /** Format 1 only. */
+  flags: number;
+  streams: Uint8Array[];
+}
+
+/** Reads the header (either format) and decompresses the streams; throws a PatchError for anything malformed. */
+function parsePatch(patch: Uint8Array, decompress: boolean): ParsedPatch {
   const fixed = 4 + 2 * HASH_PREFIX;
   if (patch.length < fixed || Buffer.from(patch.subarray(0, 4)).toString('latin1') !== MAGIC) throw new PatchError('not a model patch (magic EMDP missing)');
   const reader = new ByteReader(patch.subarray(fixed));
+  let version: number;
+  let newSizeBytes: number;
+  let flags = 0;
+  let streamLengths: number[];
   try {
-    const version = reader.readUnsigned();
-    if (version !== VERSION) throw new PatchError(`patch format version ${version} is not supported (this loader reads version ${VERSION})`);
-    const newSizeBytes = reader.readUnsigned();
-    const streamLengths = [reader.readUnsigned(), reader.readUnsigned(), reader.readUnsigned()];
-    return {
-      oldSha256Prefix: Buffer.from(patch.subarray(4, 4 + HASH_PREFIX)).toString('hex'),
-      newSha256Prefix: Buffer.from(patch.subarray(4 + HASH_PREFIX, fixed)).toString('hex'),
-      newSizeBytes,
-      headerLength: fixed + reader.position,
-      streamLengths,
-    };
+    version = reader.readUnsigned();
+    if (version !== VERSION && version !== 1) throw new PatchError(`patch format version ${version} is not supported (this loader reads versions 1 and ${VERSION})`);
+    newSizeBytes = reader.readUnsigned();
+    if (version === 1) flags = reader.readUnsigned();
+    streamLengths = Array.from({ length: version === 1 ? 4 : 3 }, () => reader.readUnsigned());
   } catch (error) {
     throw error instanceof PatchError ? error : new PatchError('the patch header is truncated');
   }
+  let offset = fixed + reader.position;
+  const streams = decompress
+    ? streamLengths.map((length) => {
+        const slice = patch.subarray(offset, offset + length);
+        offset += length;
+        try {
+          return new Uint8Array(brotliDecompressSync(slice));
+        } catch {
+          throw new PatchError('the patch is corrupt (a stream does not decompress)');
+        }
+      })
+    : [];
+  return {
+    oldSha256Prefix: Buffer.from(patch.subarray(4, 4 + HASH_PREFIX)).toString('hex'),
+    newSha256Prefix: Buffer.from(patch.subarray(4 + HASH_PREFIX, fixed)).toString('hex'),
+    newSizeBytes,
+    version,
+    flags,
+    streams,
+  };
 }
 
 export function readPatchInfo(patch: Uint8Array): PatchInfo {
-  const { oldSha256Prefix, newSha256Prefix, newSizeBytes } = parseHeader(patch);
+  const { oldSha256Prefix, newSha256Prefix, newSizeBytes } = parsePatch(patch, false);
   return { oldSha256Prefix, newSha256Prefix, newSizeBytes };
 }
 
 /**
- * Rebuilds the new file from the old one; throws a PatchError when the patch is corrupt or meant for another file.
- * The output is written front to back and each stream is read once, front to back; old bytes are read where the
- * control stream says.
+ * Rebuilds the new file from the old one (format 2, or format 1 from earlier publishers); throws a PatchError when the
+ * patch is corrupt or meant for another file.
  */
 export function applyPatch(oldBytes: Uint8Array, patch: Uint8Array): Uint8Array {
-  const info = parseHeader(patch);
-  if (sha256(oldBytes).subarray(0, HASH_PREFIX).toString('hex') !== info.oldSha256Prefix) throw new PatchError('the patch was made for another version of the model');
-  let offset = info.headerLength;
-  const [controlBytes, differences, literals] = info.streamLengths.map((length) => {
-    const slice = patch.subarray(offset, offset + length);
-    offset += length;
-    try {
-      return new Uint8Array(brotliDecompressSync(slice));
-    } catch {
-      throw new PatchError('the patch is corrupt (a stream does not decompress)');
-    }
-  }) as [Uint8Array, Uint8Array, Uint8Array];
+  const parsed = parsePatch(patch, false);
+  if (sha256(oldBytes).subarray(0, HASH_PREFIX).toString('hex') !== parsed.oldSha256Prefix) throw new PatchError('the patch was made for another version of the model');
+  const { streams, version, flags, newSizeBytes, newSha256Prefix } = parsePatch(patch, true);
+  const output = version === 1 ? rebuildFormat1(oldBytes, newSizeBytes, flags, streams) : rebuild(oldBytes, newSizeBytes, streams);
+  if (sha256(output).subarray(0, HASH_PREFIX).toString('hex') !== newSha256Prefix) throw new PatchError("the rebuilt model does not match the patch's checksum");
+  return output;
+}
+
+/**
+ * Format 2: the output is written front to back and each stream is read once, front to back; old bytes are read where
+ * the control stream says. A difference piece is at most DIFF_PIECE_BYTES, so lanes are undone in a bounded buffer.
+ */
+function rebuild(oldBytes: Uint8Array, newSizeBytes: number, streams: Uint8Array[]): Uint8Array {
+  const [controlBytes, differences, literals] = streams as [Uint8Array, Uint8Array, Uint8Array];
   const control = new ByteReader(controlBytes);
-  const output = new Uint8Array(info.newSizeBytes);
+  const output = new Uint8Array(newSizeBytes);
   let written = 0;
   let oldCursor = 0;
   let differenceAt = 0;
@@ -179,6 +206,7 @@ export function applyPatch(oldBytes: Uint8Array, patch: Uint8Array): Uint8Array 
         written += length;
         continue;
       }
+      if (kind !== OP_COPY && kind !== OP_DIFF) throw new PatchError('the patch is corrupt (unknown step)');
       const oldStart = oldCursor + control.readSigned();
       if (oldStart < 0 || oldStart + length > oldBytes.length) throw new PatchError('the patch is corrupt (it reads outside the old file)');
       output.set(oldBytes.subarray(oldStart, oldStart + length), written);
@@ -189,14 +217,13 @@ export function applyPatch(oldBytes: Uint8Array, patch: Uint8Array): Uint8Array 
         const piece = lanes === LANES_PLAIN ? stored : transposeLanes(stored, lanes - 1, true);
         for (let index = 0; index < length; index += 1) output[written + index] = ((output[written + index] ?? 0) + (piece[index] ?? 0)) & 0xff;
         differenceAt += length;
-      } else if (kind !== OP_COPY) throw new PatchError('the patch is corrupt (unknown step)');
+      }
       written += length;
       oldCursor = oldStart + length;
     }
   } catch (error) {
     throw error instanceof PatchError ? error : new PatchError('the patch is corrupt (control stream)');
   }
-  if (written !== output.length) throw new PatchError('the patch is corrupt (it does not rebuild the whole file)');
-  if (sha256(output).subarray(0, HASH_PREFIX).toString('hex') !== info.newSha256Prefix) throw new PatchError("the rebuilt model does not match the patch's checksum");
+  if (written !== output.length || differenceAt !== differences.length || literalAt !== literals.length) throw new PatchError('the patch is corrupt (it does not rebuild the whole file)');
   return output;
 }

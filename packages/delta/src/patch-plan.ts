@@ -82,7 +82,8 @@ function diffBits(oldBytes: Uint8Array, newBytes: Uint8Array, start: number, end
 function push(ops: PatchOp[], op: PatchOp): void {
   if (op.length === 0) return;
   const last = ops.at(-1);
-  if (last && last.kind === op.kind && (op.kind === 'literal' || (last.kind !== 'literal' && op.kind !== 'literal' && last.oldStart + last.length === op.oldStart))) {
+  const continues = last?.kind === op.kind && (op.kind === 'literal' || (last.kind !== 'literal' && last.oldStart + last.length === op.oldStart));
+  if (last && continues) {
     last.length += op.length;
     return;
   }
