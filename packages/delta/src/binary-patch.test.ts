@@ -48,6 +48,28 @@ describe('binary patches', () => {
     expect(patch.length).toBeLessThan(0.8 * brotliCompressSync(Buffer.from(nudged.buffer)).length);
   });
 
+  it('round-trips seeded random edits: inserts, deletes, moves, nudged and replaced runs, at any alignment', () => {
+    let state = 7;
+    const random = (below: number) => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state % below;
+    };
+    for (let round = 0; round < 12; round += 1) {
+      const base = Buffer.from(ssdPlain.subarray(random(1_000_000), 1_000_000 + random(200_000)));
+      let edited = Buffer.from(base);
+      for (let edit = 0; edit < 1 + random(6); edit += 1) {
+        const at = random(edited.length + 1);
+        const length = 1 + random(5_000);
+        const kind = random(5);
+        if (kind === 0) edited = Buffer.concat([edited.subarray(0, at), Buffer.from(Array.from({ length }, () => random(256))), edited.subarray(at)]);
+        else if (kind === 1) edited = Buffer.concat([edited.subarray(0, at), edited.subarray(at + length)]);
+        else if (kind === 2) edited = Buffer.concat([edited.subarray(0, at), base.subarray(random(base.length), random(base.length) + length), edited.subarray(at)]);
+        else for (let index = at; index < Math.min(edited.length, at + length); index += 1) edited[index] = kind === 3 ? ((edited[index] ?? 0) + random(5) - 2) & 0xff : random(256);
+      }
+      expect(Buffer.from(applyPatch(base, createPatch(base, edited))).equals(edited), `round ${round}`).toBe(true);
+    }
+  });
+
   it('refuses to patch another base file', () => {
     const patch = createPatch(ssdPlain, ssdWithMetadata);
     expect(() => applyPatch(ssdWithMetadata, patch)).toThrow(PatchError);
