@@ -3,7 +3,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeltaManifest } from '@edge-ml/contracts';
+import type { DeltaManifestV1, DeltaManifestV2 } from '@edge-ml/contracts';
 import { createPatch, encodeChunkList } from '@edge-ml/delta';
 import { createLogger } from '@edge-ml/edge-kit';
 import { startAzurite, type Azurite } from '@edge-ml/testkit';
@@ -22,14 +22,14 @@ let patch: Uint8Array;
 
 const upload = (name: string, data: Uint8Array) => azurite.container.getBlockBlobClient(name).uploadData(Buffer.from(data));
 
-function manifestFor(patchUrl: string, overrides: Partial<DeltaManifest> = {}): DeltaManifest {
+function manifestFor(patchUrl: string, overrides: Partial<DeltaManifestV2> = {}): DeltaManifestV2 {
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     name: 'ssd',
     version: '2',
     package: { sha256: sha256(v2), sizeBytes: v2.length },
     model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(metadataModel), sizeBytes: metadataModel.length },
-    files: { 'labelmap.txt': labels.toString('base64') },
+    files: { 'labelmap.txt': { sha256: sha256(labels), sizeBytes: labels.length } },
     patches: [{ fromSha256: sha256(plainModel), url: patchUrl, sha256: sha256(patch), sizeBytes: patch.length }],
     ...overrides,
   };
@@ -77,6 +77,28 @@ describe('delta updates through a patch', () => {
     await loader.close();
   });
 
+  it('reads schema-1 manifests (labels in base64), which publishers wrote before schema 2', async () => {
+    const { schemaVersion: _schema, files: _files, ...rest } = manifestFor(azurite.sasUrl('ssd-1-to-2.patch'));
+    const v1Manifest: DeltaManifestV1 = { ...rest, schemaVersion: 1, files: { 'labelmap.txt': labels.toString('base64') } };
+    await upload('ssd-2.schema-1.delta.json', Buffer.from(JSON.stringify(v1Manifest)));
+    const { edge, loader } = await withV1Installed();
+    loader.applyDesired({ version: 2, full: true, properties: desiredV2('ssd-2.schema-1.delta.json') });
+    await loader.whenIdle();
+    expect(edge.reportedState.modelUpdate).toMatchObject({ state: 'active', version: '2', path: 'patch' });
+    const announced = await loader.repository.readAnnounced();
+    expect(await readFile(path.join(loader.repository.root, announced!.local_labelmap_path))).toEqual(labels);
+    await loader.close();
+  });
+
+  it('falls back to the full package when the manifest names labels no installed version holds', async () => {
+    await upload('ssd-2.new-labels.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.patch'), { files: { 'labelmap.txt': { sha256: 'c'.repeat(64), sizeBytes: 12 } } }))));
+    const { edge, loader } = await withV1Installed();
+    loader.applyDesired({ version: 2, full: true, properties: desiredV2('ssd-2.new-labels.delta.json') });
+    await loader.whenIdle();
+    expect(edge.reportedState.modelUpdate).toMatchObject({ state: 'active', version: '2', path: 'full' });
+    await loader.close();
+  });
+
   it('falls back to the full package when the patch is corrupt', async () => {
     const corrupt = Buffer.from(patch);
     corrupt[corrupt.length - 20] = (corrupt[corrupt.length - 20] ?? 0) ^ 0xff;
@@ -105,7 +127,7 @@ describe('delta updates through a patch', () => {
 
 describe('delta updates through chunk reuse', () => {
   let chunkList: Uint8Array;
-  const chunked = (overrides: Partial<DeltaManifest> = {}) =>
+  const chunked = (overrides: Partial<DeltaManifestV2> = {}) =>
     manifestFor(azurite.sasUrl('ssd-1-to-2.patch'), {
       patches: [],
       chunks: { listUrl: azurite.sasUrl('ssd-2.chunks'), listSha256: sha256(chunkList), listSizeBytes: chunkList.length, modelUrl: azurite.sasUrl('ssd-2.model') },

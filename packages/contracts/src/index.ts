@@ -67,7 +67,7 @@ export {
   type StageTimings,
 } from './detections.js';
 export { initialDesiredFromDeployment, matchRoutes, parseRoute, routesFromDeployment, type Route } from './deployment-routes.js';
-export { DeltaManifestSchema, type DeltaManifest } from './delta-manifest.js';
+export { DeltaManifestSchema, DeltaManifestV1Schema, DeltaManifestV2Schema, type DeltaManifest, type DeltaManifestV1, type DeltaManifestV2 } from './delta-manifest.js';
 export {
   ActivationTriggerSchema,
   CONFIRMED_MODEL_POINTER,

@@ -1,104 +1,25 @@
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+import { PatchError } from './patch-error.js';
+import { rebuildFormat1 } from './patch-format-1.js';
+import { planPatch, type PatchOp } from './patch-plan.js';
 import { ByteReader, ByteWriter } from './varint.js';
 
 const MAGIC = 'EMDP';
-const VERSION = 1;
-const BLOCK = 32;
-const HASH_BITS = 22;
-
-export class PatchError extends Error {
-  readonly code = 'DELTA_PATCH_INVALID';
-}
-
-/** One step of a patch: copy `extraLength` literal bytes, then `diffLength` bytes of old (from `oldStart`) plus a byte-wise difference. */
-interface Segment {
-  extraStart: number;
-  extraLength: number;
-  oldStart: number;
-  newStart: number;
-  diffLength: number;
-}
-
-function hashAt(bytes: Uint8Array, position: number): number {
-  let hash = 0x811c9dc5;
-  for (let index = position; index < position + BLOCK; index += 1) hash = Math.imul(hash ^ (bytes[index] ?? 0), 0x01000193);
-  return (hash >>> 0) >>> (32 - HASH_BITS);
-}
-
-/**
- * Extends a match forward while the bytes mostly agree: scattered changed bytes (a fine-tune nudging weights) stay
- * inside the match as small differences; a run where most bytes differ ends it.
- */
-function extendForward(oldBytes: Uint8Array, newBytes: Uint8Array, oldStart: number, newStart: number): number {
-  const limit = Math.min(oldBytes.length - oldStart, newBytes.length - newStart);
-  let best = 0;
-  let score = 0;
-  let bestScore = 0;
-  for (let length = 0; length < limit; length += 1) {
-    score += oldBytes[oldStart + length] === newBytes[newStart + length] ? 1 : -1;
-    if (score > bestScore) {
-      bestScore = score;
-      best = length + 1;
-    } else if (bestScore - score > 64) break;
-  }
-  return best;
-}
-
-function extendBackward(oldBytes: Uint8Array, newBytes: Uint8Array, oldStart: number, newStart: number, newFloor: number): number {
-  const limit = Math.min(oldStart, newStart - newFloor);
-  let best = 0;
-  let score = 0;
-  let bestScore = 0;
-  for (let length = 1; length <= limit; length += 1) {
-    score += oldBytes[oldStart - length] === newBytes[newStart - length] ? 1 : -1;
-    if (score > bestScore) {
-      bestScore = score;
-      best = length;
-    } else if (bestScore - score > 64) break;
-  }
-  return best;
-}
-
-function findSegments(oldBytes: Uint8Array, newBytes: Uint8Array): Segment[] {
-  const table = new Int32Array(1 << HASH_BITS).fill(-1);
-  for (let position = 0; position + BLOCK <= oldBytes.length; position += 1) table[hashAt(oldBytes, position)] = position;
-  const segments: Segment[] = [];
-  let covered = 0;
-  let expectedOld = 0;
-  let position = 0;
-  const sameBlock = (oldAt: number, newAt: number) => {
-    if (oldAt < 0 || oldAt + BLOCK > oldBytes.length) return false;
-    for (let index = 0; index < BLOCK; index += 1) if (oldBytes[oldAt + index] !== newBytes[newAt + index]) return false;
-    return true;
-  };
-  while (position + BLOCK <= newBytes.length) {
-    // Prefer continuing where the last match left off; then ask the index.
-    const continuation = expectedOld + (position - covered);
-    const indexed = table[hashAt(newBytes, position)] ?? -1;
-    const oldAt = sameBlock(continuation, position) ? continuation : sameBlock(indexed, position) ? indexed : -1;
-    if (oldAt < 0) {
-      position += 1;
-      continue;
-    }
-    const back = extendBackward(oldBytes, newBytes, oldAt, position, covered);
-    const forward = extendForward(oldBytes, newBytes, oldAt, position);
-    const newStart = position - back;
-    segments.push({ extraStart: covered, extraLength: newStart - covered, oldStart: oldAt - back, newStart, diffLength: back + forward });
-    covered = newStart + back + forward;
-    expectedOld = oldAt + forward;
-    position = covered;
-  }
-  if (covered < newBytes.length) segments.push({ extraStart: covered, extraLength: newBytes.length - covered, oldStart: expectedOld, newStart: newBytes.length, diffLength: 0 });
-  return segments;
-}
-
-const compress = (bytes: Uint8Array) =>
-  brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } });
-
+const VERSION = 2;
 const HASH_PREFIX = 8;
-const FLAG_NEW_VALUES = 1;
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+/** Brotli window of every stream (2^22 = 4 MiB): what a decoder holds per stream at most. */
+const WINDOW_BITS = 22;
+/** A difference run is stored in pieces of at most this many bytes, so that a decoder transposes lanes in a bounded buffer. */
+export const DIFF_PIECE_BYTES = 65_536;
+
+const OP_COPY = 0;
+const OP_DIFF = 1;
+const OP_LITERAL = 2;
+/** Lane modes of a difference piece: plain bytes, or the bytes of each position modulo 4 grouped (fp32 tensors: exponent bytes change least). */
+const LANES_PLAIN = 0;
+
+export { PatchError };
 
 export interface PatchInfo {
   /** First bytes of the SHA-256 of the file the patch applies to and of the file it makes. */
@@ -107,151 +28,202 @@ export interface PatchInfo {
   newSizeBytes: number;
 }
 
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+const compress = (bytes: Uint8Array) =>
+  brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: WINDOW_BITS, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } });
+
+function entropyBits(histogram: Uint32Array, total: number): number {
+  let bits = 0;
+  for (const count of histogram) if (count > 0) bits -= count * Math.log2(count / total);
+  return bits;
+}
+
 /**
- * A patch from `oldBytes` to `newBytes`, bsdiff-style. Segments copy old bytes; where a fine-tune nudged a few bytes
- * inside a segment, only those positions are stored (as gaps and run lengths) with either their differences or their
- * new values, whichever compresses smaller; bytes with no match in the old file are literals. Each stream is brotli'd.
- * Applying it needs old + new + patch in memory.
+ * Picks how to store one piece of differences: as they are, or split into four lanes by position modulo 4 when that
+ * lowers the estimated size (a 32-bit float's bytes change very differently). The lane with the most zeros goes last.
  */
-export function createPatch(oldBytes: Uint8Array, newBytes: Uint8Array): Uint8Array {
-  const segments = findSegments(oldBytes, newBytes);
-  const control = new ByteWriter();
-  const gaps = new ByteWriter();
-  const differences: number[] = [];
-  const newValues: number[] = [];
-  const extra = new Uint8Array(segments.reduce((sum, segment) => sum + segment.extraLength, 0));
-  let extraAt = 0;
-  let oldCursor = 0;
-  let sinceLastChange = 0;
-  for (const segment of segments) {
-    control.writeUnsigned(segment.extraLength);
-    control.writeUnsigned(segment.diffLength);
-    control.writeSigned(segment.oldStart - oldCursor);
-    extra.set(newBytes.subarray(segment.extraStart, segment.extraStart + segment.extraLength), extraAt);
-    extraAt += segment.extraLength;
-    let index = 0;
-    while (index < segment.diffLength) {
-      if (newBytes[segment.newStart + index] === oldBytes[segment.oldStart + index]) {
-        index += 1;
-        sinceLastChange += 1;
-        continue;
-      }
-      const runStart = index;
-      while (index < segment.diffLength && newBytes[segment.newStart + index] !== oldBytes[segment.oldStart + index]) {
-        const after = newBytes[segment.newStart + index] ?? 0;
-        differences.push((after - (oldBytes[segment.oldStart + index] ?? 0)) & 0xff);
-        newValues.push(after);
-        index += 1;
-      }
-      gaps.writeUnsigned(sinceLastChange);
-      gaps.writeUnsigned(index - runStart);
-      sinceLastChange = 0;
-    }
-    oldCursor = segment.oldStart + segment.diffLength;
+function chooseLanes(differences: Uint8Array): number {
+  if (differences.length < 256) return LANES_PLAIN;
+  const plain = new Uint32Array(256);
+  const lanes = Array.from({ length: 4 }, () => new Uint32Array(256));
+  for (let index = 0; index < differences.length; index += 1) {
+    const value = differences[index] ?? 0;
+    plain[value]! += 1;
+    lanes[index & 3]![value]! += 1;
   }
-  const asDifferences = compress(Uint8Array.from(differences));
-  const asNewValues = compress(Uint8Array.from(newValues));
-  const useNewValues = asNewValues.length < asDifferences.length;
-  const streams = [compress(control.toBytes()), compress(gaps.toBytes()), useNewValues ? asNewValues : asDifferences, compress(extra)];
+  const laneBits = lanes.reduce((sum, histogram) => sum + entropyBits(histogram, histogram.reduce((total, count) => total + count, 0)), 0);
+  if (laneBits > 0.97 * entropyBits(plain, differences.length)) return LANES_PLAIN;
+  let quietest = 0;
+  for (let residue = 1; residue < 4; residue += 1) if ((lanes[residue]?.[0] ?? 0) > (lanes[quietest]?.[0] ?? 0)) quietest = residue;
+  // Mode 1 + phase: position i goes to lane (i + phase) % 4, so the quietest residue lands in lane 3.
+  return 1 + ((3 - quietest + 4) % 4);
+}
+
+/** Reorders a piece into its lanes (lane 0 first), or back; `phase` shifts which residue goes to which lane. */
+function transposeLanes(piece: Uint8Array, phase: number, inverse: boolean): Uint8Array {
+  const out = new Uint8Array(piece.length);
+  let at = 0;
+  for (let lane = 0; lane < 4; lane += 1) {
+    for (let index = (lane - phase + 4) % 4; index < piece.length; index += 4) {
+      if (inverse) out[index] = piece[at++] ?? 0;
+      else out[at++] = piece[index] ?? 0;
+    }
+  }
+  return out;
+}
+
+/** A patch that rebuilds `newBytes` from `oldBytes` (see planPatch for how stretches are chosen; docs/delta-updates.md for the format). */
+export function createPatch(oldBytes: Uint8Array, newBytes: Uint8Array): Uint8Array {
+  const ops: PatchOp[] = planPatch(oldBytes, newBytes);
+  const control = new ByteWriter();
+  const differences: Uint8Array[] = [];
+  const literals: Uint8Array[] = [];
+  let oldCursor = 0;
+  let newAt = 0;
+  for (const op of ops) {
+    if (op.kind === 'literal') {
+      control.writeUnsigned(op.length * 4 + OP_LITERAL);
+      literals.push(newBytes.subarray(newAt, newAt + op.length));
+      newAt += op.length;
+      continue;
+    }
+    if (op.kind === 'copy') {
+      control.writeUnsigned(op.length * 4 + OP_COPY);
+      control.writeSigned(op.oldStart - oldCursor);
+      oldCursor = op.oldStart + op.length;
+      newAt += op.length;
+      continue;
+    }
+    for (let offset = 0; offset < op.length; offset += DIFF_PIECE_BYTES) {
+      const length = Math.min(DIFF_PIECE_BYTES, op.length - offset);
+      const oldStart = op.oldStart + offset;
+      const piece = new Uint8Array(length);
+      for (let index = 0; index < length; index += 1) piece[index] = ((newBytes[newAt + index] ?? 0) - (oldBytes[oldStart + index] ?? 0)) & 0xff;
+      const lanes = chooseLanes(piece);
+      control.writeUnsigned(length * 4 + OP_DIFF);
+      control.writeSigned(oldStart - oldCursor);
+      control.writeUnsigned(lanes);
+      differences.push(lanes === LANES_PLAIN ? piece : transposeLanes(piece, lanes - 1, false));
+      oldCursor = oldStart + length;
+      newAt += length;
+    }
+  }
+  const streams = [compress(control.toBytes()), compress(Buffer.concat(differences)), compress(Buffer.concat(literals))];
   const header = new ByteWriter();
   header.writeUnsigned(VERSION);
   header.writeUnsigned(newBytes.length);
-  header.writeUnsigned(useNewValues ? FLAG_NEW_VALUES : 0);
   for (const stream of streams) header.writeUnsigned(stream.length);
   return Buffer.concat([Buffer.from(MAGIC), sha256(oldBytes).subarray(0, HASH_PREFIX), sha256(newBytes).subarray(0, HASH_PREFIX), header.toBytes(), ...streams]);
 }
 
-function parseHeader(patch: Uint8Array): PatchInfo & { flags: number; headerLength: number; streamLengths: number[] } {
+interface ParsedPatch extends PatchInfo {
+  version: number;
+  /** Format 1 only. */
+  flags: number;
+  streams: Uint8Array[];
+}
+
+/** Reads the header (either format) and decompresses the streams; throws a PatchError for anything malformed. */
+function parsePatch(patch: Uint8Array, decompress: boolean): ParsedPatch {
   const fixed = 4 + 2 * HASH_PREFIX;
   if (patch.length < fixed || Buffer.from(patch.subarray(0, 4)).toString('latin1') !== MAGIC) throw new PatchError('not a model patch (magic EMDP missing)');
   const reader = new ByteReader(patch.subarray(fixed));
+  let version: number;
+  let newSizeBytes: number;
+  let flags = 0;
+  let streamLengths: number[];
   try {
-    const version = reader.readUnsigned();
-    if (version !== VERSION) throw new PatchError(`patch format version ${version} is not supported`);
-    const newSizeBytes = reader.readUnsigned();
-    const flags = reader.readUnsigned();
-    const streamLengths = [reader.readUnsigned(), reader.readUnsigned(), reader.readUnsigned(), reader.readUnsigned()];
-    return {
-      oldSha256Prefix: Buffer.from(patch.subarray(4, 4 + HASH_PREFIX)).toString('hex'),
-      newSha256Prefix: Buffer.from(patch.subarray(4 + HASH_PREFIX, fixed)).toString('hex'),
-      newSizeBytes,
-      flags,
-      headerLength: fixed + reader.position,
-      streamLengths,
-    };
+    version = reader.readUnsigned();
+    if (version !== VERSION && version !== 1) throw new PatchError(`patch format version ${version} is not supported (this loader reads versions 1 and ${VERSION})`);
+    newSizeBytes = reader.readUnsigned();
+    if (version === 1) flags = reader.readUnsigned();
+    streamLengths = Array.from({ length: version === 1 ? 4 : 3 }, () => reader.readUnsigned());
   } catch (error) {
     throw error instanceof PatchError ? error : new PatchError('the patch header is truncated');
   }
+  let offset = fixed + reader.position;
+  const streams = decompress
+    ? streamLengths.map((length) => {
+        const slice = patch.subarray(offset, offset + length);
+        offset += length;
+        try {
+          return new Uint8Array(brotliDecompressSync(slice));
+        } catch {
+          throw new PatchError('the patch is corrupt (a stream does not decompress)');
+        }
+      })
+    : [];
+  return {
+    oldSha256Prefix: Buffer.from(patch.subarray(4, 4 + HASH_PREFIX)).toString('hex'),
+    newSha256Prefix: Buffer.from(patch.subarray(4 + HASH_PREFIX, fixed)).toString('hex'),
+    newSizeBytes,
+    version,
+    flags,
+    streams,
+  };
 }
 
 export function readPatchInfo(patch: Uint8Array): PatchInfo {
-  const { oldSha256Prefix, newSha256Prefix, newSizeBytes } = parseHeader(patch);
+  const { oldSha256Prefix, newSha256Prefix, newSizeBytes } = parsePatch(patch, false);
   return { oldSha256Prefix, newSha256Prefix, newSizeBytes };
 }
 
-/** Rebuilds the new file from the old one; throws a PatchError when the patch is corrupt or meant for another file. */
+/**
+ * Rebuilds the new file from the old one (format 2, or format 1 from earlier publishers); throws a PatchError when the
+ * patch is corrupt or meant for another file.
+ */
 export function applyPatch(oldBytes: Uint8Array, patch: Uint8Array): Uint8Array {
-  const info = parseHeader(patch);
-  if (sha256(oldBytes).subarray(0, HASH_PREFIX).toString('hex') !== info.oldSha256Prefix) throw new PatchError('the patch was made for another version of the model');
-  let offset = info.headerLength;
-  const streams = info.streamLengths.map((length) => {
-    const slice = patch.subarray(offset, offset + length);
-    offset += length;
-    try {
-      return new Uint8Array(brotliDecompressSync(slice));
-    } catch {
-      throw new PatchError('the patch is corrupt (a stream does not decompress)');
-    }
-  });
-  const [controlBytes, gapBytes, values, extra] = streams as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
-  const newValues = (info.flags & FLAG_NEW_VALUES) !== 0;
+  const parsed = parsePatch(patch, false);
+  if (sha256(oldBytes).subarray(0, HASH_PREFIX).toString('hex') !== parsed.oldSha256Prefix) throw new PatchError('the patch was made for another version of the model');
+  const { streams, version, flags, newSizeBytes, newSha256Prefix } = parsePatch(patch, true);
+  const output = version === 1 ? rebuildFormat1(oldBytes, newSizeBytes, flags, streams) : rebuild(oldBytes, newSizeBytes, streams);
+  if (sha256(output).subarray(0, HASH_PREFIX).toString('hex') !== newSha256Prefix) throw new PatchError("the rebuilt model does not match the patch's checksum");
+  return output;
+}
+
+/**
+ * Format 2: the output is written front to back and each stream is read once, front to back; old bytes are read where
+ * the control stream says. A difference piece is at most DIFF_PIECE_BYTES, so lanes are undone in a bounded buffer.
+ */
+function rebuild(oldBytes: Uint8Array, newSizeBytes: number, streams: Uint8Array[]): Uint8Array {
+  const [controlBytes, differences, literals] = streams as [Uint8Array, Uint8Array, Uint8Array];
   const control = new ByteReader(controlBytes);
-  const gaps = new ByteReader(gapBytes);
-  const output = new Uint8Array(info.newSizeBytes);
+  const output = new Uint8Array(newSizeBytes);
   let written = 0;
-  let extraAt = 0;
-  let valueAt = 0;
   let oldCursor = 0;
-  // Changes are positions within the concatenated segments: the next one is `untilChange` copied bytes away.
-  let untilChange = gaps.done ? Infinity : gaps.readUnsigned();
-  let changeLength = Number.isFinite(untilChange) ? gaps.readUnsigned() : 0;
+  let differenceAt = 0;
+  let literalAt = 0;
   try {
     while (!control.done) {
-      const extraLength = control.readUnsigned();
-      const diffLength = control.readUnsigned();
+      const word = control.readUnsigned();
+      const kind = word % 4;
+      const length = Math.floor(word / 4);
+      if (written + length > output.length) throw new PatchError('the patch is corrupt (it writes past the end of the file)');
+      if (kind === OP_LITERAL) {
+        if (literalAt + length > literals.length) throw new PatchError('the patch is corrupt (literal bytes run out)');
+        output.set(literals.subarray(literalAt, literalAt + length), written);
+        literalAt += length;
+        written += length;
+        continue;
+      }
+      if (kind !== OP_COPY && kind !== OP_DIFF) throw new PatchError('the patch is corrupt (unknown step)');
       const oldStart = oldCursor + control.readSigned();
-      if (written + extraLength + diffLength > output.length || extraAt + extraLength > extra.length || oldStart < 0 || oldStart + diffLength > oldBytes.length) {
-        throw new PatchError('the patch is corrupt (a segment runs out of bounds)');
+      if (oldStart < 0 || oldStart + length > oldBytes.length) throw new PatchError('the patch is corrupt (it reads outside the old file)');
+      output.set(oldBytes.subarray(oldStart, oldStart + length), written);
+      if (kind === OP_DIFF) {
+        const lanes = control.readUnsigned();
+        if (lanes > 4 || length > DIFF_PIECE_BYTES || differenceAt + length > differences.length) throw new PatchError('the patch is corrupt (a difference piece is malformed)');
+        const stored = differences.subarray(differenceAt, differenceAt + length);
+        const piece = lanes === LANES_PLAIN ? stored : transposeLanes(stored, lanes - 1, true);
+        for (let index = 0; index < length; index += 1) output[written + index] = ((output[written + index] ?? 0) + (piece[index] ?? 0)) & 0xff;
+        differenceAt += length;
       }
-      output.set(extra.subarray(extraAt, extraAt + extraLength), written);
-      written += extraLength;
-      extraAt += extraLength;
-      output.set(oldBytes.subarray(oldStart, oldStart + diffLength), written);
-      let index = 0;
-      while (index < diffLength) {
-        if (untilChange > 0) {
-          const skip = Math.min(untilChange, diffLength - index);
-          untilChange -= skip;
-          index += skip;
-          continue;
-        }
-        if (valueAt >= values.length) throw new PatchError('the patch is corrupt (values run out)');
-        const value = values[valueAt++] ?? 0;
-        output[written + index] = newValues ? value : ((oldBytes[oldStart + index] ?? 0) + value) & 0xff;
-        index += 1;
-        changeLength -= 1;
-        if (changeLength === 0) {
-          untilChange = gaps.done ? Infinity : gaps.readUnsigned();
-          changeLength = Number.isFinite(untilChange) ? gaps.readUnsigned() : 0;
-        }
-      }
-      written += diffLength;
-      oldCursor = oldStart + diffLength;
+      written += length;
+      oldCursor = oldStart + length;
     }
   } catch (error) {
     throw error instanceof PatchError ? error : new PatchError('the patch is corrupt (control stream)');
   }
-  if (written !== output.length) throw new PatchError('the patch is corrupt (it does not rebuild the whole file)');
-  if (sha256(output).subarray(0, HASH_PREFIX).toString('hex') !== info.newSha256Prefix) throw new PatchError("the rebuilt model does not match the patch's checksum");
+  if (written !== output.length || differenceAt !== differences.length || literalAt !== literals.length) throw new PatchError('the patch is corrupt (it does not rebuild the whole file)');
   return output;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
-import { PatchError } from './binary-patch.js';
+import { PatchError } from './patch-error.js';
 import { ByteReader, ByteWriter } from './varint.js';
 
 /** 1 KiB average: measured best for the test pairs (docs/delta-updates.md): small enough to isolate scattered changes, large enough that the chunk list stays ~0.6% of the file. */

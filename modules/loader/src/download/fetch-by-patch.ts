@@ -83,26 +83,53 @@ export async function fetchByPatch(request: PatchFetchRequest): Promise<PatchFet
   const installed = await request.repository.listInstalled();
   let base: InstalledManifest | undefined;
   const patch = manifest.patches.find((candidate) => (base = installed.find((entry) => entry.modelSha256 === candidate.fromSha256)) !== undefined);
+  // Before any byte is fetched: both paths need the package's other files.
+  const companions = await companionFiles(request, manifest, base ? [base, ...installed.filter((entry) => entry !== base)] : installed);
   if (patch && base) {
     try {
-      return await viaPatch(request, manifest, manifestBytes, patch, base);
+      return await viaPatch(request, manifest, manifestBytes, patch, base, companions);
     } catch (error) {
       if (!(error instanceof PatchPathUnavailable) || !manifest.chunks) throw error;
       request.logger.warn({ reason: error.message }, 'model.patch.unavailable');
     }
   }
-  if (manifest.chunks) return viaChunks(request, manifest, manifestBytes, installed);
+  if (manifest.chunks) return viaChunks(request, manifest, manifestBytes, installed, companions);
   throw new PatchPathUnavailable('no patch starts from a model this device holds, and the manifest lists no chunks');
 }
 
-async function writeAssembledPackage(request: PatchFetchRequest, manifest: DeltaManifest, model: Uint8Array): Promise<void> {
+type CompanionFile = { name: string; data: Buffer };
+
+/**
+ * The package's other files (labels, model.json). Schema 1 carries them all; schema 2 carries only those a device may
+ * lack, and names the rest by sha256: taken from an installed version (the patch's base first) holding that file.
+ */
+async function companionFiles(request: PatchFetchRequest, manifest: DeltaManifest, holders: InstalledManifest[]): Promise<CompanionFile[]> {
+  if (manifest.schemaVersion === 1) return Object.entries(manifest.files).map(([name, base64]) => ({ name, data: Buffer.from(base64, 'base64') }));
+  const hash = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+  return Promise.all(
+    Object.entries(manifest.files).map(async ([name, file]) => {
+      if (file.base64 !== undefined) {
+        const data = Buffer.from(file.base64, 'base64');
+        if (hash(data) !== file.sha256) throw new PatchPathUnavailable(`${name} in the delta manifest does not match its sha256`);
+        return { name, data };
+      }
+      for (const holder of holders) {
+        const data = await readFile(path.join(request.repository.versionDirectory(holder.name, holder.version), name)).catch(() => undefined);
+        if (data && hash(data) === file.sha256) return { name, data };
+      }
+      throw new PatchPathUnavailable(`no installed version holds ${name} as the delta manifest names it`);
+    }),
+  );
+}
+
+async function writeAssembledPackage(request: PatchFetchRequest, manifest: DeltaManifest, model: Uint8Array, companions: CompanionFile[]): Promise<void> {
   if (createHash('sha256').update(model).digest('hex') !== manifest.model.sha256) throw new PatchPathUnavailable('the rebuilt model does not match the manifest');
-  const files = [{ name: manifest.model.file, data: Buffer.from(model) }, ...Object.entries(manifest.files).map(([name, base64]) => ({ name, data: Buffer.from(base64, 'base64') }))];
+  const files = [{ name: manifest.model.file, data: Buffer.from(model) }, ...companions];
   await writeFile(request.packagePath, await buildZip(files));
   failpoint('delta.assembled');
 }
 
-async function viaPatch(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, patch: DeltaManifest['patches'][number], base: InstalledManifest): Promise<PatchFetchResult> {
+async function viaPatch(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, patch: DeltaManifest['patches'][number], base: InstalledManifest, companions: CompanionFile[]): Promise<PatchFetchResult> {
   const downloaded = await downloadToFile({
     url: patch.url,
     partialPath: request.patchPartialPath,
@@ -122,7 +149,7 @@ async function viaPatch(request: PatchFetchRequest, manifest: DeltaManifest, man
   } catch (error) {
     throw new PatchPathUnavailable(error instanceof PatchError ? error.message : `the patch does not apply: ${String(error)}`);
   }
-  await writeAssembledPackage(request, manifest, model);
+  await writeAssembledPackage(request, manifest, model, companions);
   request.logger.info({ from: `${base.name}@${base.version}`, patchBytes: patchBytes.length }, 'model.patch.applied');
   return { path: 'patch', bytesFetched: downloaded.transferredBytes + manifestBytes, bytesReused: Math.max(0, model.length - patchBytes.length), fromVersion: `${base.name}@${base.version}` };
 }
@@ -131,7 +158,7 @@ async function viaPatch(request: PatchFetchRequest, manifest: DeltaManifest, man
 const RANGE_REQUEST_OVERHEAD_BYTES = 600;
 const RANGE_PARALLELISM = 4;
 
-async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, installed: InstalledManifest[]): Promise<PatchFetchResult> {
+async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, installed: InstalledManifest[], companions: CompanionFile[]): Promise<PatchFetchResult> {
   const chunks = manifest.chunks;
   if (!chunks) throw new PatchPathUnavailable('the manifest lists no chunks');
   const listBytes = await fetchSmallBlob(chunks.listUrl, 'chunk list', request.signal, Math.max(chunks.listSizeBytes, 1) * 2);
@@ -195,7 +222,7 @@ async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, ma
     }
   };
   await Promise.all(Array.from({ length: RANGE_PARALLELISM }, worker));
-  await writeAssembledPackage(request, manifest, model);
+  await writeAssembledPackage(request, manifest, model, companions);
   await rm(request.chunkStagingDirectory, { recursive: true, force: true });
   request.logger.info({ ranges: plan.ranges.length, fetchedBytes: fetched, resumedBytes: resumed, reusedBytes: plan.reused }, 'model.chunks.assembled');
   return { path: 'chunks', bytesFetched: manifestBytes + listBytes.length + fetched, bytesReused: plan.reused };

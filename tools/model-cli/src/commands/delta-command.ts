@@ -9,15 +9,16 @@ import { CliError, usageError } from '../cli-error.js';
 import { readPackage } from '../read-package.js';
 import { expiryFrom } from './sas-command.js';
 
-export const DELTA_HELP = `edge-model delta <new-package.zip> --name <model> --version <v> --from <model file devices hold>... 
+export const DELTA_HELP = `edge-model delta <new-package.zip> --name <model> --version <v> --from <package or model file devices hold>... 
                   (--connection-string <cs> [--container models] [--expires-in 120d] | --url-prefix <https://…/>)
                   [--out <dir>]
 
-Makes a patch from each model file devices may hold (the sha256 the loader reports as activeModel.sha256) to the
-package's model, the model's content-defined chunk list (for devices with no patch: they reuse the chunks they hold
+Makes a patch from each model devices may hold (a package, or its model file: the sha256 the loader reports as
+activeModel.sha256) to the package's model, the model's content-defined chunk list (for devices with no patch: they reuse the chunks they hold
 and fetch the rest by HTTP Range from the raw model blob), and a delta manifest listing them. With a connection string, uploads patches and manifest and
 prints the manifest's read-only SAS URL, for: edge-model rollout … --delta-url <that URL>. Devices whose model has
-no patch, or whose patch does not verify, download the full package.`;
+no patch, or whose patch does not verify, download the full package. Labels and model.json travel in the manifest
+only when they differ from those of a --from package (always when a --from is a bare model file).`;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -35,13 +36,23 @@ export async function deltaCommand(argv: string[], print: (line: string) => void
   const out = values.out ?? path.dirname(packageFile);
   const base = path.basename(packageFile).replace(/\.zip$/i, '');
   const patches: { name: string; fromSha256: string; bytes: Uint8Array }[] = [];
+  // The companion files every --from holds unchanged (name and sha256); a bare model file holds none.
+  let unchangedEverywhere: Set<string> | undefined;
   for (const from of values.from) {
     let old: Buffer;
-    try {
-      old = await readFile(from);
-    } catch {
-      throw new CliError(`cannot read ${from}`);
+    let held = new Set<string>();
+    if (/\.zip$/i.test(from)) {
+      const previous = (await readPackage(from)).contents;
+      old = previous.model;
+      held = new Set(Object.entries(previous.files).map(([name, data]) => `${name}:${sha256(data)}`));
+    } else {
+      try {
+        old = await readFile(from);
+      } catch {
+        throw new CliError(`cannot read ${from}`);
+      }
     }
+    unchangedEverywhere = unchangedEverywhere ? new Set([...unchangedEverywhere].filter((key) => held.has(key))) : held;
     const fromSha256 = sha256(old);
     if (fromSha256 === sha256(contents.model)) {
       warn(`${path.basename(from)} is the same model: devices holding it already have this version's model`);
@@ -61,16 +72,21 @@ export async function deltaCommand(argv: string[], print: (line: string) => void
   const container = connectionString ? containerClient({ connectionString, ...(values.container ? { container: values.container } : {}) }) : undefined;
   const expiresOn = expiryFrom(values);
   const urlOf = (name: string) => (container && connectionString ? readOnlySasUrl(container, name, sharedKeyOf(connectionString), expiresOn) : `${values['url-prefix']}${name}`);
+  const carried = Object.keys(contents.files).filter((name) => !unchangedEverywhere?.has(`${name}:${sha256(contents.files[name] ?? Buffer.alloc(0))}`));
+  const files = Object.fromEntries(
+    Object.entries(contents.files).map(([name, data]) => [name, { sha256: sha256(data), sizeBytes: data.length, ...(carried.includes(name) ? { base64: data.toString('base64') } : {}) }]),
+  );
   const manifest: DeltaManifest = DeltaManifestSchema.parse({
-    schemaVersion: 1,
+    schemaVersion: 2,
     name: values.name,
     version: values.version,
     package: { sha256: sha256(bytes), sizeBytes: bytes.length },
     model: { file: contents.modelFile, format: contents.format, sha256: sha256(contents.model), sizeBytes: contents.model.length },
-    files: Object.fromEntries(Object.entries(contents.files).map(([name, data]) => [name, data.toString('base64')])),
+    files,
     patches: patches.map((patch) => ({ fromSha256: patch.fromSha256, url: urlOf(patch.name), sha256: sha256(patch.bytes), sizeBytes: patch.bytes.length })),
     chunks: { listUrl: urlOf(chunkListName), listSha256: sha256(chunkList), listSizeBytes: chunkList.length, modelUrl: urlOf(rawModelName) },
   });
+  print(`companion files in the manifest: ${carried.length > 0 ? carried.join(', ') : 'none (unchanged in every --from package)'}`);
   const manifestName = `${base}.delta.json`;
   for (const patch of patches) await writeFile(path.join(out, patch.name), patch.bytes);
   await writeFile(path.join(out, chunkListName), chunkList);
