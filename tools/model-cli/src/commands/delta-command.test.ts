@@ -45,3 +45,16 @@ describe('edge-model delta: companion files', () => {
     }
   }, 60_000);
 });
+
+describe('edge-model delta: output', () => {
+  it('creates an --out directory that does not exist yet, and writes the manifest as compactly as it uploads it', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'delta-out-'));
+    await packageOf(directory, 'ssd-2.zip', withMetadata, path.join(models, 'labelmap.txt'));
+    const from = await packageOf(directory, 'ssd-1.zip', plain, path.join(models, 'labelmap.txt'));
+    const out = path.join(directory, 'not', 'there', 'yet');
+    await deltaCommand([path.join(directory, 'ssd-2.zip'), '--name', 'ssd', '--version', '2', '--from', from, '--url-prefix', 'https://example.test/models/', '--out', out], () => undefined, () => undefined);
+    const text = await readFile(path.join(out, 'ssd-2.delta.json'), 'utf8');
+    expect(DeltaManifestSchema.parse(JSON.parse(text)).name).toBe('ssd');
+    expect(text).toBe(JSON.stringify(JSON.parse(text)));
+  }, 120_000);
+});

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
@@ -88,10 +88,12 @@ export async function deltaCommand(argv: string[], print: (line: string) => void
   });
   print(`companion files in the manifest: ${carried.length > 0 ? carried.join(', ') : 'none (unchanged in every --from package)'}`);
   const manifestName = `${base}.delta.json`;
+  await mkdir(out, { recursive: true });
   for (const patch of patches) await writeFile(path.join(out, patch.name), patch.bytes);
   await writeFile(path.join(out, chunkListName), chunkList);
   await writeFile(path.join(out, rawModelName), contents.model);
-  await writeFile(path.join(out, manifestName), `${JSON.stringify(manifest, null, 2)}\n`);
+  // The same compact bytes as the upload: devices fetch this file over the link it is meant to spare.
+  await writeFile(path.join(out, manifestName), JSON.stringify(manifest));
   if (!container || !connectionString) {
     print(`wrote ${manifestName}, ${patches.length} patches, ${chunkListName} and ${rawModelName} to ${out}; upload them so that ${values['url-prefix']} serves them`);
     return;
