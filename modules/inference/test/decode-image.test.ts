@@ -19,6 +19,8 @@ const spec = (width: number, height: number): ResolvedInputSpec => ({
   scale: 1,
   mean: [0, 0, 0],
   std: [1, 1, 1],
+  interpolation: 'antialiased-linear',
+  letterboxRounding: 'round',
 });
 
 /** The mean of each channel of a decoded frame. */
