@@ -6,17 +6,33 @@
  *    multiclass_nms, OpenCV DNN), needs Debian's python3-opencv: `apt-get install -y python3-opencv`.
  *  - SSD MobileNet v1 TFLite: the same script's cv2 INTER_LINEAR stretch, then the TFLite interpreter compiled to
  *    WebAssembly (@tensorflow/tfjs-tflite, bench/reference/tflite-interpreter.ts).
- * Usage: npm run bench:reference [-- --no-write]   (REFERENCE_PYTHON overrides /usr/bin/python3)
+ * With --ablation it also runs our pipeline with each pre-#13 setting put back alone, to show what each one costs.
+ * Usage: npm run bench:reference [-- --no-write] [-- --ablation]   (REFERENCE_PYTHON overrides /usr/bin/python3)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { compareDetections, clampBox, summarizeComparisons, type ImageComparison, type ReferenceDetection } from './compare-detections.js';
+import type { ModelDescriptor } from '@edge-ml/contracts';
+import { clampBox, compareDetections, summarizeComparisons, type FidelitySummary, type ImageComparison, type ReferenceDetection } from './compare-detections.js';
 import { FIXTURE_DIRECTORY, listPhotos, REFERENCE_CASES, ROOT, runOurPipeline, type ReferenceFixture } from './run-ours.js';
 import { loadTfliteInterpreter } from './tflite-interpreter.js';
 
 const write = !process.argv.includes('--no-write');
+const ablation = process.argv.includes('--ablation');
+
+/** model.json settings that put back, alone or together, what the server did before it matched the references. */
+const ABLATIONS: { name: string; families: string[]; descriptor: ModelDescriptor }[] = [
+  {
+    name: 'all previous settings (antialiased resize, rounded letterbox, per-class continuous NMS)',
+    families: ['onnx', 'tflite'],
+    descriptor: { schemaVersion: 1, input: { interpolation: 'antialiased-linear', letterboxRounding: 'round' }, nmsMode: 'per-class', nmsBoxArea: 'continuous' },
+  },
+  { name: 'antialiased resize alone', families: ['onnx'], descriptor: { schemaVersion: 1, input: { interpolation: 'antialiased-linear' } } },
+  { name: 'rounded letterbox size alone', families: ['onnx'], descriptor: { schemaVersion: 1, input: { letterboxRounding: 'round' } } },
+  { name: 'per-class NMS alone', families: ['onnx'], descriptor: { schemaVersion: 1, nmsMode: 'per-class' } },
+  { name: 'continuous NMS box areas alone', families: ['onnx'], descriptor: { schemaVersion: 1, nmsBoxArea: 'continuous' } },
+];
 const python = process.env.REFERENCE_PYTHON ?? '/usr/bin/python3';
 const SSD_THRESHOLD = 0.5;
 /** SSD rows kept in the fixture: below the threshold too, so that a score flipping across it shows. */
@@ -64,6 +80,20 @@ async function ssdFixture(model: string, work: string, prepared: PythonSsd): Pro
   };
 }
 
+function compareWith(fixture: ReferenceFixture, photo: string, ours: ReferenceDetection[]): ImageComparison {
+  const reference = fixture.images[photo];
+  if (!reference) throw new Error(`${photo} missing from the reference`);
+  const clamped = reference.detections.map((d) => ({ ...d, box: clampBox(d.box, reference.width, reference.height) }));
+  return compareDetections(clamped, ours, fixture.scoreThreshold);
+}
+
+function describeSummary(summary: FidelitySummary): string {
+  return (
+    `${summary.matched}/${summary.reference} matched, ${summary.missing} missing, ${summary.extra} extra, ` +
+    `IoU mean ${summary.meanIou.toFixed(4)} min ${summary.minIou.toFixed(4)}, score Δ ≤ ${summary.maxScoreDifference.toFixed(4)}`
+  );
+}
+
 function describeComparison(c: ImageComparison): string {
   const mean = c.ious.length ? c.ious.reduce((a, b) => a + b, 0) / c.ious.length : 1;
   const flips = [...c.missing.map((d) => `missing ${d.classId}@${d.score.toFixed(3)}`), ...c.extra.map((d) => `extra ${d.classId}@${d.score.toFixed(3)}`)];
@@ -99,17 +129,18 @@ async function main() {
         const reference = fixture.images[photo];
         const mine = ours.results[photo];
         if (!reference || !mine) throw new Error(`${photo} missing from the reference or our run`);
-        const clamped = reference.detections.map((d) => ({ ...d, box: clampBox(d.box, reference.width, reference.height) }));
-        const comparison = compareDetections(clamped, mine.detections, fixture.scoreThreshold);
+        const comparison = compareWith(fixture, photo, mine.detections);
         comparisons.push(comparison);
         const canvas = mine.canvasSha256 === reference.canvasSha256 ? 'canvas identical' : 'canvas DIFFERS';
         console.log(`  ${photo.padEnd(28)} ${canvas.padEnd(16)} ${describeComparison(comparison)}`);
       }
-      const summary = summarizeComparisons(comparisons);
-      console.log(
-        `  total: ${summary.matched}/${summary.reference} matched, ${summary.missing} missing, ${summary.extra} extra, ` +
-          `IoU mean ${summary.meanIou.toFixed(4)} min ${summary.minIou.toFixed(4)}, score Δ ≤ ${summary.maxScoreDifference.toFixed(4)}`,
-      );
+      console.log(`  total: ${describeSummary(summarizeComparisons(comparisons))}`);
+      if (!ablation) continue;
+      for (const variant of ABLATIONS.filter((a) => a.families.includes(testCase.format))) {
+        const changed = await runOurPipeline(testCase, photos, variant.descriptor);
+        const variantComparisons = photos.map((photo) => compareWith(fixture, photo, changed.results[photo]?.detections ?? []));
+        console.log(`  with ${variant.name}: ${describeSummary(summarizeComparisons(variantComparisons))}`);
+      }
     }
     if (write) console.log(`\nfixtures written to ${path.relative(ROOT, FIXTURE_DIRECTORY)}`);
   } finally {

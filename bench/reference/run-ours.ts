@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ModelFormat } from '@edge-ml/contracts';
+import type { ModelDescriptor, ModelFormat } from '@edge-ml/contracts';
 import { decodeToFrame, ModelPipeline } from '@edge-ml/inference';
 import type { ReferenceDetection } from './compare-detections.js';
 
@@ -50,10 +50,15 @@ export interface OurResult {
   detections: ReferenceDetection[];
 }
 
-/** Loads the model with the family's defaults and runs every photo through decode, preprocess, inference and decoding. */
-export async function runOurPipeline(testCase: ReferenceCase, photos: string[]): Promise<{ scoreThreshold: number; results: Record<string, OurResult> }> {
+/** Loads the model with the family's defaults (or a model.json) and runs every photo through decode, preprocess, inference and decoding. */
+export async function runOurPipeline(
+  testCase: ReferenceCase,
+  photos: string[],
+  descriptor?: ModelDescriptor,
+): Promise<{ scoreThreshold: number; results: Record<string, OurResult> }> {
   const { pipeline } = await ModelPipeline.load({
     format: testCase.format,
+    ...(descriptor ? { descriptor } : {}),
     modelPath: path.join(ROOT, 'testdata', 'models', testCase.model),
     labelsText: await readFile(path.join(ROOT, 'testdata', 'models', testCase.labels), 'utf8'),
     runtime: { executionProviders: ['cpu'], threads: 1 },

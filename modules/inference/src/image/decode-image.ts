@@ -71,8 +71,10 @@ export interface DecodeOptions {
 async function resizeOntoCanvas(decoded: Sharp, geometry: FrameGeometry, input: ResolvedInputSpec): Promise<Frame> {
   const { contentWidth, contentHeight, padLeft, padTop } = geometry;
   if (input.interpolation === 'opencv-linear') {
-    const { data, info } = await decoded.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new UndecodableImageError(`decoded to ${info.channels} channels, expected 3`);
+    const { data, info } = await decoded.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+      throw new UndecodableImageError(`decoded to ${info.width}x${info.height}x${info.channels} in ${data.length} bytes, expected 8-bit RGB`);
+    }
     const canvas = new Uint8Array(input.width * input.height * 3).fill(input.padValue);
     const source = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
     resizeOpenCvLinear(source, { canvas, canvasWidth: input.width, left: padLeft, top: padTop, width: contentWidth, height: contentHeight });

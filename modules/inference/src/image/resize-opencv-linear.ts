@@ -73,25 +73,35 @@ function resizeLinear(source: PackedImage, target: ResizeTarget): void {
   const columns = linearTaps(sourceWidth, width, true);
   const rows = linearTaps(sourceHeight, height, false);
   const rowLength = width * channels;
-  // Horizontal pass, one buffer per source row, cached: consecutive output rows mostly share their two source rows.
-  const cache = new Map<number, Int32Array>();
+  // Per output element: offset of the first tap in its source row, distance to the second (0 at the right edge), weights.
+  const offset = new Int32Array(rowLength);
+  const step = new Int32Array(rowLength);
+  const alpha0 = new Int32Array(rowLength);
+  const alpha1 = new Int32Array(rowLength);
+  for (let x = 0; x < width; x += 1) {
+    const sx = columns.index[x] ?? 0;
+    for (let c = 0; c < channels; c += 1) {
+      const element = x * channels + c;
+      offset[element] = sx * channels + c;
+      step[element] = sx + 1 < sourceWidth ? channels : 0;
+      alpha0[element] = columns.weight0[x] ?? 0;
+      alpha1[element] = columns.weight1[x] ?? 0;
+    }
+  }
+  // The horizontal pass of the last two source rows used: consecutive output rows mostly share them.
+  const buffers = [new Int32Array(rowLength), new Int32Array(rowLength)];
+  const bufferRow = [-1, -1];
   const horizontal = (y: number): Int32Array => {
     const clamped = Math.min(sourceHeight - 1, Math.max(0, y));
-    let buffer = cache.get(clamped);
-    if (buffer) return buffer;
-    buffer = new Int32Array(rowLength);
+    const slot = clamped & 1;
+    const buffer = buffers[slot] ?? new Int32Array(rowLength);
+    if (bufferRow[slot] === clamped) return buffer;
     const rowStart = clamped * sourceWidth * channels;
-    for (let x = 0; x < width; x += 1) {
-      const s = rowStart + (columns.index[x] ?? 0) * channels;
-      const w0 = columns.weight0[x] ?? 0;
-      const w1 = columns.weight1[x] ?? 0;
-      const next = (columns.index[x] ?? 0) + 1 < sourceWidth ? channels : 0;
-      for (let c = 0; c < channels; c += 1) {
-        buffer[x * channels + c] = next === 0 ? (data[s + c] ?? 0) * COEF_SCALE : (data[s + c] ?? 0) * w0 + (data[s + c + next] ?? 0) * w1;
-      }
+    for (let element = 0; element < rowLength; element += 1) {
+      const s = rowStart + (offset[element] ?? 0);
+      buffer[element] = (data[s] ?? 0) * (alpha0[element] ?? 0) + (data[s + (step[element] ?? 0)] ?? 0) * (alpha1[element] ?? 0);
     }
-    if (cache.size >= 4) cache.delete(cache.keys().next().value as number);
-    cache.set(clamped, buffer);
+    bufferRow[slot] = clamped;
     return buffer;
   };
   for (let y = 0; y < height; y += 1) {
