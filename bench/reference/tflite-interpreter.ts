@@ -4,7 +4,7 @@
  * the single-threaded SIMD build (the threaded one needs Web Workers), copied under the file name the loader asks for.
  * An interpreter independent of the LiteRT.js runtime the server uses, for the reference check only.
  */
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -78,5 +78,7 @@ export async function loadTfliteInterpreter(modelPath: string): Promise<TfliteIn
   } finally {
     global.fetch = saved.fetch;
     global.MessageChannel = saved.MessageChannel;
+    // The loader has read the script and the WebAssembly by now.
+    rmSync(staged, { recursive: true, force: true });
   }
 }
