@@ -5,7 +5,8 @@
  *  3. memory: peak RSS during a swap against old + new model, and RSS drift over 100 swaps after 50 warm-up swaps;
  *  4. the seed's design (a new runtime session and a label-file read per request) against ours, on our models and
  *     on a stand-in for the seed's own 35 MB Tiny YOLOv3 (bench/fixtures/tiny-yolov3-full.ts).
- * Usage: pnpm bench [-- --quick]
+ * Usage: pnpm bench [-- --quick] [-- --interpolation=antialiased-linear]  (the YOLOX model.json's input.interpolation:
+ * what the faithful cv2 resize costs against sharp's antialiased one, ADR 0006)
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { createImagePoster } from './http-client.js';
 import { fmt, median, mib, summarize, throughput, timeSequential } from './stats.js';
 
 const quick = process.argv.includes('--quick');
+const interpolation = process.argv.find((arg) => arg.startsWith('--interpolation='))?.split('=')[1];
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const testdata = (...parts: string[]) => path.join(root, 'testdata', ...parts);
 const WORKERS = Number(process.env.INFERENCE_WORKERS ?? 2);
@@ -35,7 +37,8 @@ async function main() {
   const config = InferenceConfigSchema.parse({ STORAGE_ROOT: storage, EDGE_MODE: 'off', INFERENCE_WORKERS: String(WORKERS), INFERENCE_MAX_QUEUE: '64' });
   const service = await createInferenceService({ config, logger: createLogger({ name: 'bench', level: 'warn' }), edgeClient: null });
   const rssBeforeModel = process.memoryUsage().rss;
-  await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+  const descriptor = interpolation ? { schemaVersion: 1, input: { interpolation } } : undefined;
+  await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1', ...(descriptor ? { descriptor } : {}) }));
   await service.manager.detect(image);
   await new Promise((resolve) => setTimeout(resolve, 200));
   // Upper bound of one model's memory in all workers: it includes the runtime's own start-up in each worker.
@@ -46,7 +49,8 @@ async function main() {
   // The inference image preloads jemalloc; run `LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 npm run bench` to match it.
   const allocator = (process.env.LD_PRELOAD ?? '').includes('jemalloc') ? 'jemalloc' : 'glibc malloc';
   results.allocator = allocator;
-  console.log(`# inference benchmark: YOLOX-nano ONNX, darknet_person.jpg (640x424), ${WORKERS} workers x 1 thread, node ${process.version}, ${allocator}`);
+  results.interpolation = interpolation ?? 'family default (opencv-linear)';
+  console.log(`# inference benchmark: YOLOX-nano ONNX, darknet_person.jpg (640x424), ${WORKERS} workers x 1 thread, node ${process.version}, ${allocator}, resize ${results.interpolation}`);
 
   // 1. Latency at concurrency 1: one request in-process, then one over HTTP, and so on, so drift on the VM
   // (frequency, neighbours) lands on both sides alike.

@@ -19,6 +19,8 @@ const spec = (width: number, height: number): ResolvedInputSpec => ({
   scale: 1,
   mean: [0, 0, 0],
   std: [1, 1, 1],
+  interpolation: 'antialiased-linear',
+  letterboxRounding: 'round',
 });
 
 /** The mean of each channel of a decoded frame. */
@@ -118,5 +120,26 @@ describe('declared sizes are checked before any pixel buffer exists', () => {
   it('still decodes the real BMP photo', async () => {
     const frame = await decodeToFrame(await readFile(imageFile('grace_hopper.bmp')), spec(64, 64), limit);
     expect(frame.geometry).toMatchObject({ originalWidth: 512, originalHeight: 600 });
+  });
+});
+
+describe('opencv-linear resize', () => {
+  const yolox = { ...spec(416, 416), resize: 'letterbox', letterboxPlacement: 'top-left', padValue: 114, interpolation: 'opencv-linear', letterboxRounding: 'floor' } as const;
+
+  it('letterboxes at the top left with int() of the resized size and pads the rest', async () => {
+    // 333 × 416/1000 = 138.53: YOLOX's preproc keeps 138 rows of content.
+    const bytes = await sharp({ create: { width: 1000, height: 333, channels: 3, background: { r: 200, g: 100, b: 50 } } }).png().toBuffer();
+    const frame = await decodeToFrame(bytes, yolox, { limitPixels: 1e6 });
+    expect(frame.geometry).toMatchObject({ contentWidth: 416, contentHeight: 138, padLeft: 0, padTop: 0, scaleY: 0.416 });
+    const pixel = (x: number, y: number) => Array.from(frame.rgb.subarray((y * 416 + x) * 3, (y * 416 + x) * 3 + 3));
+    expect(pixel(415, 137)).toEqual([200, 100, 50]);
+    expect(pixel(0, 138)).toEqual([114, 114, 114]);
+  });
+
+  it('reads 16-bit PNGs as 8-bit values, as cv2.imread does', async () => {
+    const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 10, b: 10 } } }).toColourspace('rgb16').png().toBuffer();
+    expect((await sharp(bytes).metadata()).depth).toBe('ushort');
+    const frame = await decodeToFrame(bytes, { ...spec(32, 24), interpolation: 'opencv-linear' }, { limitPixels: 1e6 });
+    expect(Array.from(frame.rgb.subarray(0, 3))).toEqual([200, 10, 10]);
   });
 });

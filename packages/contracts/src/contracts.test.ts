@@ -103,6 +103,17 @@ describe('ModelDescriptorSchema', () => {
     });
     expect(descriptor.schemaVersion).toBe(1);
   });
+  it('accepts the resize and NMS of a reference pipeline and rejects values it does not know', () => {
+    const descriptor = ModelDescriptorSchema.parse({
+      input: { interpolation: 'opencv-linear', letterboxRounding: 'floor' },
+      iouThreshold: 0.45,
+      nmsMode: 'class-agnostic',
+      nmsBoxArea: 'pixel-inclusive',
+    });
+    expect(descriptor).toMatchObject({ input: { interpolation: 'opencv-linear', letterboxRounding: 'floor' }, nmsMode: 'class-agnostic', nmsBoxArea: 'pixel-inclusive' });
+    expect(ModelDescriptorSchema.safeParse({ input: { interpolation: 'bicubic' } }).success).toBe(false);
+    expect(ModelDescriptorSchema.safeParse({ nmsMode: 'agnostic' }).success).toBe(false);
+  });
 });
 
 describe('InferenceReportedSchema', () => {

@@ -15,6 +15,13 @@ export const InputSpecSchema = z.strictObject({
   scale: z.number().positive().optional(),
   mean: z.tuple([z.number(), z.number(), z.number()]).optional(),
   std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).optional(),
+  /**
+   * How pixels are resampled: `opencv-linear` is `cv2.resize(..., INTER_LINEAR)` byte for byte (two taps, no
+   * antialiasing); `antialiased-linear` is sharp's linear kernel, which widens with the shrink factor.
+   */
+  interpolation: z.enum(['opencv-linear', 'antialiased-linear']).optional(),
+  /** Letterbox content size: `floor` is `int(size * ratio)` with boxes divided by the ratio (YOLOX's preproc); `round` rounds it and maps boxes by content/original. */
+  letterboxRounding: z.enum(['floor', 'round']).optional(),
 });
 export type InputSpec = z.infer<typeof InputSpecSchema>;
 
@@ -62,6 +69,10 @@ export const ModelDescriptorSchema = z.strictObject({
   maxDetections: z.number().int().positive().max(1000).optional(),
   topK: z.number().int().positive().max(100).optional(),
   acceptance: AcceptanceSchema.optional(),
+  /** Non-maximum suppression across all classes (`class-agnostic`) or within each class (`per-class`); for decoders that suppress in code. */
+  nmsMode: z.enum(['class-agnostic', 'per-class']).optional(),
+  /** Box areas for the NMS overlap: `continuous` (x2 - x1) or `pixel-inclusive` (x2 - x1 + 1, as YOLOX's numpy demo). */
+  nmsBoxArea: z.enum(['continuous', 'pixel-inclusive']).optional(),
 });
 export type ModelDescriptor = z.infer<typeof ModelDescriptorSchema>;
 

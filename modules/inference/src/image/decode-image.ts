@@ -1,8 +1,9 @@
 import sharp, { type Sharp } from 'sharp';
 import type { ResolvedInputSpec } from '../pipeline/model-spec.js';
-import { computeGeometry, type Frame } from '../pipeline/preprocess.js';
+import { computeGeometry, type Frame, type FrameGeometry } from '../pipeline/preprocess.js';
 import { assertBmpDecodable, readBmpHeader } from './bmp-header.js';
 import { ImageTooLargeError, UndecodableImageError } from './image-errors.js';
+import { resizeOpenCvLinear } from './resize-opencv-linear.js';
 
 export type ImageKind = 'jpeg' | 'png' | 'webp' | 'bmp';
 
@@ -63,8 +64,39 @@ export interface DecodeOptions {
 }
 
 /**
+ * Resizes the decoded image onto the model's canvas with the spec's interpolation. `opencv-linear` takes the full-size
+ * pixels from sharp and resamples them in JavaScript as cv2.resize(INTER_LINEAR) does (libvips has no equivalent:
+ * its reducers antialias, and `affine` with a bilinear interpolator rounds differently; see ADR 0006).
+ */
+async function resizeOntoCanvas(decoded: Sharp, geometry: FrameGeometry, input: ResolvedInputSpec): Promise<Frame> {
+  const { contentWidth, contentHeight, padLeft, padTop } = geometry;
+  if (input.interpolation === 'opencv-linear') {
+    const { data, info } = await decoded.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+      throw new UndecodableImageError(`decoded to ${info.width}x${info.height}x${info.channels} in ${data.length} bytes, expected 8-bit RGB`);
+    }
+    const canvas = new Uint8Array(input.width * input.height * 3).fill(input.padValue);
+    const source = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
+    resizeOpenCvLinear(source, { canvas, canvasWidth: input.width, left: padLeft, top: padTop, width: contentWidth, height: contentHeight });
+    return { rgb: canvas, width: input.width, height: input.height, geometry };
+  }
+  const pad = { r: input.padValue, g: input.padValue, b: input.padValue };
+  const resized = decoded.resize(contentWidth, contentHeight, { fit: 'fill', kernel: 'linear' });
+  const placed =
+    contentWidth === input.width && contentHeight === input.height
+      ? resized
+      : resized.extend({ left: padLeft, top: padTop, right: input.width - contentWidth - padLeft, bottom: input.height - contentHeight - padTop, background: pad });
+  const { data, info } = await placed.raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== input.width || info.height !== input.height || info.channels !== 3) {
+    throw new UndecodableImageError(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${input.width}x${input.height}x3`);
+  }
+  return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, geometry };
+}
+
+/**
  * Decodes JPEG, PNG, WebP or BMP bytes, applies EXIF orientation and resizes onto the model's canvas
- * (stretched, or letterboxed with the pad colour). The work runs on libuv's pool, off the event loop.
+ * (stretched, or letterboxed with the pad colour). Decoding runs on libuv's pool; an `opencv-linear` resize runs on
+ * the calling thread (the inference worker).
  */
 export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, options: DecodeOptions): Promise<Frame> {
   const kind = sniffImageKind(bytes);
@@ -90,23 +122,7 @@ export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, opt
     }
     if (originalWidth <= 0 || originalHeight <= 0) throw new UndecodableImageError('the image has no pixels');
     const geometry = computeGeometry(originalWidth, originalHeight, input);
-    const pad = { r: input.padValue, g: input.padValue, b: input.padValue };
-    const resized = pipeline.removeAlpha().toColourspace('srgb').resize(geometry.contentWidth, geometry.contentHeight, { fit: 'fill', kernel: 'linear' });
-    const placed =
-      geometry.contentWidth === input.width && geometry.contentHeight === input.height
-        ? resized
-        : resized.extend({
-            left: geometry.padLeft,
-            top: geometry.padTop,
-            right: input.width - geometry.contentWidth - geometry.padLeft,
-            bottom: input.height - geometry.contentHeight - geometry.padTop,
-            background: pad,
-          });
-    const { data, info } = await placed.raw().toBuffer({ resolveWithObject: true });
-    if (info.width !== input.width || info.height !== input.height || info.channels !== 3) {
-      throw new UndecodableImageError(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${input.width}x${input.height}x3`);
-    }
-    return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, geometry };
+    return await resizeOntoCanvas(pipeline.removeAlpha().toColourspace('srgb'), geometry, input);
   } catch (error) {
     if (error instanceof UndecodableImageError || error instanceof ImageTooLargeError) throw error;
     throw new UndecodableImageError(error instanceof Error ? error.message : String(error), { cause: error });

@@ -72,7 +72,7 @@ export function decodeSsd({ outputs, spec, geometry, labels, scoreThreshold }: D
   return { detections: toDetections(found.slice(0, spec.maxDetections), geometry, labels), classifications: [] };
 }
 
-/** YOLOX: rows [tx, ty, tw, th, obj, cls...] over strides 8, 16, 32, grid decoded here, then class-wise NMS. */
+/** YOLOX: rows [tx, ty, tw, th, obj, cls...] over strides 8, 16, 32, grid decoded here, then NMS in original-image pixels as the spec says. */
 export function decodeYolox({ outputs, spec, geometry, labels, scoreThreshold }: DecodeInput): DecodedResult {
   const [output] = outputs;
   if (!output || output.shape.length !== 3) throw new ModelOutputMismatchError('yolox', `expected one [1, anchors, 5 + classes] output`);
@@ -113,7 +113,7 @@ export function decodeYolox({ outputs, spec, geometry, labels, scoreThreshold }:
       }
     }
   }
-  return { detections: toDetections(nonMaxSuppression(candidates, spec.iouThreshold, spec.maxDetections), geometry, labels), classifications: [] };
+  return { detections: toDetections(nonMaxSuppression(candidates, { iouThreshold: spec.iouThreshold, mode: spec.nmsMode, boxArea: spec.nmsBoxArea }, spec.maxDetections), geometry, labels), classifications: [] };
 }
 
 /**

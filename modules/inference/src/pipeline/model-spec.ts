@@ -14,7 +14,12 @@ export interface ResolvedInputSpec {
   scale: number;
   mean: [number, number, number];
   std: [number, number, number];
+  interpolation: 'opencv-linear' | 'antialiased-linear';
+  letterboxRounding: 'floor' | 'round';
 }
+
+export type NmsMode = 'class-agnostic' | 'per-class';
+export type NmsBoxArea = 'continuous' | 'pixel-inclusive';
 
 /** Everything the pipeline needs to turn an image into detections with one model. */
 export interface ModelSpec {
@@ -25,17 +30,41 @@ export interface ModelSpec {
   imageShapeInputName?: string;
   scoreThreshold: number;
   iouThreshold: number;
+  nmsMode: NmsMode;
+  nmsBoxArea: NmsBoxArea;
   maxDetections: number;
   topK: number;
 }
 
-type FamilyDefaults = Omit<ResolvedInputSpec, 'width' | 'height' | 'layout' | 'dtype'> & { scoreThreshold: number };
+type FamilyDefaults = Omit<ResolvedInputSpec, 'width' | 'height' | 'layout' | 'dtype'> & {
+  scoreThreshold: number;
+  iouThreshold: number;
+  nmsMode: NmsMode;
+  nmsBoxArea: NmsBoxArea;
+};
 
+/**
+ * Each family's conventions, matching the pipeline the model was validated with: SSD as the TFLite interpreter fed
+ * a cv2 INTER_LINEAR stretch; YOLOX as the official ONNX demo (preproc, demo_postprocess, class-agnostic
+ * multiclass_nms at 0.45); Tiny YOLOv3 and classifiers as before, antialiased (no reference measured here).
+ */
 const FAMILY_DEFAULTS: Record<ModelFamily, FamilyDefaults> = {
-  ssd: { colorOrder: 'rgb', resize: 'stretch', letterboxPlacement: 'center', padValue: 0, scale: 1 / 127.5, mean: [1, 1, 1], std: [1, 1, 1], scoreThreshold: 0.5 },
-  yolox: { colorOrder: 'bgr', resize: 'letterbox', letterboxPlacement: 'top-left', padValue: 114, scale: 1, mean: [0, 0, 0], std: [1, 1, 1], scoreThreshold: 0.3 },
-  'tiny-yolov3': { colorOrder: 'rgb', resize: 'letterbox', letterboxPlacement: 'center', padValue: 128, scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], scoreThreshold: 0.3 },
-  classification: { colorOrder: 'rgb', resize: 'stretch', letterboxPlacement: 'center', padValue: 0, scale: 1 / 127.5, mean: [1, 1, 1], std: [1, 1, 1], scoreThreshold: 0.05 },
+  ssd: {
+    colorOrder: 'rgb', resize: 'stretch', letterboxPlacement: 'center', padValue: 0, scale: 1 / 127.5, mean: [1, 1, 1], std: [1, 1, 1],
+    interpolation: 'opencv-linear', letterboxRounding: 'round', scoreThreshold: 0.5, iouThreshold: 0.45, nmsMode: 'per-class', nmsBoxArea: 'continuous',
+  },
+  yolox: {
+    colorOrder: 'bgr', resize: 'letterbox', letterboxPlacement: 'top-left', padValue: 114, scale: 1, mean: [0, 0, 0], std: [1, 1, 1],
+    interpolation: 'opencv-linear', letterboxRounding: 'floor', scoreThreshold: 0.3, iouThreshold: 0.45, nmsMode: 'class-agnostic', nmsBoxArea: 'pixel-inclusive',
+  },
+  'tiny-yolov3': {
+    colorOrder: 'rgb', resize: 'letterbox', letterboxPlacement: 'center', padValue: 128, scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1],
+    interpolation: 'antialiased-linear', letterboxRounding: 'round', scoreThreshold: 0.3, iouThreshold: 0.45, nmsMode: 'per-class', nmsBoxArea: 'continuous',
+  },
+  classification: {
+    colorOrder: 'rgb', resize: 'stretch', letterboxPlacement: 'center', padValue: 0, scale: 1 / 127.5, mean: [1, 1, 1], std: [1, 1, 1],
+    interpolation: 'antialiased-linear', letterboxRounding: 'round', scoreThreshold: 0.05, iouThreshold: 0.45, nmsMode: 'per-class', nmsBoxArea: 'continuous',
+  },
 };
 
 function isImageShapeInput(tensor: TensorInfo): boolean {
@@ -101,11 +130,15 @@ export function resolveModelSpec(signature: ModelSignature, descriptor: ModelDes
       scale: descriptor.input?.scale ?? defaults.scale,
       mean: descriptor.input?.mean ?? defaults.mean,
       std: descriptor.input?.std ?? defaults.std,
+      interpolation: descriptor.input?.interpolation ?? defaults.interpolation,
+      letterboxRounding: descriptor.input?.letterboxRounding ?? defaults.letterboxRounding,
     },
     imageInputName: image.name,
     ...(imageShape ? { imageShapeInputName: imageShape.name } : {}),
     scoreThreshold: descriptor.scoreThreshold ?? defaults.scoreThreshold,
-    iouThreshold: descriptor.iouThreshold ?? 0.45,
+    iouThreshold: descriptor.iouThreshold ?? defaults.iouThreshold,
+    nmsMode: descriptor.nmsMode ?? defaults.nmsMode,
+    nmsBoxArea: descriptor.nmsBoxArea ?? defaults.nmsBoxArea,
     maxDetections: descriptor.maxDetections ?? 100,
     topK: descriptor.topK ?? 5,
   };

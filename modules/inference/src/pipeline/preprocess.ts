@@ -34,15 +34,18 @@ export function computeGeometry(originalWidth: number, originalHeight: number, i
       contentHeight: input.height,
     };
   }
-  const ratio = Math.min(input.width / originalWidth, input.height / originalHeight);
-  const contentWidth = Math.max(1, Math.min(input.width, Math.round(originalWidth * ratio)));
-  const contentHeight = Math.max(1, Math.min(input.height, Math.round(originalHeight * ratio)));
+  const ratio = Math.min(input.height / originalHeight, input.width / originalWidth);
+  const toSize = input.letterboxRounding === 'floor' ? Math.floor : Math.round;
+  const contentWidth = Math.max(1, Math.min(input.width, toSize(originalWidth * ratio)));
+  const contentHeight = Math.max(1, Math.min(input.height, toSize(originalHeight * ratio)));
   const centred = input.letterboxPlacement === 'center';
+  // YOLOX's preproc truncates the content size and its demo divides boxes by the ratio itself, not by content/original.
+  const truncated = input.letterboxRounding === 'floor';
   return {
     originalWidth,
     originalHeight,
-    scaleX: contentWidth / originalWidth,
-    scaleY: contentHeight / originalHeight,
+    scaleX: truncated ? ratio : contentWidth / originalWidth,
+    scaleY: truncated ? ratio : contentHeight / originalHeight,
     padLeft: centred ? Math.floor((input.width - contentWidth) / 2) : 0,
     padTop: centred ? Math.floor((input.height - contentHeight) / 2) : 0,
     contentWidth,
