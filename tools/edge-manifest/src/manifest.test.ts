@@ -26,7 +26,7 @@ describe('deployment templates', () => {
 
   it('fails when a route names an input that no module handles', async () => {
     const manifest = await expanded('deployment.template.json');
-    const hub = (manifest.modulesContent as Record<string, { 'properties.desired': { routes: Record<string, string> } }>).$edgeHub['properties.desired'];
+    const hub = (manifest.modulesContent as Record<string, { 'properties.desired': { routes: Record<string, string> } }>).$edgeHub!['properties.desired'];
     hub.routes.typo = 'FROM /messages/modules/loader/outputs/DLModelOutput INTO BrokeredEndpoint("/modules/inference/inputs/DLModelInputs")';
     hub.routes.ghost = 'FROM /messages/modules/loader/outputs/Reports INTO $upstream';
     expect([...validateDeployment(manifest, SOLUTION_FACTS).errors].sort()).toEqual([
@@ -73,7 +73,7 @@ describe('deployment templates', () => {
   it('splits long createOptions into createOptions01, 02, …', () => {
     const manifest = { modulesContent: { $edgeAgent: { 'properties.desired': { modules: { big: { settings: { image: 'x', createOptions: { Env: ['A='.padEnd(1200, 'a')] } } } } } } } };
     stringifyCreateOptions(manifest);
-    const settings = manifest.modulesContent.$edgeAgent['properties.desired'].modules.big.settings as Record<string, string>;
+    const settings = manifest.modulesContent.$edgeAgent['properties.desired'].modules.big.settings as unknown as Record<string, string>;
     expect(Object.keys(settings).sort()).toEqual(['createOptions', 'createOptions01', 'createOptions02', 'image']);
     expect(JSON.parse(settings.createOptions! + settings.createOptions01 + settings.createOptions02)).toEqual({ Env: ['A='.padEnd(1200, 'a')] });
   });

@@ -3,6 +3,7 @@ import { labelFor, parseLabels } from './labels.js';
 import { inferFamily, resolveModelSpec } from './model-spec.js';
 import { nonMaxSuppression } from './nms.js';
 import { computeGeometry, frameToTensorData } from './preprocess.js';
+import type { ResolvedInputSpec } from './model-spec.js';
 import type { ModelSignature } from './signature.js';
 
 describe('labels', () => {
@@ -68,10 +69,10 @@ describe('inferFamily', () => {
 });
 
 describe('geometry and tensors', () => {
-  const input = {
+  const input: ResolvedInputSpec = {
     width: 416, height: 416, layout: 'nchw', colorOrder: 'bgr', resize: 'letterbox', letterboxPlacement: 'top-left', padValue: 114, dtype: 'float32',
     scale: 1, mean: [0, 0, 0], std: [1, 1, 1], interpolation: 'opencv-linear', letterboxRounding: 'round',
-  } as const;
+  };
   it('letterboxes a landscape image at the top left, keeping its aspect ratio', () => {
     const geometry = computeGeometry(640, 424, { ...input, mean: [0, 0, 0], std: [1, 1, 1] });
     expect(geometry).toMatchObject({ contentWidth: 416, contentHeight: 276, padLeft: 0, padTop: 0, scaleX: 416 / 640 });

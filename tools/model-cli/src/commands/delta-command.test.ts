@@ -41,7 +41,7 @@ describe('edge-model delta: companion files', () => {
     for (const from of [[changedLabels], [sameLabels, changedLabels], [plain]]) {
       const { manifest } = await manifestOf(directory, from);
       const carried = manifest.files['labelmap.txt'];
-      expect(carried && 'base64' in carried ? Buffer.from(carried.base64 ?? '', 'base64') : undefined, from.join(' ')).toEqual(await readFile(path.join(models, 'labelmap.txt')));
+      expect(carried && typeof carried === 'object' && 'base64' in carried ? Buffer.from(carried.base64 ?? '', 'base64') : undefined, from.join(' ')).toEqual(await readFile(path.join(models, 'labelmap.txt')));
     }
   }, 60_000);
 });
