@@ -81,3 +81,21 @@ export {
   type ModelStatusMessage,
   type VersionVerdict,
 } from './model-status.js';
+export {
+  ApiErrorSchema,
+  DetectQuerySchema,
+  LivenessResponseSchema,
+  ModelsResponseSchema,
+  ReadinessResponseSchema,
+  RenderFormatSchema,
+  RuntimeNameSchema,
+  ServedInputSpecSchema,
+  type ApiError,
+  type DetectQuery,
+  type LivenessResponse,
+  type ModelsResponse,
+  type ReadinessResponse,
+  type RenderFormat,
+  type RuntimeName,
+  type ServedInputSpec,
+} from './inference-api.js';

@@ -10,6 +10,7 @@ import { installErrorHandler } from './error-handler.js';
 import { ImageRequestGate } from './image-request-gate.js';
 import './served-model.js';
 import { IMAGE_CONTENT_TYPES } from './read-image.js';
+import { commonErrorResponses, openApiDocumentResponse, validateWithContract } from './schemas.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { detectRoutes } from './routes/detect-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
@@ -59,10 +60,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (headers['content-type'] === undefined && hasBody) headers['content-type'] = 'application/octet-stream';
   });
   await app.register(multipart, { limits: { fileSize: options.maxBodyBytes, files: 1, fields: 10 }, throwFileSizeLimit: true });
+  // Request parts are parsed by the zod contracts their schemas were generated from (schemas.ts); responses keep fast-json-stringify.
+  app.setValidatorCompiler(validateWithContract);
   await app.register(swagger, {
     openapi: {
-      info: { title: 'edge-model-serving inference API', version: '1.0.0', description: 'Object detection with atomic model hot swap' },
-      tags: [{ name: 'inference' }, { name: 'models' }, { name: 'health' }],
+      openapi: '3.0.3',
+      info: {
+        title: 'edge-model-serving inference API',
+        version: '1.0.0',
+        description: 'Object detection with atomic model hot swap',
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
+      },
+      tags: [
+        { name: 'inference', description: 'Detections for one image' },
+        { name: 'models', description: 'The served model and its activations' },
+        { name: 'health', description: 'Liveness, readiness, metrics and this document' },
+      ],
     },
   });
   installErrorHandler(app, { metrics: options.metrics, outsideMessage });
@@ -80,6 +93,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(statusRoutes, { state: options.state, metrics: options.metrics, outside: (value) => rewriteStrings(value, outsideMessage) });
   if (options.console) await app.register(consoleRoutes);
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', {
+    schema: { operationId: 'getOpenApiDocument', summary: 'This document', tags: ['health'], response: { 200: openApiDocumentResponse, ...commonErrorResponses } },
+  }, async () => app.swagger());
   return app;
 }

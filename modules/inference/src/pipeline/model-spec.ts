@@ -1,22 +1,9 @@
-import type { ModelDescriptor, ModelFamily } from '@edge-ml/contracts';
+import type { ModelDescriptor, ModelFamily, ServedInputSpec } from '@edge-ml/contracts';
 import { InputSizeMismatchError, UnknownModelFamilyError } from './errors.js';
 import { describeSignature, type ModelSignature, type TensorInfo } from './signature.js';
 
-export interface ResolvedInputSpec {
-  width: number;
-  height: number;
-  layout: 'nchw' | 'nhwc';
-  colorOrder: 'rgb' | 'bgr';
-  resize: 'letterbox' | 'stretch';
-  letterboxPlacement: 'top-left' | 'center';
-  padValue: number;
-  dtype: 'uint8' | 'float32';
-  scale: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  interpolation: 'opencv-linear' | 'antialiased-linear';
-  letterboxRounding: 'floor' | 'round';
-}
+/** The input spec the pipeline runs with; `/v1/models` shows it, so its shape is the API contract's. */
+export type ResolvedInputSpec = ServedInputSpec;
 
 export type NmsMode = 'class-agnostic' | 'per-class';
 export type NmsBoxArea = 'continuous' | 'pixel-inclusive';

@@ -1,6 +1,8 @@
-/** The image formats `POST /v1/detect` can answer with, detections drawn on the image. */
-export const RENDER_FORMATS = ['jpeg', 'png'] as const;
-export type RenderFormat = (typeof RENDER_FORMATS)[number];
+import { RenderFormatSchema, type RenderFormat } from '@edge-ml/contracts';
+
+export type { RenderFormat };
+/** The image formats `POST /v1/detect` can answer with, detections drawn on the image (the contract's). */
+export const RENDER_FORMATS = RenderFormatSchema.options;
 
 export const RENDER_CONTENT_TYPES: Record<RenderFormat, string> = { jpeg: 'image/jpeg', png: 'image/png' };
 

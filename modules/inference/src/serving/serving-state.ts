@@ -1,17 +1,10 @@
-import type { ActivationReport, InferenceReported } from '@edge-ml/contracts';
+import type { ActivationReport, InferenceReported, ModelsResponse } from '@edge-ml/contracts';
 import type { InferenceMetrics } from '../metrics.js';
 import type { ActivationController } from './activation-controller.js';
-import type { ActiveModel, ModelManager } from './model-manager.js';
+import type { ModelManager } from './model-manager.js';
 
-export interface ServingSnapshot {
-  active: (Omit<ActiveModel, 'id' | 'spec' | 'modelPath'> & { input: ActiveModel['spec']['input']; scoreThreshold: number }) | null;
-  history: { name: string; version: string; activatedAt: string }[];
-  lastError: InferenceReported['lastSwapError'];
-  swapCount: number;
-  /** The last activation attempt (accepted or rejected), and the recent ones, newest first. */
-  lastActivation: ActivationReport | null;
-  activations: ActivationReport[];
-}
+/** What `/v1/models` answers. */
+export type ServingSnapshot = ModelsResponse;
 
 const HISTORY_LENGTH = 10;
 

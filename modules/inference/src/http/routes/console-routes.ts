@@ -17,6 +17,8 @@ export async function consoleRoutes(app: FastifyInstance): Promise<void> {
     wildcard: false,
     index: ['index.html'],
     cacheControl: false,
+    // Page files, not API: kept out of /openapi.json (docs/inference-api.md lists the console apart from the API's routes).
+    schemaHide: true,
     setHeaders(response) {
       response.setHeader('cache-control', 'no-cache');
       response.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);

@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DetectionResult, SeedDetection } from '@edge-ml/contracts';
+import { z } from 'zod';
+import { DetectionResultSchema, DetectQuerySchema, SeedDetectionSchema, type DetectionResult, type DetectQuery, type SeedDetection } from '@edge-ml/contracts';
 import type { ModelManager } from '../../serving/model-manager.js';
 import type { InferenceMetrics } from '../../metrics.js';
 import type { ImageRequestGate } from '../image-request-gate.js';
-import { chooseRenderFormat, RENDER_FORMATS, type RenderFormat } from '../../render/render-format.js';
+import { chooseRenderFormat, RENDER_CONTENT_TYPES, RENDER_FORMATS } from '../../render/render-format.js';
 import { RenderSlots } from '../../render/render-slots.js';
-import { readImage } from '../read-image.js';
-import { detectResponseContent, errorResponses, seedResultJsonSchema } from '../schemas.js';
+import { IMAGE_CONTENT_TYPES, readImage } from '../read-image.js';
+import { imageBody, imageErrorResponses, jsonOrImageResponseSchema, requestSchema, responseSchema } from '../schemas.js';
 import { sendRendered } from '../send-rendered.js';
 
 /** Renders (`?render=`) at once; more wait. Two keep both cores busy on the 2-core target without a third image in memory. */
@@ -51,24 +52,23 @@ export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOp
   // Hooks of this plugin apply to its routes only: health and metrics never wait behind images.
   app.addHook('onRequest', options.imageRequests.onRequest);
 
-  app.post<{ Querystring: { threshold?: number; render?: RenderFormat } }>(
+  app.post<{ Querystring: DetectQuery }>(
     '/v1/detect',
     {
       schema: {
+        operationId: 'detectObjects',
         summary: 'Detect objects in an image',
         description:
           'Send JPEG, PNG, WebP or BMP bytes as the body, or multipart/form-data with one file. Boxes are normalised and in pixels of the original image. ' +
           'With `render=jpeg|png` (or an Accept header that prefers image/jpeg or image/png to JSON) the answer is the image with the detections drawn on it, ' +
           'and the headers x-model-name, x-model-version, x-model-family and x-detection-count.',
         tags: ['inference'],
-        querystring: {
-          type: 'object',
-          properties: {
-            threshold: { type: 'number', minimum: 0, maximum: 1, description: "overrides the model's score threshold" },
-            render: { type: 'string', enum: [...RENDER_FORMATS], description: 'answer with the image and the detections drawn on it instead of JSON' },
-          },
+        querystring: requestSchema(DetectQuerySchema),
+        body: imageBody(IMAGE_CONTENT_TYPES),
+        response: {
+          200: jsonOrImageResponseSchema(DetectionResultSchema, RENDER_FORMATS.map((format) => RENDER_CONTENT_TYPES[format]), 'The detections as JSON, or the image with them drawn on it (`render`, Accept)'),
+          ...imageErrorResponses,
         },
-        response: { 200: detectResponseContent, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -84,9 +84,12 @@ export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOp
     '/score',
     {
       schema: {
+        operationId: 'scoreSeedCompatible',
         summary: "Seed-compatible detection: the reference sample's Class, Score and Location fields",
+        description: 'Location is [top, left, bottom, right], normalised; only entries scoring above INFERENCE_SEED_SCORE_THRESHOLD are listed.',
         tags: ['inference'],
-        response: { 200: seedResultJsonSchema, ...errorResponses },
+        body: imageBody(IMAGE_CONTENT_TYPES),
+        response: { 200: responseSchema(z.array(SeedDetectionSchema), 'The detections above the seed threshold'), ...imageErrorResponses },
       },
     },
     async (request) => {

@@ -1,40 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { InferenceMetrics } from '../../metrics.js';
 import type { ServingState } from '../../serving/serving-state.js';
-import { ErrorResponseSchema } from '../schemas.js';
-
-const ActiveModelSchema = {
-  type: ['object', 'null'],
-  properties: {
-    name: { type: 'string' },
-    version: { type: 'string' },
-    format: { type: 'string' },
-    family: { type: 'string' },
-    runtime: { type: 'string' },
-    sha256: { type: 'string' },
-    activatedAt: { type: 'string' },
-    loadMs: { type: 'number', description: 'loading the model in every worker' },
-    warmupMs: { type: 'number', description: 'the warm-up inference after loading' },
-    scoreThreshold: { type: 'number', description: 'the score threshold /v1/detect applies unless a request sets one' },
-    input: { type: 'object', additionalProperties: true },
-  },
-} as const;
-
-const ActivationSchema = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    version: { type: 'string' },
-    sha256: { type: 'string' },
-    outcome: { type: 'string', enum: ['accepted', 'rejected'] },
-    trigger: { type: 'string', enum: ['message', 'pointer', 'startup'] },
-    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
-    loadMs: { type: 'number' },
-    warmupMs: { type: 'number' },
-    acceptance: { type: 'object', properties: { samples: { type: 'integer' }, passed: { type: 'integer' } } },
-    at: { type: 'string' },
-  },
-} as const;
+import { LivenessResponseSchema, ModelsResponseSchema, ReadinessResponseSchema } from '@edge-ml/contracts';
+import { commonErrorResponses, notReadyResponse, responseSchema, textResponseSchema } from '../schemas.js';
 
 export interface StatusRoutesOptions {
   state: ServingState;
@@ -48,39 +16,46 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
 
   app.get('/v1/models', {
     schema: {
+      operationId: 'getModels',
       summary: 'The active model, recent swaps, the last activation attempts with their outcomes, and the last activation error',
       tags: ['models'],
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            active: ActiveModelSchema,
-            history: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, activatedAt: { type: 'string' } } } },
-            lastError: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, at: { type: 'string' } } },
-            swapCount: { type: 'integer' },
-            lastActivation: { anyOf: [ActivationSchema, { type: 'null' }] },
-            activations: { type: 'array', items: ActivationSchema },
-          },
-        },
-      },
+      response: { 200: responseSchema(ModelsResponseSchema, 'What serves and what happened to the recent activation attempts'), ...commonErrorResponses },
     },
   }, async () => options.outside(state.snapshot()));
 
-  app.get('/health/live', { schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+  app.get('/health/live', {
+    schema: {
+      operationId: 'getLiveness',
+      summary: 'Liveness: the process answers',
+      tags: ['health'],
+      response: { 200: responseSchema(LivenessResponseSchema, 'The process answers'), ...commonErrorResponses },
+    },
+  }, async () => ({ status: 'ok' as const }));
 
   app.get('/health/ready', {
     schema: {
+      operationId: 'getReadiness',
       summary: 'Readiness: a model is loaded and serving',
       tags: ['health'],
-      response: { 200: { type: 'object', properties: { status: { type: 'string' }, model: { type: 'string' } } }, 503: ErrorResponseSchema },
+      response: { 200: responseSchema(ReadinessResponseSchema, 'A model is loaded and serving'), 503: notReadyResponse, ...commonErrorResponses },
     },
   }, async (_request, reply) => {
     const active = state.snapshot().active;
     if (!active) return reply.status(503).send({ error: 'NO_MODEL', message: 'no model is loaded yet', statusCode: 503 });
-    return { status: 'ready', model: `${active.name}@${active.version}` };
+    return { status: 'ready' as const, model: `${active.name}@${active.version}` };
   });
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['health'], produces: ['text/plain'] } }, async (_request, reply) => {
+  app.get('/metrics', {
+    schema: {
+      operationId: 'getMetrics',
+      summary: 'Prometheus metrics',
+      tags: ['health'],
+      response: {
+        200: textResponseSchema('text/plain', 'The Prometheus text exposition format 0.0.4'),
+        ...commonErrorResponses,
+      },
+    },
+  }, async (_request, reply) => {
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -1,0 +1,148 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DetectionResultSchema, type DetectionResult } from '@edge-ml/contracts';
+import type { InferenceService } from '../src/service.js';
+import { createStorage, stageModel, YOLOX_ONNX } from './storage.js';
+import { startService } from './service.js';
+import { imageFile, TESTDATA } from './testdata.js';
+
+interface Operation {
+  operationId?: string;
+  requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
+  responses: Record<string, unknown>;
+}
+type OpenApiDocument = { openapi: string; paths: Record<string, Record<string, Operation>> };
+
+const IMAGE_BODY_TYPES = ['application/octet-stream', 'image/jpeg', 'image/png', 'image/webp', 'image/bmp', 'multipart/form-data'];
+
+/** Every place in a schema tree where `visit` says something is wrong, as JSON pointers. */
+function findInTree(value: unknown, visit: (node: Record<string, unknown>) => string | undefined, pointer = ''): string[] {
+  if (value === null || typeof value !== 'object') return [];
+  const node = value as Record<string, unknown>;
+  const own = visit(node);
+  const nested = Object.entries(node).flatMap(([key, child]) => findInTree(child, visit, `${pointer}/${key}`));
+  return own ? [`${pointer}: ${own}`, ...nested] : nested;
+}
+
+const operationsOf = (document: OpenApiDocument) =>
+  Object.entries(document.paths).flatMap(([route, methods]) => Object.entries(methods).map(([method, operation]) => ({ route, method, operation })));
+
+describe('the served OpenAPI document', () => {
+  let storage: string;
+  let service: InferenceService;
+  let document: OpenApiDocument;
+
+  beforeAll(async () => {
+    storage = await createStorage();
+    service = await startService(storage);
+    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+    const response = await service.app.inject({ url: '/openapi.json' });
+    expect(response.statusCode).toBe(200);
+    document = response.json<OpenApiDocument>();
+  });
+  afterAll(() => service.close());
+
+  it('is valid OpenAPI 3.0 for swagger-parser', async () => {
+    expect(document.openapi).toMatch(/^3\.0\./);
+    // validate() throws on the first error and dereferences in place, hence the copy.
+    await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeTruthy();
+  });
+
+  it('uses no JSON Schema that OpenAPI 3.0 lacks (type arrays, null types, tuples)', () => {
+    const problems = findInTree(document, (node) => {
+      if (Array.isArray(node.type)) return `type is an array (${JSON.stringify(node.type)}); OpenAPI 3.0 uses nullable`;
+      if (node.type === 'null') return 'type null; OpenAPI 3.0 uses nullable';
+      if ('additionalItems' in node || Array.isArray(node.items) || 'prefixItems' in node) return 'a tuple';
+      if ('$schema' in node) return '$schema';
+      return undefined;
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('names every operation with a unique operationId and declares a 500 for each', () => {
+    const operations = operationsOf(document);
+    expect(operations.map(({ method, route }) => `${method} ${route}`).sort()).toEqual(
+      ['get /health/live', 'get /health/ready', 'get /metrics', 'get /openapi.json', 'get /v1/models', 'post /score', 'post /v1/detect'],
+    );
+    const ids = operations.map(({ operation }) => operation.operationId);
+    expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const { operation } of operations) expect(Object.keys(operation.responses)).toContain('500');
+  });
+
+  it('declares the image body of every POST: raw image types and a form with one file', () => {
+    for (const { route, method, operation } of operationsOf(document).filter(({ method }) => method === 'post')) {
+      expect(Object.keys(operation.requestBody?.content ?? {}), `${method} ${route}`).toEqual(expect.arrayContaining(IMAGE_BODY_TYPES));
+      expect(operation.requestBody?.content['image/jpeg']?.schema).toEqual({ type: 'string', format: 'binary' });
+      expect(operation.requestBody?.content['multipart/form-data']?.schema).toMatchObject({ type: 'object', required: ['image'] });
+      expect(Object.keys(operation.responses).sort()).toEqual(['200', '400', '408', '413', '415', '500', '503']);
+    }
+  });
+
+  it('documents the threshold query parameter as a number in 0..1', () => {
+    const detect = document.paths['/v1/detect']?.post as Operation & { parameters?: unknown[] };
+    expect(detect.parameters).toEqual([expect.objectContaining({ in: 'query', name: 'threshold', required: false, schema: { type: 'number', minimum: 0, maximum: 1 } })]);
+  });
+
+  it('is served whole: the body equals the document Fastify built', async () => {
+    expect(document).toEqual(JSON.parse(JSON.stringify(service.app.swagger())));
+  });
+
+  it('documents every route docs/inference-api.md lists, and the document has no route the doc leaves out', async () => {
+    const markdown = await readFile(path.join(TESTDATA, '..', 'docs', 'inference-api.md'), 'utf8');
+    const table = markdown.slice(markdown.indexOf('| route | what |'), markdown.indexOf('## Sending an image'));
+    const documented = [...table.matchAll(/^\| `(GET|POST) (\/[^`[?\s]*)/gm)].map(([, method, route]) => `${method?.toLowerCase()} ${route}`);
+    expect(documented.length).toBeGreaterThan(0);
+    const intro = markdown.slice(0, markdown.indexOf('| route | what |'));
+    const mentioned = [...intro.matchAll(/`(GET|POST) (\/[^`\s]*)`/g)].map(([, method, route]) => `${method?.toLowerCase()} ${route}`);
+    expect([...new Set([...documented, ...mentioned])].sort()).toEqual(operationsOf(document).map(({ method, route }) => `${method} ${route}`).sort());
+  });
+});
+
+describe('responses under the generated schemas', () => {
+  let storage: string;
+  let service: InferenceService;
+
+  beforeAll(async () => {
+    storage = await createStorage();
+    service = await startService(storage);
+  });
+  afterAll(() => service.close());
+
+  it('serializes every field of /v1/models, before and after a model serves', async () => {
+    const before = await service.app.inject({ url: '/v1/models' });
+    expect(before.json()).toEqual(JSON.parse(JSON.stringify(service.state.snapshot())));
+    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+    const after = await service.app.inject({ url: '/v1/models' });
+    const snapshot = JSON.parse(JSON.stringify(service.state.snapshot())) as { active: { input: Record<string, unknown> } };
+    expect(after.json()).toEqual(snapshot);
+    expect(Object.keys(snapshot.active.input).sort()).toEqual(['colorOrder', 'dtype', 'height', 'interpolation', 'layout', 'letterboxPlacement', 'letterboxRounding', 'mean', 'padValue', 'resize', 'scale', 'std', 'width']);
+  });
+
+  it('serializes every field of a detection: the body equals what the manager returns, timings aside', async () => {
+    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+    const image = await readFile(imageFile('darknet_person.jpg'));
+    const direct = await service.manager.detect(image);
+    const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: image, headers: { 'content-type': 'image/jpeg' } });
+    const body = response.json<DetectionResult>();
+    const withoutTimings = ({ timings: _timings, ...rest }: DetectionResult) => rest;
+    expect(withoutTimings(body)).toEqual(JSON.parse(JSON.stringify(withoutTimings(direct))));
+    expect(Object.keys(body.timings).sort()).toEqual(Object.keys(direct.timings).sort());
+    expect(DetectionResultSchema.strict().safeParse(body).success).toBe(true);
+  });
+
+  it('answers an out-of-range or non-numeric threshold with INVALID_REQUEST naming the parameter, and reads an empty one as absent', async () => {
+    const image = await readFile(imageFile('darknet_person.jpg'));
+    for (const threshold of ['2', 'high']) {
+      const response = await service.app.inject({ method: 'POST', url: `/v1/detect?threshold=${threshold}`, payload: image, headers: { 'content-type': 'image/jpeg' } });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'INVALID_REQUEST', message: expect.stringContaining('querystring/threshold'), statusCode: 400 });
+    }
+    const empty = await service.app.inject({ method: 'POST', url: '/v1/detect?threshold=', payload: image, headers: { 'content-type': 'image/jpeg' } });
+    const absent = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: image, headers: { 'content-type': 'image/jpeg' } });
+    expect(empty.statusCode).toBe(200);
+    expect(empty.json<DetectionResult>().detections.length).toBe(absent.json<DetectionResult>().detections.length);
+  });
+});
