@@ -1,5 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectionResultSchema, type DetectionResult } from '@edge-ml/contracts';
@@ -14,6 +19,33 @@ interface Operation {
   responses: Record<string, unknown>;
 }
 type OpenApiDocument = { openapi: string; paths: Record<string, Record<string, Operation>> };
+
+const MODULE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REDOCLY_CLI = path.join(MODULE_ROOT, 'node_modules', '@redocly', 'cli', 'bin', 'cli.js');
+
+interface RedoclyReport {
+  totals: { errors: number; warnings: number };
+  problems: { ruleId: string; severity: string; message: string; location: { pointer: string }[] }[];
+}
+
+/** `redocly lint` of a document with the module's redocly.yaml (the recommended rules), as its JSON report. */
+async function redoclyLint(document: unknown): Promise<RedoclyReport> {
+  const directory = await mkdtemp(path.join(tmpdir(), 'openapi-'));
+  try {
+    const file = path.join(directory, 'openapi.json');
+    await writeFile(file, JSON.stringify(document, null, 2));
+    const env = { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' };
+    const args = [REDOCLY_CLI, 'lint', file, '--config', path.join(MODULE_ROOT, 'redocly.yaml'), '--format=json'];
+    // It exits 1 when it finds errors; the report on stdout says which.
+    const stdout = await promisify(execFile)(process.execPath, args, { env }).then(
+      (result) => result.stdout,
+      (error: { stdout?: string }) => error.stdout ?? '',
+    );
+    return JSON.parse(stdout) as RedoclyReport;
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
 
 const IMAGE_BODY_TYPES = ['application/octet-stream', 'image/jpeg', 'image/png', 'image/webp', 'image/bmp', 'multipart/form-data'];
 
@@ -48,6 +80,27 @@ describe('the served OpenAPI document', () => {
     expect(document.openapi).toMatch(/^3\.0\./);
     // validate() throws on the first error and dereferences in place, hence the copy.
     await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeTruthy();
+  });
+
+  it('swagger-parser rejects the draft-7 tuple the document once carried', async () => {
+    const broken = structuredClone(document) as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: { items: { properties: Record<string, unknown> } } }> }> }>> };
+    const score = broken.paths['/score']?.post?.responses['200']?.content['application/json']?.schema;
+    if (!score) throw new Error('POST /score has no JSON 200 response');
+    score.items.properties.Location = { type: 'array', items: [{ type: 'number' }, { type: 'number' }, { type: 'number' }, { type: 'number' }], additionalItems: false };
+    await expect(SwaggerParser.validate(broken as never)).rejects.toThrow(/Location/);
+  });
+
+  it.skipIf(!existsSync(REDOCLY_CLI))('passes `redocly lint` with the recommended rules, without errors or warnings (skipped when @redocly/cli is not installed)', async () => {
+    const report = await redoclyLint(document);
+    expect(report.problems.map(({ ruleId, message, location }) => `${ruleId} at ${location[0]?.pointer}: ${message}`)).toEqual([]);
+    expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+  });
+
+  it.skipIf(!existsSync(REDOCLY_CLI))('redocly lint is able to fail: a document without security or servers has errors', async () => {
+    const { security: _security, servers: _servers, ...careless } = document as OpenApiDocument & { security?: unknown; servers?: unknown };
+    const report = await redoclyLint(careless);
+    expect(report.totals.errors).toBeGreaterThan(0);
+    expect(report.problems.map(({ ruleId }) => ruleId)).toEqual(expect.arrayContaining(['no-empty-servers', 'security-defined']));
   });
 
   it('uses no JSON Schema that OpenAPI 3.0 lacks (type arrays, null types, tuples)', () => {

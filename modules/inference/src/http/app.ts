@@ -71,6 +71,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         description: 'Object detection with atomic model hot swap',
         license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
       },
+      // Relative: the document is served by the API it describes, on whatever host and port the module is reached.
+      servers: [{ url: '/', description: 'this inference module' }],
+      // No authentication: the API stays on the edge network or behind the host's firewall (docs/security.md).
+      security: [],
       tags: [
         { name: 'inference', description: 'Detections for one image' },
         { name: 'models', description: 'The served model and its activations' },

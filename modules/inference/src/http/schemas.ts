@@ -8,9 +8,22 @@ type JsonSchema = Record<string, unknown>;
 /** Request schemas generated here, with the contract each came from: requests are validated by the contract itself. */
 const contractOf = new WeakMap<object, z.ZodType>();
 
+/** `anyOf` whose members are all the same schema (zod's OpenAPI 3.0 form of a tuple of one type) is that schema. */
+function collapseUniformAnyOf(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(collapseUniformAnyOf);
+  if (value === null || typeof value !== 'object') return value;
+  const node = Object.fromEntries(Object.entries(value).map(([key, child]) => [key, collapseUniformAnyOf(child)]));
+  const members = node.anyOf;
+  if (!Array.isArray(members) || members.length === 0) return node;
+  const first = JSON.stringify(members[0]);
+  if (!members.every((member) => JSON.stringify(member) === first)) return node;
+  const { anyOf: _members, ...rest } = node;
+  return { ...(members[0] as object), ...rest };
+}
+
 /** The OpenAPI 3.0 schema of a contract (`nullable`, no tuples), as what is sent (`input`) or what is answered (`output`). */
 function openApiSchema(contract: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  return z.toJSONSchema(contract, { target: 'openapi-3.0', io }) as JsonSchema;
+  return collapseUniformAnyOf(z.toJSONSchema(contract, { target: 'openapi-3.0', io })) as JsonSchema;
 }
 
 /** The schema of a request part (query, body), remembered with its contract for `validateWithContract`. */
