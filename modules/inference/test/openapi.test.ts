@@ -143,14 +143,12 @@ describe('the served OpenAPI document', () => {
     expect(document).toEqual(JSON.parse(JSON.stringify(service.app.swagger())));
   });
 
-  it('documents every route docs/inference-api.md lists, and the document has no route the doc leaves out', async () => {
+  it('has exactly the routes the table of docs/inference-api.md lists', async () => {
     const markdown = await readFile(path.join(TESTDATA, '..', 'docs', 'inference-api.md'), 'utf8');
     const table = markdown.slice(markdown.indexOf('| route | what |'), markdown.indexOf('## Sending an image'));
     const documented = [...table.matchAll(/^\| `(GET|POST) (\/[^`[?\s]*)/gm)].map(([, method, route]) => `${method?.toLowerCase()} ${route}`);
     expect(documented.length).toBeGreaterThan(0);
-    const intro = markdown.slice(0, markdown.indexOf('| route | what |'));
-    const mentioned = [...intro.matchAll(/`(GET|POST) (\/[^`\s]*)`/g)].map(([, method, route]) => `${method?.toLowerCase()} ${route}`);
-    expect([...new Set([...documented, ...mentioned])].sort()).toEqual(operationsOf(document).map(({ method, route }) => `${method} ${route}`).sort());
+    expect(documented.sort()).toEqual(operationsOf(document).map(({ method, route }) => `${method} ${route}`).sort());
   });
 });
 
