@@ -23,8 +23,10 @@ describe('what README.md and docs/ tell a user', () => {
     const listed = [...block.matchAll(/^(\S+)\s{2,}/gm)].map(([, entry]) => (entry ?? '').replace(/\/$/, ''));
     expect(listed.filter((entry) => !existsSync(path.join(root, entry)))).toEqual([]);
     const projects = ['packages', 'modules', 'tools'].flatMap((group) => readdirSync(path.join(root, group)).map((name) => `${group}/${name}`));
+    // Folders git ignores (node_modules, config, test output) are not part of the layout.
+    const ignored = read('.gitignore').split('\n').map((line) => line.trim().replace(/^\//, '').replace(/\/$/, ''));
     const topLevel = readdirSync(root, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && !['node_modules', 'packages', 'modules', 'tools', 'config'].includes(entry.name))
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && !ignored.includes(entry.name) && !['packages', 'modules', 'tools'].includes(entry.name))
       .map((entry) => entry.name);
     expect([...projects, ...topLevel].filter((entry) => !listed.includes(entry))).toEqual([]);
   });

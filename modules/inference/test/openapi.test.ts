@@ -134,9 +134,21 @@ describe('the served OpenAPI document', () => {
     }
   });
 
-  it('documents the threshold query parameter as a number in 0..1', () => {
-    const detect = document.paths['/v1/detect']?.post as Operation & { parameters?: unknown[] };
-    expect(detect.parameters).toEqual([expect.objectContaining({ in: 'query', name: 'threshold', required: false, schema: { type: 'number', minimum: 0, maximum: 1 } })]);
+  it('documents the query of /v1/detect (threshold in 0..1, render jpeg or png) and its 200 as JSON or the drawn image', () => {
+    const detect = document.paths['/v1/detect']?.post as Operation & { parameters?: unknown[]; responses: Record<string, { content: Record<string, { schema: unknown }> }> };
+    expect(detect.parameters).toEqual([
+      expect.objectContaining({ in: 'query', name: 'threshold', required: false, schema: { type: 'number', minimum: 0, maximum: 1 } }),
+      expect.objectContaining({ in: 'query', name: 'render', required: false, schema: { type: 'string', enum: ['jpeg', 'png'] } }),
+    ]);
+    const ok = detect.responses['200']?.content ?? {};
+    expect(Object.keys(ok).sort()).toEqual(['application/json', 'image/jpeg', 'image/png']);
+    expect(ok['image/png']?.schema).toEqual({ type: 'string', format: 'binary' });
+    expect(ok['application/json']?.schema).toMatchObject({ type: 'object', required: expect.arrayContaining(['model', 'detections']) });
+  });
+
+  it('leaves the web console\'s files out, though they are served', async () => {
+    expect((await service.app.inject({ url: '/' })).statusCode).toBe(200);
+    expect(Object.keys(document.paths).filter((route) => route === '/' || /\.(html|js|css)$/.test(route))).toEqual([]);
   });
 
   it('is served whole: the body equals the document Fastify built', async () => {
