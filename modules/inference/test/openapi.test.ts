@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectionResultSchema, type DetectionResult } from '@edge-ml/contracts';
+import { toSeedDetections } from '../src/http/routes/detect-routes.js';
 import type { InferenceService } from '../src/service.js';
 import { createStorage, stageModel, YOLOX_ONNX } from './storage.js';
 import { startService } from './service.js';
@@ -194,6 +195,15 @@ describe('responses under the generated schemas', () => {
     expect(withoutTimings(body)).toEqual(JSON.parse(JSON.stringify(withoutTimings(direct))));
     expect(Object.keys(body.timings).sort()).toEqual(Object.keys(direct.timings).sort());
     expect(DetectionResultSchema.strict().safeParse(body).success).toBe(true);
+  });
+
+  it('serializes every field of the seed-compatible answer and of the health answers', async () => {
+    const image = await readFile(imageFile('darknet_person.jpg'));
+    const direct = toSeedDetections(await service.manager.detect(image, { scoreThreshold: 0.5 }), 0.5);
+    const score = await service.app.inject({ method: 'POST', url: '/score', payload: image, headers: { 'content-type': 'image/jpeg' } });
+    expect(score.json()).toEqual(direct);
+    expect((await service.app.inject({ url: '/health/live' })).json()).toEqual({ status: 'ok' });
+    expect((await service.app.inject({ url: '/health/ready' })).json()).toEqual({ status: 'ready', model: 'yolox@1' });
   });
 
   it('answers a query the contract refuses with INVALID_REQUEST naming the parameter, and reads an empty threshold as absent', async () => {
