@@ -6,7 +6,7 @@ import { InputSpecSchema } from './model-descriptor.js';
 export const ApiErrorSchema = z.object({
   error: z.string().meta({ description: 'stable error code, e.g. IMAGE_UNDECODABLE' }),
   message: z.string().meta({ description: 'what went wrong and what to send instead' }),
-  statusCode: z.number().int(),
+  statusCode: z.number().int().min(400).max(599),
 });
 export type ApiError = z.infer<typeof ApiErrorSchema>;
 
