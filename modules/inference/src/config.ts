@@ -14,6 +14,7 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
   INFERENCE_MAX_QUEUE: z.coerce.number().int().nonnegative().default(32),
   INFERENCE_MAX_BODY_BYTES: positiveInt(20 * 1024 * 1024),
   INFERENCE_MAX_IMAGE_PIXELS: positiveInt(40_000_000),
+  INFERENCE_MAX_IMAGE_SIDE: positiveInt(16_384),
   /** `ignore`: pixel values as stored, as OpenCV and PIL read them (what models are trained on); `convert`: through the embedded ICC profile to sRGB. */
   INFERENCE_COLOR_PROFILES: z.enum(['ignore', 'convert']).default('ignore'),
   INFERENCE_ONNX_EXECUTION_PROVIDERS: z

@@ -41,7 +41,7 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
     pool,
     runtime: { executionProviders: config.INFERENCE_ONNX_EXECUTION_PROVIDERS, threads: config.INFERENCE_THREADS_PER_WORKER },
     logger: logger.child({ component: 'inference.models' }),
-    decode: { limitPixels: config.INFERENCE_MAX_IMAGE_PIXELS, colorProfiles: config.INFERENCE_COLOR_PROFILES },
+    decode: { limitPixels: config.INFERENCE_MAX_IMAGE_PIXELS, maxSidePixels: config.INFERENCE_MAX_IMAGE_SIDE, colorProfiles: config.INFERENCE_COLOR_PROFILES },
   });
   const controller = new ActivationController({ manager, storageRoot: config.STORAGE_ROOT, logger: logger.child({ component: 'inference.activation' }) });
   const state = new ServingState(manager, metrics, controller);

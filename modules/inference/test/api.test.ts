@@ -135,7 +135,7 @@ describe('inference API', () => {
     it('answers a 120-byte BMP whose header claims 20000x20000 with 413 before decoding it', async () => {
       const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: bmpRleBomb(), headers: { 'content-type': 'image/bmp' } });
       expect(response.statusCode).toBe(413);
-      expect(response.json()).toMatchObject({ error: 'IMAGE_TOO_LARGE', message: 'the image is 20000x20000 pixels; the limit is 40000000 pixels' });
+      expect(response.json()).toMatchObject({ error: 'IMAGE_TOO_LARGE', message: 'the image is 20000x20000 pixels; the limits are 40000000 pixels and 16384 pixels a side' });
     });
 
     it('answers a truncated JPEG with 400', async () => {
@@ -151,7 +151,7 @@ describe('inference API', () => {
         for (const [file, type, size] of [['darknet_person.jpg', 'image/jpeg', '640x424'], ['grace_hopper.bmp', 'image/bmp', '512x600']] as const) {
           const response = await small.app.inject({ method: 'POST', url: '/v1/detect', payload: await readFile(imageFile(file)), headers: { 'content-type': type } });
           expect(response.statusCode).toBe(413);
-          expect(response.json()).toMatchObject({ error: 'IMAGE_TOO_LARGE', message: `the image is ${size} pixels; the limit is 100000 pixels` });
+          expect(response.json()).toMatchObject({ error: 'IMAGE_TOO_LARGE', message: `the image is ${size} pixels; the limits are 100000 pixels and 16384 pixels a side` });
         }
       } finally {
         await small.close();

@@ -89,7 +89,22 @@ describe('declared sizes are checked before any pixel buffer exists', () => {
   ])('refuses %s whose header claims more pixels than the limit, naming the claimed size', async (_name, make, size) => {
     const error = await refusal(await make());
     expect(error).toBeInstanceOf(ImageTooLargeError);
-    expect((error as Error).message).toBe(`the image is ${size} pixels; the limit is 40000000 pixels`);
+    expect((error as Error).message).toBe(`the image is ${size} pixels; the limits are 40000000 pixels and 16384 pixels a side`);
+  });
+
+  it.each([
+    ['a 1 x 39,999,999 RLE BMP', () => Promise.resolve(bmpRleBomb(1, 39_999_999)), '1x39999999'],
+    ['a 39,999,999 x 1 PNG', () => pngHeaderBomb(39_999_999, 1), '39999999x1'],
+  ])('refuses %s, within the pixel limit but longer than a side may be (slow to decode), before decoding', async (_name, make, size) => {
+    const error = await refusal(await make());
+    expect(error).toBeInstanceOf(ImageTooLargeError);
+    expect((error as Error).message).toBe(`the image is ${size} pixels; the limits are 40000000 pixels and 16384 pixels a side`);
+  });
+
+  it('decodes a strip at the side limit', async () => {
+    const strip = await sharp({ create: { width: 16_384, height: 2, channels: 3, background: { r: 10, g: 20, b: 30 } } }).png().toBuffer();
+    const frame = await decodeToFrame(strip, spec(8, 8), limit);
+    expect(frame.geometry.originalWidth).toBe(16_384);
   });
 
   it('the RLE BMP bomb is 120 bytes', () => {

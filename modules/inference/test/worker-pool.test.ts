@@ -64,7 +64,7 @@ describe('worker pool', () => {
       await expect(notAnImage).rejects.toBeInstanceOf(WorkerTaskError);
       await expect(notAnImage).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', statusCode: 400 });
       const tooLarge = pool.detect('yolox#1', await readFile(imageFile('darknet_person.jpg')), { limitPixels: 1000 });
-      await expect(tooLarge).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE', statusCode: 413, message: 'the image is 640x424 pixels; the limit is 1000 pixels' });
+      await expect(tooLarge).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE', statusCode: 413, message: 'the image is 640x424 pixels; the limits are 1000 pixels and 16384 pixels a side' });
     });
   }, 60_000);
 

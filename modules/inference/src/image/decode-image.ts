@@ -2,7 +2,7 @@ import sharp, { type Sharp } from 'sharp';
 import type { ResolvedInputSpec } from '../pipeline/model-spec.js';
 import { computeGeometry, type Frame, type FrameGeometry } from '../pipeline/preprocess.js';
 import { assertBmpDecodable, readBmpHeader } from './bmp-header.js';
-import { ImageTooLargeError, UndecodableImageError } from './image-errors.js';
+import { assertImageWithinLimits, DEFAULT_MAX_SIDE_PIXELS, ImageTooLargeError, UndecodableImageError } from './image-errors.js';
 import { resizeOpenCvLinear } from './resize-opencv-linear.js';
 
 export type ImageKind = 'jpeg' | 'png' | 'webp' | 'bmp';
@@ -21,9 +21,9 @@ export function sniffImageKind(bytes: Uint8Array): ImageKind | undefined {
  * the whole bitmap from the header's dimensions, so the header is read and checked here first: a few bytes that
  * claim 20000x20000 are refused before any pixel buffer exists.
  */
-export async function bmpToSharp(bytes: Buffer, limitPixels: number): Promise<Sharp> {
+export async function bmpToSharp(bytes: Buffer, limitPixels: number, maxSidePixels = DEFAULT_MAX_SIDE_PIXELS): Promise<Sharp> {
   const header = readBmpHeader(bytes);
-  if (header.width * header.height > limitPixels) throw new ImageTooLargeError(header.width, header.height, limitPixels);
+  assertImageWithinLimits(header.width, header.height, limitPixels, maxSidePixels);
   assertBmpDecodable(header, bytes.length);
   const { Jimp } = await import('jimp');
   let image: Awaited<ReturnType<typeof Jimp.fromBuffer>>;
@@ -54,6 +54,8 @@ export type ColorProfiles = 'ignore' | 'convert';
 
 export interface DecodeOptions {
   limitPixels: number;
+  /** The longest side an image may declare (default DEFAULT_MAX_SIDE_PIXELS): bounds decode time, not only memory. */
+  maxSidePixels?: number;
   /**
    * What to do with an embedded ICC profile. `ignore` (default) reads the pixel values as they are, as OpenCV
    * and PIL do, so the values match what detection models are trained and the seed scored on; it also skips a
@@ -106,7 +108,7 @@ export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, opt
   let pipeline: Sharp;
   try {
     if (kind === 'bmp') {
-      pipeline = await bmpToSharp(bytes, options.limitPixels);
+      pipeline = await bmpToSharp(bytes, options.limitPixels, options.maxSidePixels);
       const metadata = await pipeline.metadata();
       originalWidth = metadata.width ?? 0;
       originalHeight = metadata.height ?? 0;
@@ -117,7 +119,7 @@ export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, opt
       const rotated = (metadata.orientation ?? 1) >= 5;
       originalWidth = (rotated ? metadata.height : metadata.width) ?? 0;
       originalHeight = (rotated ? metadata.width : metadata.height) ?? 0;
-      if (originalWidth * originalHeight > options.limitPixels) throw new ImageTooLargeError(originalWidth, originalHeight, options.limitPixels);
+      assertImageWithinLimits(originalWidth, originalHeight, options.limitPixels, options.maxSidePixels);
       pipeline = sharp(bytes, { limitInputPixels: options.limitPixels, failOn: 'error', ignoreIcc: (options.colorProfiles ?? 'ignore') === 'ignore' }).rotate();
     }
     if (originalWidth <= 0 || originalHeight <= 0) throw new UndecodableImageError('the image has no pixels');
