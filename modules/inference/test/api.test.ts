@@ -124,6 +124,36 @@ describe('inference API', () => {
       expect(response.json()).toMatchObject({ error: 'MULTIPART_INVALID', message: expect.stringContaining('multipart/form-data body is malformed') });
     });
 
+    /** A form with `fields` text fields before its image file. */
+    const formWithFields = (fields: number, fieldBytes = 8) => {
+      const parts = Array.from({ length: fields }, (_unused, index) => Buffer.from(`--XX\r\nContent-Disposition: form-data; name="f${index}"\r\n\r\n${'v'.repeat(fieldBytes)}\r\n`));
+      parts.push(Buffer.from('--XX\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'), person, Buffer.from('\r\n--XX--\r\n'));
+      return Buffer.concat(parts);
+    };
+
+    it('takes a complete form with 20 fields before its file (the old limit of 10 answered a false "ends before its closing boundary")', async () => {
+      const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: formWithFields(20), headers: { 'content-type': 'multipart/form-data; boundary=XX' } });
+      expect(response.statusCode).toBe(200);
+      expect(response.json<DetectionResult>().detections.map((detection) => detection.label).sort()).toEqual(['dog', 'horse', 'person']);
+    });
+
+    it('names the field limit when a form carries more fields than it allows', async () => {
+      const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: formWithFields(150), headers: { 'content-type': 'multipart/form-data; boundary=XX' } });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'MULTIPART_INVALID', message: expect.stringContaining('more than 100 fields') });
+    });
+
+    it('refuses a multipart body that declares more than an image and its form can need, before reading it', async () => {
+      const response = await service.app.inject({
+        method: 'POST',
+        url: '/v1/detect',
+        payload: formWithFields(1),
+        headers: { 'content-type': 'multipart/form-data; boundary=XX', 'content-length': String(400_000 + 1024 * 1024 + 1) },
+      });
+      expect(response.statusCode).toBe(413);
+      expect(response.json()).toMatchObject({ error: 'BODY_TOO_LARGE', message: expect.stringMatching(/declares 1448577 bytes; a form may carry 1448576/) });
+    });
+
     it('gives each image request its slot back when it is answered, so more requests than the limit pass one after another', async () => {
       const statuses = [];
       for (let index = 0; index < 70; index += 1) {

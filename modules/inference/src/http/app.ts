@@ -9,7 +9,7 @@ import { answerClientError, guardConnections, connectionsCheckingIntervalMs, typ
 import { installErrorHandler } from './error-handler.js';
 import { ImageRequestGate } from './image-request-gate.js';
 import './served-model.js';
-import { IMAGE_CONTENT_TYPES } from './read-image.js';
+import { IMAGE_CONTENT_TYPES, MULTIPART_FIELD_LIMITS, MULTIPART_OVERHEAD_BYTES, MultipartTooLargeError } from './read-image.js';
 import { commonErrorResponses, openApiDocumentResponse, validateWithContract } from './schemas.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { detectRoutes } from './routes/detect-routes.js';
@@ -59,7 +59,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
     if (headers['content-type'] === undefined && hasBody) headers['content-type'] = 'application/octet-stream';
   });
-  await app.register(multipart, { limits: { fileSize: options.maxBodyBytes, files: 1, fields: 10 }, throwFileSizeLimit: true });
+  // Fastify's bodyLimit does not reach multipart bodies, which the plugin streams: a declared length is checked here
+  // (one undeclared, chunked, is read within the request timeout; fields past their size are cut, never held).
+  app.addHook('onRequest', async (request) => {
+    const declared = Number(request.headers['content-length']);
+    const limit = options.maxBodyBytes + MULTIPART_OVERHEAD_BYTES;
+    if (request.headers['content-type']?.toLowerCase().startsWith('multipart/') && declared > limit) throw new MultipartTooLargeError(declared, limit);
+  });
+  await app.register(multipart, {
+    limits: { fileSize: options.maxBodyBytes, files: 1, fields: MULTIPART_FIELD_LIMITS.fields, fieldSize: MULTIPART_FIELD_LIMITS.fieldSizeBytes, parts: MULTIPART_FIELD_LIMITS.fields + 1 },
+    throwFileSizeLimit: true,
+  });
   // Request parts are parsed by the zod contracts their schemas were generated from (schemas.ts); responses keep fast-json-stringify.
   app.setValidatorCompiler(validateWithContract);
   await app.register(swagger, {

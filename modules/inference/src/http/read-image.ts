@@ -23,6 +23,20 @@ export class MalformedMultipartError extends EdgeError {
   }
 }
 
+/** How many non-file fields a form may carry before its file, and how long each may be (longer ones are cut). */
+export const MULTIPART_FIELD_LIMITS = { fields: 100, fieldSizeBytes: 1024 };
+/** What a multipart body may hold besides its file: every field at its limit, plus part headers and boundaries. */
+export const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
+
+/** A multipart body that declares more bytes than one file and its form can need: refused before it is read. */
+export class MultipartTooLargeError extends EdgeError {
+  readonly code = 'BODY_TOO_LARGE';
+  readonly statusCode = 413;
+  constructor(declaredBytes: number, limitBytes: number) {
+    super(`the multipart/form-data body declares ${declaredBytes} bytes; a form may carry ${limitBytes} (the image limit plus ${MULTIPART_OVERHEAD_BYTES} bytes of fields)`);
+  }
+}
+
 export class UnsupportedMediaTypeError extends EdgeError {
   readonly code = 'UNSUPPORTED_MEDIA_TYPE';
   readonly statusCode = 415;
@@ -45,9 +59,14 @@ async function readMultipartImage(request: FastifyRequest): Promise<Buffer> {
     if (!file) throw new MissingImageError('the multipart form has no file part; send the image as a file field named "image"');
     return await file.toBuffer();
   } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') throw new MalformedMultipartError(`it carries more than ${MULTIPART_FIELD_LIMITS.fields} fields before its file`, { cause: error });
     if (isTypedClientError(error)) throw error;
     const detail = error instanceof Error ? error.message : String(error);
-    throw new MalformedMultipartError(detail === 'Premature close' ? 'the form ends before its closing boundary' : detail, { cause: error });
+    // busboy ends the stream early both for a form cut off before its closing boundary and for one past the field
+    // limit (the plugin's own limit error loses the race): the message names both.
+    const early = `the form ends before its closing boundary, or carries more than ${MULTIPART_FIELD_LIMITS.fields} fields before its file`;
+    throw new MalformedMultipartError(detail === 'Premature close' ? early : detail, { cause: error });
   }
 }
 
