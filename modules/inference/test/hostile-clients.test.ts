@@ -191,6 +191,28 @@ describe('the inference module as a process, against hostile clients', () => {
     expect(closed).toBe(true);
   });
 
+  /** Everything the server sends on one connection after `request`, until it closes the connection. */
+  const untilClosed = (request: string) =>
+    new Promise<string>((resolve) => {
+      const socket = net.connect(server.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('connect', () => socket.write(request));
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+
+  it('answers 408 to a connection that goes silent inside its headers (its inactivity timer used to close it first, unanswered)', async () => {
+    const answer = await untilClosed('POST /v1/detect HTTP/1.1\r\nHost: device\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'REQUEST_TIMEOUT', statusCode: 408 });
+  });
+
+  it('closes an idle keep-alive connection without a second answer', async () => {
+    const answer = await untilClosed('GET /health/live HTTP/1.1\r\nHost: device\r\n\r\n');
+    expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
+  });
+
   it('answers headers over 16 KiB with 431 and bytes that are not HTTP with 400, in the API error shape', async () => {
     const large = await exchange(server.port, `GET /health/live HTTP/1.1\r\nHost: device\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`, Buffer.alloc(0), { endAfterResponse: false });
     expect(large.status).toBe(431);

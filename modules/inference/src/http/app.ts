@@ -48,7 +48,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...options.fastify,
   });
   app.decorateRequest('servedModel', undefined);
-  guardConnections(app.server, { maxConnections: limits.maxConnections, firstRequestTimeoutMs: limits.headersTimeoutMs }, (reason) => options.metrics.errors.inc({ code: reason === 'evicted' ? 'CONNECTION_EVICTED' : 'CONNECTION_REFUSED' }));
+  guardConnections(
+    app.server,
+    { maxConnections: limits.maxConnections, firstRequestTimeoutMs: limits.headersTimeoutMs },
+    (reason) => options.metrics.errors.inc({ code: reason === 'evicted' ? 'CONNECTION_EVICTED' : 'CONNECTION_REFUSED' }),
+    (socket) => {
+      const timeout = Object.assign(new Error('request headers not received in time'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+      const code = answerClientError(timeout, socket, limits);
+      if (code) options.metrics.errors.inc({ code });
+    },
+  );
   const outsideMessage = await storagePathRelativizer(options.storageRoot);
   // No route takes JSON or text: without their parsers, such bodies get a 415 instead of reaching a handler.
   app.removeAllContentTypeParsers();

@@ -26,11 +26,22 @@ export function connectionsCheckingIntervalMs(limits: HttpLimits): number {
  * held below the cap by their own gate, so a probe's request always finds room. A connection that sends no request
  * within `firstRequestTimeoutMs` is closed too: Node's headers timeout only starts with the first byte.
  */
-export function guardConnections(server: Server, options: { maxConnections: number; firstRequestTimeoutMs: number }, onShed: (reason: 'evicted' | 'refused') => void): void {
+export function guardConnections(
+  server: Server,
+  options: { maxConnections: number; firstRequestTimeoutMs: number },
+  onShed: (reason: 'evicted' | 'refused') => void,
+  onPartialRequestTimeout: (socket: Socket) => void = (socket) => socket.destroy(),
+): void {
   const requestsInProgress = new Map<Socket, number>();
+  /** socket.bytesRead when the connection last had no request in progress: bytes past it are a request begun. */
+  const bytesReadWhenIdle = new Map<Socket, number>();
   server.on('connection', (socket: Socket) => {
     requestsInProgress.set(socket, 0);
-    socket.once('close', () => requestsInProgress.delete(socket));
+    bytesReadWhenIdle.set(socket, 0);
+    socket.once('close', () => {
+      requestsInProgress.delete(socket);
+      bytesReadWhenIdle.delete(socket);
+    });
     // Node's http server destroys a socket whose inactivity timeout fires while no request or response listens.
     socket.setTimeout(options.firstRequestTimeoutMs);
     if (requestsInProgress.size <= options.maxConnections) return;
@@ -58,10 +69,21 @@ export function guardConnections(server: Server, options: { maxConnections: numb
       if (done) return;
       done = true;
       const current = requestsInProgress.get(socket);
-      if (current !== undefined) requestsInProgress.set(socket, Math.max(0, current - 1));
+      if (current === undefined) return;
+      const remaining = Math.max(0, current - 1);
+      requestsInProgress.set(socket, remaining);
+      if (remaining === 0) bytesReadWhenIdle.set(socket, socket.bytesRead);
     };
     response.once('finish', finish);
     response.once('close', finish);
+  });
+  // An inactivity timeout (ours before the first request, Node's keep-alive one after a response) reaches here instead
+  // of Node's default destroy. A connection that began a request and went silent inside its headers is answered 408,
+  // as Node's headers timeout would answer it had it fired first; an idle or silent one is closed.
+  server.on('timeout', (socket: Socket) => {
+    const idle = (requestsInProgress.get(socket) ?? 0) === 0;
+    if (idle && socket.bytesRead > (bytesReadWhenIdle.get(socket) ?? 0)) onPartialRequestTimeout(socket);
+    else if (idle) socket.destroy();
   });
 }
 
