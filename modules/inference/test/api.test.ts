@@ -126,7 +126,7 @@ describe('inference API', () => {
 
     /** A form with `fields` text fields before its image file. */
     const formWithFields = (fields: number, fieldBytes = 8) => {
-      const parts = Array.from({ length: fields }, (_unused, index) => Buffer.from(`--XX\r\nContent-Disposition: form-data; name="f${index}"\r\n\r\n${'v'.repeat(fieldBytes)}\r\n`));
+      const parts: Buffer[] = Array.from({ length: fields }, (_unused, index) => Buffer.from(`--XX\r\nContent-Disposition: form-data; name="f${index}"\r\n\r\n${'v'.repeat(fieldBytes)}\r\n`));
       parts.push(Buffer.from('--XX\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'), person, Buffer.from('\r\n--XX--\r\n'));
       return Buffer.concat(parts);
     };

@@ -58,10 +58,22 @@ export class DiskFullError extends LoaderError {
   constructor(neededBytes: number | undefined, freeBytes: number, options?: { cause?: unknown }) {
     super(
       neededBytes === undefined
-        ? `shared storage ran out of space (${freeBytes} bytes free); the loader retries once space is freed`
+        ? `shared storage ran out of space while writing (${freeBytes} bytes free now); the loader retries once space is freed`
         : `not enough free space on shared storage: ${neededBytes} bytes needed, ${freeBytes} free`,
       options,
     );
+  }
+}
+
+/**
+ * A body of undeclared size (no desired sizeBytes, no Content-Length) outgrew the room it may take: the free space at
+ * the start of the attempt, divided by the room extraction needs too. Stopping there never fills the shared storage
+ * that the device's other modules write to; the attempt is retried like any disk-full state.
+ */
+export class UndeclaredSizeOutgrewRoomError extends DiskFullError {
+  constructor(roomBytes: number, freeBytes: number) {
+    super(undefined, freeBytes);
+    this.message = `the package's size is not declared (no sizeBytes in the desired properties, no Content-Length) and it grew past ${roomBytes} bytes, the most that ${freeBytes} bytes free leave room to download and extract; set sizeBytes, or free space`;
   }
 }
 

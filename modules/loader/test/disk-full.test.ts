@@ -112,16 +112,24 @@ describe.skipIf(skipReason !== undefined)('a full disk (a 16 MiB tmpfs)', () => 
     expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '1', error: null } });
   });
 
-  it('turns ENOSPC from an endless body of undeclared size into LOADER_DISK_FULL, gives the space back, and lands once the server behaves', async () => {
+  it('stops an endless body of undeclared size before it fills the disk (LOADER_DISK_FULL), gives the space back, and lands once the server behaves', async () => {
     await startLoader();
     server.faults.push({ kind: 'endless' });
+    const freeAtStart = await freeBytesOf(mountPoint);
+    let leastFree = freeAtStart;
+    const sampler = setInterval(() => void freeBytesOf(mountPoint).then((free) => (leastFree = Math.min(leastFree, free))), 2);
     loader!.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg) } } });
     await loader!.whenIdle();
+    clearInterval(sampler);
     expect(errorCodes()).toContain('LOADER_DISK_FULL');
     expect(errorCodes()).not.toContain('LOADER_INTERNAL');
+    const message = edge.reported.map((patch) => (patch.modelUpdate as { error?: { message: string } | null } | undefined)?.error?.message).find((text) => text?.includes('not declared'));
+    expect(message).toMatch(/the package's size is not declared .* grew past \d+ bytes, the most that \d+ bytes free leave room to download and extract/);
+    // The attempt stops at the room it may take (free / 2.2, room to extract too): the shared disk is never filled.
+    expect(leastFree).toBeGreaterThan(freeAtStart * 0.5);
+    console.log(`endless body of undeclared size on a ${TMPFS_BYTES}-byte tmpfs: ${server.bytesSent} bytes sent, least free ${leastFree} of ${freeAtStart} bytes`);
     expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '1', error: null } });
     expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
-    console.log(`endless body of undeclared size on a ${TMPFS_BYTES}-byte tmpfs: ${server.bytesSent} bytes sent before the disk filled and the loader hung up`);
   });
 
   it('reports a zip that inflates past the free space as LOADER_DISK_FULL (retryable), keeps the package, and installs it once space is freed', async () => {

@@ -6,9 +6,9 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import got, { type Response } from 'got';
 import { writeJsonAtomic } from '@edge-ml/edge-kit';
-import { AccessDeniedError, InvalidPackageError, LoaderError, NotFoundError, SizeMismatchError, TransferError } from '../errors.js';
+import { AccessDeniedError, InvalidPackageError, LoaderError, NotFoundError, SizeMismatchError, TransferError, UndeclaredSizeOutgrewRoomError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import { diskFullFrom, ensureFreeSpace, isNoSpaceError } from '../storage/disk-space.js';
+import { diskFullFrom, ensureFreeSpace, freeBytesOf, isNoSpaceError } from '../storage/disk-space.js';
 import { Throttle } from './throttle.js';
 
 export interface DownloadRequest {
@@ -97,12 +97,13 @@ function totalFromResponse(response: Response, offset: number): number | undefin
  * Where a body must stop: at the desired size, else at Content-Length (both "declared"), else at `maxSizeBytes`.
  * Passing it fails the download with the error `error()` builds.
  */
-function bodyLimit(request: DownloadRequest, totalBytes: number | undefined): { bytes: number; declared: boolean; error: () => LoaderError } | undefined {
+function bodyLimit(request: DownloadRequest, totalBytes: number | undefined, room: { bytes: number; freeBytes: number }): { bytes: number; declared: boolean; error: () => LoaderError } {
   const { expectedSizeBytes, maxSizeBytes } = request;
   if (expectedSizeBytes !== undefined) return { bytes: expectedSizeBytes, declared: true, error: () => new SizeMismatchError(expectedSizeBytes, 'more') };
   if (totalBytes !== undefined) return { bytes: totalBytes, declared: true, error: () => new SizeMismatchError(totalBytes, 'more', 'Content-Length') };
-  if (maxSizeBytes !== undefined) return { bytes: maxSizeBytes, declared: false, error: () => new InvalidPackageError(`it is larger than ${maxSizeBytes} bytes, the most a package may be`) };
-  return undefined;
+  // Undeclared: whichever comes first, the most a package may be or the room on the disk (never filled to the last byte).
+  if (maxSizeBytes !== undefined && maxSizeBytes <= room.bytes) return { bytes: maxSizeBytes, declared: false, error: () => new InvalidPackageError(`it is larger than ${maxSizeBytes} bytes, the most a package may be`) };
+  return { bytes: room.bytes, declared: false, error: () => new UndeclaredSizeOutgrewRoomError(room.bytes, room.freeBytes) };
 }
 
 /** Feeds a file (or its first `endExclusive` bytes) to the hashes; returns how many bytes it read. */
@@ -203,13 +204,14 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
       throw error;
     });
   }
-  const limit = bodyLimit(request, totalBytes);
+  const freeBytes = request.expectedSizeBytes === undefined && totalBytes === undefined ? await freeBytesOf(path.dirname(request.partialPath)) : 0;
+  const limit = bodyLimit(request, totalBytes, { bytes: offset + Math.floor(freeBytes / (request.reserveFactor ?? 1)), freeBytes });
   await writeJsonAtomic(`${request.partialPath}.json`, { resource, ...(etag ? { etag } : {}), ...(totalBytes !== undefined ? { totalBytes } : {}) } satisfies PartialState);
 
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
   if (offset > 0) await hashFileInto(request.partialPath, [sha256, md5], offset);
-  const counter = new HashingCounter([sha256, md5], (bytes) => request.onProgress?.(offset + bytes, totalBytes), limit ? limit.bytes - offset : undefined, () => limit?.error() ?? new Error('unreachable'));
+  const counter = new HashingCounter([sha256, md5], (bytes) => request.onProgress?.(offset + bytes, totalBytes), limit.bytes - offset, () => limit.error());
   const output = createWriteStream(request.partialPath, { flags: offset > 0 ? 'a' : 'w' });
   // A failing source must not destroy the file stream: every byte that arrived is written and kept for resuming.
   let sourceError: unknown;
@@ -234,7 +236,7 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
     }
     if (isNoSpaceError(sourceError)) {
       // Without a declared size nothing says the rest will ever fit: the bytes go, so that the space comes back.
-      if (limit?.declared !== true) await discardPartial(request.partialPath);
+      if (!limit.declared) await discardPartial(request.partialPath);
       throw await diskFullFrom(sourceError, path.dirname(request.partialPath));
     }
     throw new TransferError(sourceError instanceof Error ? sourceError.message : String(sourceError), { cause: sourceError });
