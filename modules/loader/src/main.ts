@@ -4,7 +4,6 @@ import path from 'node:path';
 import { createEdgeClient, createLogger, loadConfigOrExit } from '@edge-ml/edge-kit';
 import { LoaderConfigSchema } from './config.js';
 import { registerLoaderMethods } from './edge/loader-methods.js';
-import { registerStatusInput } from './edge/status-input.js';
 import { Loader } from './reconcile/loader.js';
 
 async function main(): Promise<void> {
@@ -23,7 +22,6 @@ async function main(): Promise<void> {
   if (edge) {
     edge.onDesired((desired) => loader.applyDesired(desired));
     registerLoaderMethods(edge, loader);
-    registerStatusInput(edge, logger, (status) => loader.receiveStatus(status));
     edge.start().catch((error: unknown) => logger.error({ err: error }, 'edge.start.failed'));
   }
   if (config.LOADER_DESIRED_JSON) {

@@ -1,5 +1,6 @@
 import { UpdatePolicySchema, type ModelStatusMessage, type OverrideTarget, type UpdatePolicy } from '@edge-ml/contracts';
 import { applyMergePatch, backoffDelayMs, redactSecrets, sleep, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
+import { registerStatusInput } from '../edge/status-input.js';
 import { DiskFullError, LoaderError } from '../errors.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
 import { patchFromInstalled } from '../download/fetch-by-patch.js';
@@ -68,6 +69,7 @@ export class Loader {
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       ...(options.maxBytesPerSecond ? { maxBytesPerSecond: options.maxBytesPerSecond } : {}),
     };
+    if (options.edge) registerStatusInput(options.edge, options.logger, (status) => this.receiveStatus(status));
   }
 
   /** Prepares the repository: unfinished extractions are removed, resumable downloads and verified packages kept. */

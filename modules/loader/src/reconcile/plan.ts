@@ -127,7 +127,10 @@ function fallBack(facts: Facts, rejected: VersionRef & { error: ErrorInfo }): St
 
 /** Announce a version on trial and wait for its status, or (confirmTimeoutSeconds 0) take the announcement as confirmed. */
 function activationSteps(version: VersionRef, facts: Facts): Step[] {
-  if (facts.policy.confirmTimeoutSeconds === 0) return [{ action: 'announce', version: ref(version), confirmation: 'none' }, { action: 'confirm', version: ref(version) }];
+  if (facts.policy.confirmTimeoutSeconds === 0) {
+    const announced = facts.announced?.name === version.name && facts.announced.version === version.version && facts.messageSentFor === facts.announced.key;
+    return [...(announced ? [] : [{ action: 'announce', version: ref(version), confirmation: 'none' } as const]), { action: 'confirm', version: ref(version) }];
+  }
   const untilMs = facts.nowMs + facts.policy.confirmResendSeconds * 1000;
   return [{ action: 'announce', version: ref(version), confirmation: 'await' }, { action: 'await-confirmation', version: ref(version), untilMs }, { action: 'confirm', version: ref(version) }];
 }
@@ -169,10 +172,11 @@ function deliverySteps(target: DownloadTarget, facts: Facts): Step[] {
 
 /**
  * Versions beyond the policy: per model name, `keepVersions` besides the announced, the confirmed, the awaited and the
- * target's version; good versions (confirmed or untried, newest first) are kept before rejected ones.
+ * target's version (unless rejected); good versions (confirmed or untried, newest first) are kept before rejected ones.
  */
 export function versionsToRemove(facts: Facts): VersionRef[] {
-  const kept = new Set([facts.announced?.key, facts.confirmed?.key, facts.awaiting?.version.key, facts.targetVersion?.key].filter((key): key is string => key !== undefined));
+  const target = facts.targetRejected ? undefined : facts.targetVersion;
+  const kept = new Set([facts.announced?.key, facts.confirmed?.key, facts.awaiting?.version.key, target?.key].filter((key): key is string => key !== undefined));
   const byName = new Map<string, VersionFact[]>();
   for (const version of facts.versions) {
     if (kept.has(version.key)) continue;
