@@ -3,11 +3,11 @@ import { applyMergePatch, backoffDelayMs, redactSecrets, sleep, type BackoffOpti
 import { registerStatusInput } from '../edge/status-input.js';
 import { DiskFullError, LoaderError } from '../errors.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
-import { patchFromInstalled } from '../download/fetch-by-patch.js';
-import { announcementKey, ModelRepository, type InstalledManifest } from '../repository/model-repository.js';
-import { hasStagingFiles, hasVerifiedPackage, isResumableStagingEntry, type DeltaNote, type ExecutorContext } from './executors.js';
+import { ModelRepository } from '../repository/model-repository.js';
+import { isResumableStagingEntry, type DeltaNote, type ExecutorContext } from './executors.js';
+import { gatherFacts } from './gather-facts.js';
 import { LoaderStateStore } from './loader-state.js';
-import { planSteps, type DeltaFacts, type Facts, type Step, type VersionFact } from './plan.js';
+import { planSteps, type Step } from './plan.js';
 import { Reporter } from './reporter.js';
 import { statusKey, StatusInbox } from './status-inbox.js';
 import { createStepExecutors, executeStep } from './step-executors.js';
@@ -192,70 +192,11 @@ export class Loader {
     if (kept.length !== rejections.length) await this.state.update({ rejections: kept });
   }
 
-  private versionFact(manifest: InstalledManifest): VersionFact {
-    const key = announcementKey(manifest);
-    const record = this.state.current.verdicts[key];
-    return { name: manifest.name, version: manifest.version, key, installedAt: manifest.installedAt, verdict: record?.verdict ?? 'untried', ...(record?.verdict === 'rejected' ? { error: record.error } : {}) };
-  }
-
-  private deltaFacts(target: ModelTarget | undefined, installed: InstalledManifest[]): DeltaFacts | undefined {
-    if (target?.source !== 'download' || !target.deltaManifestUrl || !target.sha256) return undefined;
-    const note = this.deltas.get(target.key);
-    if (!note) return { manifest: 'not-fetched' };
-    if (note === 'unusable') return { manifest: 'unusable' };
-    const from = patchFromInstalled(note.manifest, installed)?.base;
-    return { manifest: 'fetched', ...(from ? { patchFrom: { name: from.name, version: from.version } } : {}), chunks: note.manifest.chunks !== undefined, failed: [...note.failed] };
-  }
-
-  private async gatherFacts(target: ModelTarget | undefined, policy: UpdatePolicy): Promise<Facts> {
-    const state = this.state.current;
-    const manifests = await this.repository.listInstalled();
-    const versions = manifests.map((manifest) => this.versionFact(manifest));
-    const find = (pointer: { name: string; version: string; sha256: string } | undefined) => (pointer ? versions.find((version) => version.key === `${pointer.name}@${pointer.version}#${pointer.sha256}`) : undefined);
-    const announced = find(await this.repository.readAnnounced());
-    const confirmedPointer = find(await this.repository.readConfirmed());
-    const confirmed = confirmedPointer && { ...confirmedPointer, verdict: 'confirmed' as const };
-    let targetVersion: VersionFact | undefined;
-    if (target?.source === 'download') {
-      const manifest = manifests.find((entry) => entry.name === target.name && entry.version === target.version);
-      const matches = manifest && (!target.sha256 || manifest.packageSha256 === target.sha256) && (!target.md5 || manifest.packageMd5 === target.md5);
-      targetVersion = matches ? versions.find((version) => version.key === announcementKey(manifest)) : undefined;
-    } else if (target?.source === 'installed') {
-      targetVersion = versions.find((version) => version.key === `${target.name}@${target.version}#${target.modelSha256}`);
-    }
-    const resendMs = policy.confirmResendSeconds * 1000;
-    let awaiting: Facts['awaiting'];
-    if (state.awaiting && announced?.key === state.awaiting.key) {
-      const sends = this.inbox.sends(state.awaiting.key);
-      // The deadline counts from a delivery to edgeHub: after a restart or an outage, one re-send gets a full interval.
-      const deadlineMs = Math.max(Date.parse(state.awaiting.deadline), sends.firstMs === undefined ? Number.POSITIVE_INFINITY : sends.firstMs + resendMs);
-      awaiting = { version: announced, deadlineMs, lastSentAtMs: sends.lastMs ?? 0 };
-    }
-    const status = awaiting ? this.inbox.statusFor(awaiting.version.key) : undefined;
-    const failure = state.failure;
-    return {
-      nowMs: Date.now(),
-      policy,
-      versions,
-      targetVersion,
-      verifiedPackage: target?.source === 'download' ? await hasVerifiedPackage(this.context, target) : false,
-      stagingLeftovers: target?.source === 'download' && targetVersion !== undefined ? await hasStagingFiles(this.context, target) : false,
-      failedPermanently: target?.source === 'download' && failure !== null && failure.fingerprint === targetFingerprint(target),
-      targetRejected: target !== undefined && state.rejections.some((block) => block.targetKey === target.key),
-      delta: this.deltaFacts(target, manifests),
-      announced,
-      messageSentFor: state.messageSentFor,
-      confirmed,
-      awaiting,
-      status: status?.outcome === 'accepted' ? { outcome: 'accepted' } : status?.outcome === 'rejected' ? { outcome: 'rejected', error: status.error } : undefined,
-    };
-  }
-
   private async reconcile(target: ModelTarget | undefined, policy: UpdatePolicy, signal: AbortSignal): Promise<void> {
     const executors = createStepExecutors(this.context, policy, signal);
     let attempt = 0;
     while (!signal.aborted) {
-      const [step] = planSteps(target, await this.gatherFacts(target, policy));
+      const [step] = planSteps(target, await gatherFacts(this.context, target, policy));
       if (!step) return;
       try {
         await executeStep(executors, step);
