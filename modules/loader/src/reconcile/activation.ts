@@ -1,7 +1,8 @@
+import type { RichModelMessage } from '@edge-ml/contracts';
 import { LOADER_EDGE_INTERFACE } from '../edge-interface.js';
+import { VersionMissingError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { announcementKey, type InstalledManifest } from '../repository/model-repository.js';
-import type { RichModelMessage } from '@edge-ml/contracts';
 import type { ExecutorContext } from './executors.js';
 import type { ErrorInfo, VersionRef } from './plan.js';
 
@@ -15,7 +16,7 @@ export const [MODEL_OUTPUT] = LOADER_EDGE_INTERFACE.outputs;
 
 async function manifestOf(context: ExecutorContext, version: VersionRef): Promise<InstalledManifest> {
   const manifest = await context.repository.readManifest(version.name, version.version);
-  if (!manifest) throw new Error(`${version.name}@${version.version} is not installed (or its manifest is unreadable)`);
+  if (!manifest) throw new VersionMissingError(version.name, version.version);
   return manifest;
 }
 
