@@ -196,9 +196,10 @@ export class Loader {
     const executors = createStepExecutors(this.context, policy, signal);
     let attempt = 0;
     while (!signal.aborted) {
-      const [step] = planSteps(target, await gatherFacts(this.context, target, policy));
-      if (!step) return;
+      let step: Step | undefined;
       try {
+        [step] = planSteps(target, await gatherFacts(this.context, target, policy));
+        if (!step) return;
         await executeStep(executors, step);
         if (step.action !== 'collect-garbage' && step.action !== 'await-confirmation') attempt = 0;
       } catch (error) {
@@ -225,14 +226,15 @@ export class Loader {
     }
   }
 
-  private async handleFailure(step: Step, target: ModelTarget | undefined, thrown: unknown, attempt: number, signal: AbortSignal): Promise<void> {
+  /** A failed step (or, with no step, reading the facts) is reported and retried with backoff, or recorded as permanent. */
+  private async handleFailure(step: Step | undefined, target: ModelTarget | undefined, thrown: unknown, attempt: number, signal: AbortSignal): Promise<void> {
     // ENOSPC can strike any write (download, extraction, install, pointer, state): it is always a full disk.
     const error = await asDiskFullIfNoSpace(thrown, this.options.storageRoot);
     const code = error instanceof LoaderError ? error.code : 'LOADER_INTERNAL';
     const message = this.outgoingMessage(error);
     const base = target ? { name: target.name, version: target.version } : {};
     if (target?.source === 'download' && error instanceof LoaderError && !error.retryable) {
-      this.options.logger.error({ code, reason: message, model: target.name, version: target.version, step: step.action }, 'model.update.failed');
+      this.options.logger.error({ code, reason: message, model: target.name, version: target.version, step: step?.action }, 'model.update.failed');
       await this.state
         .update({ failure: { key: target.key, url: target.url, fingerprint: targetFingerprint(target), code, message } })
         .catch((stateError: unknown) => this.options.logger.warn({ err: stateError }, 'loader.state.write.failed'));
@@ -242,8 +244,8 @@ export class Loader {
     }
     if (error instanceof DiskFullError) await this.pruneStaging('disk-full');
     const delayMs = backoffDelayMs(attempt, this.backoff);
-    this.options.logger.warn({ code, reason: message, attempt, delayMs, step: step.action }, 'model.update.retrying');
-    const downloading = step.action.startsWith('fetch-');
+    this.options.logger.warn({ code, reason: message, attempt, delayMs, step: step?.action }, 'model.update.retrying');
+    const downloading = step?.action.startsWith('fetch-') ?? false;
     await this.reporter.update({ state: downloading ? 'downloading' : 'failed', ...base, error: { code, message: `${message}; retrying in ${Math.round(delayMs / 1000)} s` } });
     await sleep(delayMs, signal).catch(() => undefined);
   }

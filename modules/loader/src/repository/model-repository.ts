@@ -165,8 +165,10 @@ export class ModelRepository {
     const manifests: InstalledManifest[] = [];
     for (const name of await readdir(this.modelsDirectory).catch(() => [] as string[])) {
       const nameDirectory = path.join(this.modelsDirectory, name);
-      if (!(await stat(nameDirectory)).isDirectory()) continue;
-      for (const version of await readdir(nameDirectory)) {
+      // An entry removed meanwhile, or a file (the pointers), holds no versions.
+      if (!(await stat(nameDirectory).catch(() => undefined))?.isDirectory()) continue;
+      const versions = await readdir(nameDirectory).catch(() => [] as string[]);
+      for (const version of versions) {
         const manifest = await this.readManifest(name, version);
         if (manifest) manifests.push(manifest);
       }
