@@ -33,8 +33,9 @@ function targetVersionOf(target: ModelTarget | undefined, manifests: InstalledMa
 
 /**
  * What the planner needs, read afresh from the repository, the loader state and this process's inbox. The awaited
- * announcement counts only while the pointer names it; its deadline counts from the first delivery to edgeHub in this
- * process, so after a restart or an outage one re-send gets a full interval before a timeout.
+ * announcement counts only while the pointer names it; its deadline is at least one re-send interval after the first
+ * delivery to edgeHub in this process, so after a restart (or an announcement made while edgeHub was down) a re-send
+ * gets a full interval before a timeout.
  */
 export async function gatherFacts(context: ExecutorContext, target: ModelTarget | undefined, policy: UpdatePolicy): Promise<Facts> {
   const state = context.state.current;
