@@ -123,11 +123,18 @@ export class Loader {
   /** The target of the twin's desired properties, and the policy (which an override set by updateModel may carry). */
   private resolveTarget(): { target: ModelTarget | undefined; policy: UpdatePolicy; error?: LoaderError } {
     const override = this.state.current.override?.target;
+    if (override?.source === 'installed') {
+      // A rollback names its target itself; the twin only lends the policy (the defaults when it does not parse).
+      let policy = UpdatePolicySchema.parse({});
+      try {
+        policy = readDesired(this.desired).policy;
+      } catch {
+        // keep the defaults
+      }
+      return { target: installedTarget(override.name, override.version, override.modelSha256), policy };
+    }
     try {
-      const fromTwin = readDesired(this.desired);
-      if (override?.source === 'installed') return { target: installedTarget(override.name, override.version, override.modelSha256), policy: fromTwin.policy };
-      if (override?.source === 'desired') return readDesired(override.desired);
-      return fromTwin;
+      return readDesired(override?.source === 'desired' ? override.desired : this.desired);
     } catch (error) {
       return { target: undefined, policy: UpdatePolicySchema.parse({}), error: error as LoaderError };
     }
