@@ -47,7 +47,8 @@ async function run(pkg: Buffer, mode: 'close' | 'rst') {
   const loader = new Loader({ storageRoot: storage, logger: createLogger({ name: 'bench', level: 'silent' }), backoff: { initialDelayMs: 5, maxDelayMs: 20 } });
   await loader.initialise();
   const started = performance.now();
-  loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'big', version: '1', url: `${baseUrl}/big.zip?sig=x`, sha256: createHash('sha256').update(pkg).digest('hex') } } });
+  loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'big', version: '1', url: `${baseUrl}/big.zip?sig=x`, sha256: createHash('sha256').update(pkg).digest('hex') }, policy: { confirmTimeoutSeconds: 0 } } });
+  // No inference module answers here: the announcement is the confirmation (confirmTimeoutSeconds 0).
   await loader.whenIdle();
   const elapsedMs = performance.now() - started;
   const announced = await loader.repository.readAnnounced();

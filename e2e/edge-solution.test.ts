@@ -99,6 +99,8 @@ describe('the solution end to end: emulator + Azurite + loader + inference as pr
       expect(sequence.indexOf('2')).toBe(sequence.length - sequence.filter((version) => version === '2').length);
     }
     expect(sequences.some((sequence) => sequence.includes('1'))).toBe(true);
+    // The loader calls v2 active once the inference module's status confirms it (closed-loop activation).
+    await system.waitFor(async () => ((await loaderReport()).modelUpdate?.state === 'active' ? true : undefined), 60_000, 'the loader to report v2 confirmed');
     expect(await loaderReport()).toMatchObject({ modelUpdate: { state: 'active', version: '2' }, activeModel: { version: '2' } });
     const inference = (await system.reported('inference')) as { activeModel?: { version: string } };
     expect(inference.activeModel?.version).toBe('2');
@@ -160,7 +162,9 @@ describe('the solution end to end: emulator + Azurite + loader + inference as pr
     await restarting;
     await system.waitFor(() => serving('5'), 90_000, 'version 5 serving after the restart');
     timings.afterEdgeHubRestart = (performance.now() - started) / 1000;
-    expect(await loaderReport()).toMatchObject({ modelUpdate: { state: 'active', version: '5' } });
+    // The status may wait for the hub's sessions to come back; the loader also re-sends its announcement meanwhile.
+    await system.waitFor(async () => ((await loaderReport()).modelUpdate?.state === 'active' ? true : undefined), 60_000, 'the loader to report v5 confirmed');
+    expect(await loaderReport()).toMatchObject({ modelUpdate: { state: 'active', version: '5' }, activeModel: { version: '5' } });
     expect((await detect()).body?.detections.map((detection) => detection.label)).toContain('sheep');
   }, 120_000);
 });

@@ -1,7 +1,8 @@
 /** What the loader module offers edgeHub and the host: the manifest generator validates routes and binds against this. */
 export const LOADER_EDGE_INTERFACE = {
   module: 'loader',
-  inputs: [],
+  /** DLModelStatusInput: the inference module's activation outcomes (MODEL_STATUS_INPUT in @edge-ml/contracts). */
+  inputs: ['DLModelStatusInput'],
   outputs: ['DLModelOutput'],
   methods: ['updateModel', 'rollback', 'listModels'],
   containerPort: undefined,

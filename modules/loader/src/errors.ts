@@ -92,3 +92,12 @@ export class InvalidDesiredError extends LoaderError {
     super(`the desired properties are invalid: ${detail}`);
   }
 }
+
+export class VersionMissingError extends LoaderError {
+  readonly code = 'LOADER_VERSION_MISSING';
+  /** The next plan sees it missing and fetches it again (or falls back). */
+  readonly retryable = true;
+  constructor(name: string, version: string) {
+    super(`${name}@${version} is no longer installed (or its manifest is unreadable)`);
+  }
+}

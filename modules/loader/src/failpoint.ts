@@ -8,8 +8,13 @@ export const FAILPOINTS = [
   'install.renamed',
   'delta.range-stored',
   'delta.assembled',
+  'announce.awaiting-recorded',
   'announce.pointer-written',
   'announce.sent',
+  'confirm.pointer-written',
+  'confirm.recorded',
+  'reject.recorded',
+  'fallback.pointer-written',
   'gc.renamed',
 ] as const;
 

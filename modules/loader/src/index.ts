@@ -3,5 +3,5 @@ export { LoaderConfigSchema, type LoaderConfig } from './config.js';
 export { Loader, type LoaderOptions } from './reconcile/loader.js';
 export { ModelRepository, type InstalledManifest } from './repository/model-repository.js';
 export { downloadToFile, type DownloadRequest, type DownloadResult } from './download/http-download.js';
-export { planSteps, type Facts, type Step } from './reconcile/plan.js';
-export { AccessDeniedError, ChecksumMismatchError, DiskFullError, InvalidDesiredError, InvalidPackageError, LoaderError, NotFoundError, SizeMismatchError, TransferError } from './errors.js';
+export { planSteps, versionsToRemove, type Facts, type Step, type VersionFact, type VersionRef } from './reconcile/plan.js';
+export { AccessDeniedError, ChecksumMismatchError, DiskFullError, InvalidDesiredError, InvalidPackageError, LoaderError, NotFoundError, SizeMismatchError, TransferError, VersionMissingError } from './errors.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANNOUNCED_MODEL_POINTER } from '@edge-ml/contracts';
+import { ANNOUNCED_MODEL_POINTER, CONFIRMED_MODEL_POINTER, LoaderStateSchema } from '@edge-ml/contracts';
 import { createLogger } from '@edge-ml/edge-kit';
 import { FAILPOINTS } from '../src/failpoint.js';
 import { Loader } from '../src/reconcile/loader.js';
@@ -25,8 +25,12 @@ async function packageOf(model: string): Promise<Buffer> {
   ]);
 }
 
-/** Every version directory is complete and matches its manifest; the pointer names one of them. */
-async function checkRepository(storage: string): Promise<{ announced: string | undefined }> {
+/**
+ * Every version directory is complete and matches its manifest; both pointers name complete versions. When the policy
+ * waits for confirmation (`onTrial`), the announced one names a confirmed version unless the loader state records it
+ * as awaiting its confirmation or rejected (the fall-back comes next); without waiting (confirmTimeoutSeconds 0) the announcement is the confirmation.
+ */
+async function checkRepository(storage: string, onTrial = false): Promise<{ announced: string | undefined; confirmed: string | undefined }> {
   const modelsDirectory = path.join(storage, 'models', 'ssd');
   for (const version of await readdir(modelsDirectory)) {
     const directory = path.join(modelsDirectory, version);
@@ -34,12 +38,22 @@ async function checkRepository(storage: string): Promise<{ announced: string | u
     expect(sha256(await readFile(path.join(directory, manifest.modelFile))), `${version} model bytes`).toBe(manifest.modelSha256);
     expect(existsSync(path.join(directory, manifest.labelsFile)), `${version} labels`).toBe(true);
   }
-  const pointerPath = path.join(storage, ANNOUNCED_MODEL_POINTER);
-  if (!existsSync(pointerPath)) return { announced: undefined };
-  const pointer = JSON.parse(await readFile(pointerPath, 'utf8'));
-  expect(sha256(await readFile(path.join(storage, pointer.local_model_path))), 'announced model').toBe(pointer.sha256);
-  expect(existsSync(path.join(storage, pointer.local_labelmap_path))).toBe(true);
-  return { announced: pointer.version };
+  const read = async (file: string) => {
+    if (!existsSync(path.join(storage, file))) return undefined;
+    const pointer = JSON.parse(await readFile(path.join(storage, file), 'utf8'));
+    expect(sha256(await readFile(path.join(storage, pointer.local_model_path))), `${file} model`).toBe(pointer.sha256);
+    expect(existsSync(path.join(storage, pointer.local_labelmap_path))).toBe(true);
+    return pointer as { name: string; version: string; sha256: string };
+  };
+  const announced = await read(ANNOUNCED_MODEL_POINTER);
+  const confirmed = await read(CONFIRMED_MODEL_POINTER);
+  if (onTrial && announced && announced.version !== confirmed?.version) {
+    const state = LoaderStateSchema.parse(JSON.parse(await readFile(path.join(storage, '.loader', 'state.json'), 'utf8')));
+    const key = `${announced.name}@${announced.version}#${announced.sha256}`;
+    // On trial (awaiting its status), or rejected with the fall-back still to run: either way the restart resolves it.
+    expect(state.awaiting?.key === key || state.verdicts[key]?.verdict === 'rejected', `${key} is unconfirmed, yet neither awaited nor rejected`).toBe(true);
+  }
+  return { announced: announced?.version, confirmed: confirmed?.version };
 }
 
 function runLoader(storage: string, desired: object, failpoint?: string, logLevel = 'warn'): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
@@ -57,7 +71,8 @@ function runLoader(storage: string, desired: object, failpoint?: string, logLeve
 describe('crash safety', () => {
   let template: string;
   let servers: FaultServer[];
-  let desiredV2: object;
+  /** v2 accepted at once (confirmTimeoutSeconds 0), or never confirmed (no inference module answers: it times out). */
+  let desiredV2: { accepted: object; unconfirmed: object };
 
   beforeAll(async () => {
     if (!existsSync(mainJs)) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(root, 'tsconfig.build.json')]);
@@ -72,39 +87,52 @@ describe('crash safety', () => {
     const loader = new Loader({ storageRoot: template, logger: createLogger({ name: 'crash-setup', level: 'silent' }) });
     await loader.initialise();
     for (const [version, pkg] of [['0', v0], ['1', v1]] as const) {
-      loader.applyDesired({ version: Number(version), full: true, properties: { model: { name: 'ssd', version, url: `${oldUrl}/ssd.zip`, sha256: sha256(pkg) }, policy: { keepVersions: 5 } } });
+      loader.applyDesired({ version: Number(version), full: true, properties: { model: { name: 'ssd', version, url: `${oldUrl}/ssd.zip`, sha256: sha256(pkg) }, policy: { keepVersions: 5, confirmTimeoutSeconds: 0 } } });
       await loader.whenIdle();
     }
     await loader.close();
-    desiredV2 = { model: { name: 'ssd', version: '2', url: `${newUrl}/ssd-v2.zip?sig=x`, sha256: sha256(v2) }, policy: { keepVersions: 1 } };
+    const model = { name: 'ssd', version: '2', url: `${newUrl}/ssd-v2.zip?sig=x`, sha256: sha256(v2) };
+    desiredV2 = {
+      accepted: { model, policy: { keepVersions: 1, confirmTimeoutSeconds: 0 } },
+      unconfirmed: { model, policy: { keepVersions: 1, confirmTimeoutSeconds: 1, confirmResendSeconds: 1 } },
+    };
   }, 60_000);
   afterAll(async () => {
     await Promise.all(servers.map((server) => server.close()));
   });
 
-  it(`keeps the repository consistent through ${RUNS} SIGKILLs at injected points, and a restart finishes the update`, async () => {
-    // Every failpoint of a full download (the delta ones are exercised below).
+  it(`keeps the repository consistent through ${RUNS} SIGKILLs at injected points, and a restart finishes the update or falls back`, async () => {
+    // Every failpoint of a full download (the delta ones are exercised below). A confirmation point needs v2 confirmed,
+    // a rejection point needs it unconfirmed; the others alternate between the two.
     const points = FAILPOINTS.filter((point) => !point.startsWith('delta.'));
+    const needsRejection = new Set(['announce.awaiting-recorded', 'reject.recorded', 'fallback.pointer-written']);
     const reached = new Map<string, number>();
     for (let run = 0; run < RUNS; run += 1) {
       const point = points[run % points.length]!;
+      const variant = point.startsWith('confirm.') ? 'accepted' : needsRejection.has(point) ? 'unconfirmed' : run % 2 === 0 ? 'accepted' : 'unconfirmed';
+      const desired = desiredV2[variant];
       const count = point === 'download.chunk' ? 1 + ((run * 7) % 40) : point === 'extract.entry' ? 1 + (run % 2) : 1;
       const storage = await mkdtemp(path.join(tmpdir(), 'crash-run-'));
       await cp(template, storage, { recursive: true });
-      const crashed = await runLoader(storage, desiredV2, `${point}@${count}`);
-      expect(crashed.signal, `${point}@${count} should kill the loader: ${crashed.output}`).toBe('SIGKILL');
+      const crashed = await runLoader(storage, desired, `${point}@${count}`);
+      expect(crashed.signal, `${point}@${count} (${variant}) should kill the loader: ${crashed.output}`).toBe('SIGKILL');
       reached.set(point, (reached.get(point) ?? 0) + 1);
-      const afterCrash = await checkRepository(storage);
+      const afterCrash = await checkRepository(storage, variant === 'unconfirmed').catch((error: Error) => {
+        throw new Error(`after ${point}@${count} (${variant}): ${error.message}`);
+      });
       expect(['1', '2']).toContain(afterCrash.announced);
-      const restarted = await runLoader(storage, desiredV2);
+      expect(['1', '2']).toContain(afterCrash.confirmed);
+      const restarted = await runLoader(storage, desired);
       expect(restarted.code, restarted.output).toBe(0);
-      const afterRestart = await checkRepository(storage);
-      expect(afterRestart.announced, `after ${point}@${count}`).toBe('2');
+      const afterRestart = await checkRepository(storage, variant === 'unconfirmed');
+      // Confirmed: the new version is announced and last-known-good. Unconfirmed: the pointer is back on v1.
+      const expected = variant === 'accepted' ? '2' : '1';
+      expect(afterRestart, `after ${point}@${count} (${variant})`).toEqual({ announced: expected, confirmed: expected });
       expect(await readdir(path.join(storage, '.staging')), `staging after ${point}@${count}`).toEqual([]);
       await rm(storage, { recursive: true, force: true });
     }
     expect([...reached.keys()].sort()).toEqual([...points].sort());
-  }, 600_000);
+  }, 900_000);
 });
 
 describe('crash safety of delta updates', () => {
@@ -140,10 +168,10 @@ describe('crash safety of delta updates', () => {
     template = await mkdtemp(path.join(tmpdir(), 'crash-delta-template-'));
     const loader = new Loader({ storageRoot: template, logger: createLogger({ name: 'crash-setup', level: 'silent' }) });
     await loader.initialise();
-    loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${base}/ssd-v1.zip`, sha256: sha256(v1) }, policy: { keepVersions: 5 } } });
+    loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${base}/ssd-v1.zip`, sha256: sha256(v1) }, policy: { keepVersions: 5, confirmTimeoutSeconds: 0 } } });
     await loader.whenIdle();
     await loader.close();
-    desired = (variant) => ({ model: { name: 'ssd', version: '2', url: `${base}/ssd-v2.zip`, sha256: sha256(v2), sizeBytes: v2.length, delta: { manifestUrl: `${base}/ssd-v2.${variant}.delta.json` } }, policy: { keepVersions: 5 } });
+    desired = (variant) => ({ model: { name: 'ssd', version: '2', url: `${base}/ssd-v2.zip`, sha256: sha256(v2), sizeBytes: v2.length, delta: { manifestUrl: `${base}/ssd-v2.${variant}.delta.json` } }, policy: { keepVersions: 5, confirmTimeoutSeconds: 0 } });
   }, 60_000);
   afterAll(() => server.close());
 

@@ -157,9 +157,10 @@ describe('the repository, whatever it is handed', () => {
     await mkdir(path.join(storage, 'models', 'ssd', '0'));
     await writeFile(path.join(storage, 'models', 'ssd', '0', '.installed.json'), JSON.stringify({ ...forged, version: '..', installedAt: '2000-01-01T00:00:00.000Z' }));
     const before = await snapshot(sandbox);
-    expect(await loader.repository.collectGarbage(0)).toEqual([]);
-    expect(await snapshot(sandbox)).toEqual(before);
+    // The planner removes only what listInstalled shows, and the forged manifest is not listed.
     expect((await loader.repository.listInstalled()).map((entry) => entry.version)).toEqual(['1']);
+    await expect(loader.repository.removeVersions([{ name: 'ssd', version: '..' }])).rejects.toBeInstanceOf(InvalidDesiredError);
+    expect(await snapshot(sandbox)).toEqual(before);
   });
 });
 
@@ -172,7 +173,7 @@ describe('a symbolic link planted in the repository', () => {
     await writeFile(path.join(outside, '1', '.installed.json'), JSON.stringify({ ...manifest, name: 'evil', installedAt: '2000-01-01T00:00:00.000Z' }));
     await symlink(outside, path.join(storage, 'models', 'evil'));
     const before = await snapshot(sandbox);
-    await expect(loader.repository.collectGarbage(0)).rejects.toBeInstanceOf(InvalidDesiredError);
+    await expect(loader.repository.removeVersions([{ name: 'evil', version: '1' }])).rejects.toBeInstanceOf(InvalidDesiredError);
     loader.applyDesired({ version: 2, full: true, properties: model({ name: 'evil', version: '2' }) });
     await loader.whenIdle();
     expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'failed', error: { code: 'LOADER_DESIRED_INVALID', message: expect.stringContaining('symbolic link') } } });
@@ -191,7 +192,9 @@ describe('permanent failures', () => {
     const requestsWhileFailed = server.requests.length;
     loader.applyDesired({ version: 4, full: true, properties: model({ version: '2', sizeBytes: pkg.length }) });
     await loader.whenIdle();
-    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '2', error: null } });
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '2' } });
+    // The hub drops a reported property set to null: the earlier error is gone.
+    expect(edge.reportedState.modelUpdate).not.toHaveProperty('error');
     expect(server.requests.length).toBe(requestsWhileFailed + 1);
   });
 

@@ -42,7 +42,10 @@ describe('Loader', () => {
     expect(announced).toMatchObject({ name: 'ssd-v1', version, local_model_path: `models/ssd-v1/${version}/ssd/ssd_mobilenet_v1_coco_quant_detect.tflite`, local_labelmap_path: `models/ssd-v1/${version}/ssd/labelmap.txt` });
     expect(edge.outputs).toEqual([{ outputName: 'DLModelOutput', body: announced }]);
     expect(edge.states()).toEqual(expect.arrayContaining(['downloading', 'verifying', 'extracting', 'staged', 'active']));
-    expect(edge.reportedState).toMatchObject({ LatestAIModelFileName: 'ssd-v1.zip', activeModel: { name: 'ssd-v1', version }, modelUpdate: { state: 'active', error: null } });
+    expect(edge.reportedState).toMatchObject({ LatestAIModelFileName: 'ssd-v1.zip', activeModel: { name: 'ssd-v1', version }, modelUpdate: { state: 'active' } });
+    // Reported properties merge: the error and the download figures of earlier states are removed by sending null.
+    expect(edge.reportedState.modelUpdate).not.toHaveProperty('error');
+    expect(edge.reportedState.modelUpdate).not.toHaveProperty('bytesDownloaded');
     expect(JSON.stringify(edge.reported)).not.toContain('SECRET');
     expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
   });

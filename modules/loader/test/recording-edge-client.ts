@@ -1,27 +1,58 @@
-import type { DesiredListener, EdgeClient, EdgeMessage, InputHandler, MethodHandler } from '@edge-ml/edge-kit';
+import { MODEL_STATUS_INPUT, type ModelStatusMessage, type RichModelMessage } from '@edge-ml/contracts';
+import { applyMergePatch, type DesiredListener, type EdgeClient, type EdgeMessage, type InputHandler, type MethodHandler } from '@edge-ml/edge-kit';
 
-/** An EdgeClient that records what a module sends: for tests of module logic until the edgeHub emulator runs them for real. */
+/** How the stand-in inference module answers an announcement: accept it, reject it with a code, or stay silent. */
+export type Verdict = { outcome: 'accepted' } | { outcome: 'rejected'; code: string; message?: string } | 'silent';
+
+/**
+ * An EdgeClient that records what a module sends, for tests of module logic. Reported properties are applied as the
+ * hub applies them: JSON merge patches, nested, so a key the loader stops sending stays until it sends null.
+ * `answer` plays the inference module: it answers each DLModelOutput on DLModelStatusInput, asynchronously, as a
+ * routed message arrives.
+ */
 export class RecordingEdgeClient implements EdgeClient {
   readonly outputs: { outputName: string; body: unknown }[] = [];
   readonly reported: Record<string, unknown>[] = [];
   readonly methods = new Map<string, MethodHandler>();
+  readonly inputs = new Map<string, InputHandler>();
   reportedState: Record<string, unknown> = {};
+  /** The stand-in inference module's answer to an announcement; accepting everything by default. */
+  answer: (announcement: RichModelMessage) => Verdict = () => ({ outcome: 'accepted' });
 
   async start(): Promise<void> {}
   async close(): Promise<void> {}
   onDesired(_listener: DesiredListener): void {}
-  onInput(_inputName: string, _handler: InputHandler): void {}
+  onInput(inputName: string, handler: InputHandler): void {
+    this.inputs.set(inputName, handler);
+  }
   onMethod(methodName: string, handler: MethodHandler): void {
     this.methods.set(methodName, handler);
   }
   async patchReported(patch: Record<string, unknown>): Promise<void> {
     this.reported.push(structuredClone(patch));
-    this.reportedState = { ...this.reportedState, ...patch };
+    this.reportedState = applyMergePatch(this.reportedState, structuredClone(patch));
   }
   async sendOutput(outputName: string, message: EdgeMessage): Promise<void> {
-    this.outputs.push({ outputName, body: JSON.parse(message.body.toString('utf8')) });
+    const body = JSON.parse(message.body.toString('utf8')) as RichModelMessage;
+    this.outputs.push({ outputName, body });
+    if (outputName !== 'DLModelOutput') return;
+    const verdict = this.answer(body);
+    if (verdict === 'silent') return;
+    setImmediate(() => void this.deliver(MODEL_STATUS_INPUT, statusFor(body, verdict)));
+  }
+  /** Delivers a message to an input as edgeHub would (the body as JSON). */
+  async deliver(inputName: string, body: unknown): Promise<void> {
+    await this.inputs.get(inputName)?.({ body: Buffer.from(JSON.stringify(body)), properties: {} });
   }
   states(): string[] {
     return this.reported.map((patch) => (patch.modelUpdate as { state: string } | undefined)?.state).filter((state): state is string => state !== undefined);
   }
+  announcements(): string[] {
+    return this.outputs.filter((output) => output.outputName === 'DLModelOutput').map((output) => (output.body as RichModelMessage).version);
+  }
+}
+
+export function statusFor(announcement: RichModelMessage, verdict: Exclude<Verdict, 'silent'>, trigger: ModelStatusMessage['trigger'] = 'message'): ModelStatusMessage {
+  const base = { schemaVersion: 1 as const, name: announcement.name, version: announcement.version, sha256: announcement.sha256, trigger, at: new Date().toISOString() };
+  return verdict.outcome === 'accepted' ? { ...base, outcome: 'accepted', loadMs: 12, warmupMs: 3 } : { ...base, outcome: 'rejected', error: { code: verdict.code, message: verdict.message ?? `${verdict.code} (test)` } };
 }

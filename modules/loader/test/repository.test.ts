@@ -49,11 +49,22 @@ describe('ModelRepository', () => {
     expect(await repository.readAnnounced()).toEqual(message);
   });
 
-  it('keeps the newest N versions plus the announced one', async () => {
-    for (const [version, day] of [['1', '01'], ['2', '02'], ['3', '03'], ['4', '04']] as const) await stageAndInstall('ssd', version, `2026-01-${day}T00:00:00Z`);
-    await repository.writeAnnounced(repository.announcementFor(manifest('ssd', '1', '2026-01-01T00:00:00Z')));
-    expect(await repository.collectGarbage(2)).toEqual(['ssd@2']);
-    expect((await readdir(path.join(repository.root, 'models/ssd'))).sort()).toEqual(['1', '3', '4']);
+  it('removes the versions it is given by renaming them out of models/ first, and skips ones already gone', async () => {
+    for (const [version, day] of [['1', '01'], ['2', '02'], ['3', '03']] as const) await stageAndInstall('ssd', version, `2026-01-${day}T00:00:00Z`);
+    expect(await repository.removeVersions([{ name: 'ssd', version: '2' }, { name: 'ssd', version: '9' }])).toEqual(['ssd@2']);
+    expect((await readdir(path.join(repository.root, 'models/ssd'))).sort()).toEqual(['1', '3']);
+    expect(await readdir(repository.stagingDirectory)).toEqual([]);
+  });
+
+  it('reads back only manifests and pointers that parse: a torn or foreign file counts as absent', async () => {
+    await stageAndInstall('ssd', '1', '2026-01-01T00:00:00Z');
+    await writeFile(path.join(repository.root, 'models/ssd/1/.installed.json'), '{"name":"ssd","version":"1","format":"onnx"');
+    expect(await repository.readManifest('ssd', '1')).toBeUndefined();
+    expect(await repository.listInstalled()).toEqual([]);
+    await writeFile(path.join(repository.root, 'models/ssd/1/.installed.json'), JSON.stringify({ ...manifest('ssd', '1', '2026-01-01T00:00:00Z'), modelFile: '../../../etc/passwd' }));
+    expect(await repository.readManifest('ssd', '1')).toBeUndefined();
+    await writeFile(path.join(repository.root, 'models/confirmed.json'), JSON.stringify({ ...repository.announcementFor(manifest('ssd', '1', '2026-01-01T00:00:00Z')) }));
+    expect(await repository.readConfirmed()).toBeUndefined();
   });
 
   it('cleans unfinished staging but keeps resumable downloads', async () => {

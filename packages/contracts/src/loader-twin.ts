@@ -30,6 +30,10 @@ export const UpdatePolicySchema = z.object({
   keepVersions: z.number().int().min(1).max(20).default(2),
   /** Caps the download bandwidth on links shared with telemetry. */
   maxBytesPerSecond: z.number().int().positive().optional(),
+  /** How long an announced version may go without the inference module's status before it counts as rejected; 0: do not wait (announce = active). */
+  confirmTimeoutSeconds: z.number().int().min(0).max(86_400).default(300),
+  /** While waiting, DLModelOutput is sent again this often, so that one lost message cannot stall the update. */
+  confirmResendSeconds: z.number().int().min(1).max(3_600).default(30),
 });
 export type UpdatePolicy = z.infer<typeof UpdatePolicySchema>;
 
@@ -57,29 +61,41 @@ export function parseLoaderDesired(raw: unknown): LoaderDesired {
   return { kind: 'none', policy };
 }
 
-export const UpdateStateSchema = z.enum(['idle', 'downloading', 'verifying', 'extracting', 'staged', 'active', 'failed']);
+/**
+ * `announced`: the pointer names the version and the loader waits for the inference module's status (until
+ * `confirmDeadline`); `active`: the inference module confirmed serving it; `rejected`: it could not (the error is the
+ * inference module's code, or LOADER_CONFIRMATION_TIMEOUT) and the last-known-good version is announced again.
+ */
+export const UpdateStateSchema = z.enum(['idle', 'downloading', 'verifying', 'extracting', 'staged', 'announced', 'active', 'rejected', 'failed']);
 export type UpdateState = z.infer<typeof UpdateStateSchema>;
 
-/** The loader's update progress in reported properties. */
+/**
+ * The loader's update progress in reported properties. Reported properties are merged by JSON merge patch, so a field
+ * that does not apply to the current state is sent as null (the hub would otherwise keep the previous state's value).
+ */
 export const LoaderUpdateReportSchema = z.object({
   state: UpdateStateSchema,
   /** How the model arrived: a patch against an installed version, or the full package. */
-  path: z.enum(['patch', 'chunks', 'full']).optional(),
-  bytesFetched: z.number().int().nonnegative().optional(),
-  bytesReused: z.number().int().nonnegative().optional(),
-  name: z.string().optional(),
-  version: z.string().optional(),
-  bytesDownloaded: z.number().int().nonnegative().optional(),
-  bytesTotal: z.number().int().nonnegative().optional(),
+  path: z.enum(['patch', 'chunks', 'full']).nullish(),
+  bytesFetched: z.number().int().nonnegative().nullish(),
+  bytesReused: z.number().int().nonnegative().nullish(),
+  name: z.string().nullish(),
+  version: z.string().nullish(),
+  bytesDownloaded: z.number().int().nonnegative().nullish(),
+  bytesTotal: z.number().int().nonnegative().nullish(),
+  /** While `announced`: when the loader stops waiting for the inference module and falls back. */
+  confirmDeadline: z.iso.datetime().nullish(),
   error: z.object({ code: z.string(), message: z.string() }).nullish(),
   updatedAt: z.iso.datetime(),
 });
 export type LoaderUpdateReport = z.infer<typeof LoaderUpdateReportSchema>;
 
 export const LoaderReportedSchema = z.object({
+  /** The package file name of the confirmed version (activeModel). */
   LatestAIModelFileName: z.string().optional(),
   /** Not `update`: the SDK merges reported properties into an object whose `update` is its own method. */
   modelUpdate: LoaderUpdateReportSchema.optional(),
+  /** The version the inference module last confirmed serving (the last-known-good); null before any confirmation. */
   activeModel: z.object({ name: z.string(), version: z.string(), sha256: Sha256Schema }).nullish(),
   installedVersions: z.array(z.string()).optional(),
 });

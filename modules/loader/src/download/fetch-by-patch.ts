@@ -12,9 +12,6 @@ import { BodyTooLargeError, fetchBounded } from './fetch-bounded.js';
 import { discardPartial, downloadToFile } from './http-download.js';
 
 export interface PatchFetchRequest {
-  manifestUrl: string;
-  /** The desired package's sha256: the manifest must name it, or it belongs to another package. */
-  packageSha256: string;
   repository: ModelRepository;
   /** Where the assembled package goes (then installed exactly as a downloaded one). */
   packagePath: string;
@@ -39,7 +36,7 @@ export interface PatchFetchResult {
 
 const MANIFEST_LIMIT_BYTES = 2 * 1024 * 1024;
 
-/** Why the patch path was not taken, for the log; the loader then downloads the full package. */
+/** Why a delta path (patch or chunks) cannot be taken, for the log; the planner then picks the next path. */
 export class PatchPathUnavailable extends Error {}
 
 /**
@@ -71,30 +68,20 @@ async function fetchManifest(url: string, signal: AbortSignal): Promise<{ manife
   return { manifest: parsed.data, bytes: body.length };
 }
 
-/**
- * Builds the desired package without downloading it: from an installed model and a patch when the manifest offers one
- * from a model this device holds, else from the chunks of its installed models plus the missing byte ranges, when that
- * costs less than the package. Throws PatchPathUnavailable whenever the full download should be used instead, and
- * TransferError when the link failed (retry later: the full download would fail too).
- */
-export async function fetchByPatch(request: PatchFetchRequest): Promise<PatchFetchResult> {
-  const { manifest, bytes: manifestBytes } = await fetchManifest(request.manifestUrl, request.signal);
-  if (manifest.package.sha256 !== request.packageSha256) throw new PatchPathUnavailable('the delta manifest belongs to another package');
-  const installed = await request.repository.listInstalled();
-  let base: InstalledManifest | undefined;
-  const patch = manifest.patches.find((candidate) => (base = installed.find((entry) => entry.modelSha256 === candidate.fromSha256)) !== undefined);
-  // Before any byte is fetched: both paths need the package's other files.
-  const companions = await companionFiles(request, manifest, base ? [base, ...installed.filter((entry) => entry !== base)] : installed);
-  if (patch && base) {
-    try {
-      return await viaPatch(request, manifest, manifestBytes, patch, base, companions);
-    } catch (error) {
-      if (!(error instanceof PatchPathUnavailable) || !manifest.chunks) throw error;
-      request.logger.warn({ reason: error.message }, 'model.patch.unavailable');
-    }
+/** The delta manifest of the desired package; PatchPathUnavailable when it is unusable or names another package. */
+export async function fetchDeltaManifest(url: string, packageSha256: string, signal: AbortSignal): Promise<{ manifest: DeltaManifest; bytes: number }> {
+  const fetched = await fetchManifest(url, signal);
+  if (fetched.manifest.package.sha256 !== packageSha256) throw new PatchPathUnavailable('the delta manifest belongs to another package');
+  return fetched;
+}
+
+/** The first patch the manifest offers from a model this device holds, with that installed version. */
+export function patchFromInstalled(manifest: DeltaManifest, installed: InstalledManifest[]): { patch: DeltaManifest['patches'][number]; base: InstalledManifest } | undefined {
+  for (const patch of manifest.patches) {
+    const base = installed.find((entry) => entry.modelSha256 === patch.fromSha256);
+    if (base) return { patch, base };
   }
-  if (manifest.chunks) return viaChunks(request, manifest, manifestBytes, installed, companions);
-  throw new PatchPathUnavailable('no patch starts from a model this device holds, and the manifest lists no chunks');
+  return undefined;
 }
 
 type CompanionFile = { name: string; data: Buffer };
@@ -129,7 +116,11 @@ async function writeAssembledPackage(request: PatchFetchRequest, manifest: Delta
   failpoint('delta.assembled');
 }
 
-async function viaPatch(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, patch: DeltaManifest['patches'][number], base: InstalledManifest, companions: CompanionFile[]): Promise<PatchFetchResult> {
+/** Builds the package from an installed model and a patch; PatchPathUnavailable when the patch does not verify or apply. */
+export async function fetchViaPatch(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, patch: DeltaManifest['patches'][number], base: InstalledManifest): Promise<PatchFetchResult> {
+  // Before any byte is fetched: the package's other files, the patch's base first among their holders.
+  const installed = await request.repository.listInstalled();
+  const companions = await companionFiles(request, manifest, [base, ...installed.filter((entry) => entry.name !== base.name || entry.version !== base.version)]);
   const downloaded = await downloadToFile({
     url: patch.url,
     partialPath: request.patchPartialPath,
@@ -158,7 +149,12 @@ async function viaPatch(request: PatchFetchRequest, manifest: DeltaManifest, man
 const RANGE_REQUEST_OVERHEAD_BYTES = 600;
 const RANGE_PARALLELISM = 4;
 
-async function viaChunks(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, installed: InstalledManifest[], companions: CompanionFile[]): Promise<PatchFetchResult> {
+/**
+ * Builds the package from the chunks of the installed models plus the missing byte ranges; PatchPathUnavailable when
+ * that would cost more than the package or the fetched bytes do not verify.
+ */
+export async function fetchViaChunks(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, installed: InstalledManifest[]): Promise<PatchFetchResult> {
+  const companions = await companionFiles(request, manifest, installed);
   const chunks = manifest.chunks;
   if (!chunks) throw new PatchPathUnavailable('the manifest lists no chunks');
   const listBytes = await fetchSmallBlob(chunks.listUrl, 'chunk list', request.signal, Math.max(chunks.listSizeBytes, 1) * 2);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import got, { type Response } from 'got';
+import { PartialDownloadRecordSchema, type PartialDownloadRecord } from '@edge-ml/contracts';
 import { writeJsonAtomic } from '@edge-ml/edge-kit';
 import { AccessDeniedError, InvalidPackageError, LoaderError, NotFoundError, SizeMismatchError, TransferError, UndeclaredSizeOutgrewRoomError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
@@ -37,12 +38,7 @@ export interface DownloadResult {
   resumedFromBytes: number;
 }
 
-interface PartialState {
-  /** The URL without its query: a renewed SAS token must not discard the bytes already here. */
-  resource: string;
-  etag?: string;
-  totalBytes?: number;
-}
+type PartialState = PartialDownloadRecord;
 
 const resourceOf = (url: string) => url.split('?')[0] ?? url;
 
@@ -67,9 +63,11 @@ class HashingCounter extends Transform {
   }
 }
 
+/** The record of a partial download; a missing, torn or foreign one means the bytes cannot be trusted to resume. */
 async function readPartialState(partialPath: string): Promise<PartialState | undefined> {
   try {
-    return JSON.parse(await readFile(`${partialPath}.json`, 'utf8')) as PartialState;
+    const parsed = PartialDownloadRecordSchema.safeParse(JSON.parse(await readFile(`${partialPath}.json`, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }

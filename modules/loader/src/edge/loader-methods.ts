@@ -5,6 +5,7 @@ import { asDiskFullIfNoSpace } from '../storage/disk-space.js';
 import { withRelativeStoragePaths } from '../storage/relative-paths.js';
 import { redactSecrets, type EdgeClient, type MethodHandler, type MethodResult } from '@edge-ml/edge-kit';
 import type { Loader } from '../reconcile/loader.js';
+import { listVersions, previousConfirmed } from '../reconcile/version-history.js';
 
 const UpdatePayloadSchema = z.looseObject({ name: z.unknown().optional(), url: z.string() });
 
@@ -40,8 +41,8 @@ function guarded(storageRoot: string, handler: MethodHandler): MethodHandler {
 }
 
 /**
- * Direct methods: updateModel (the blog post's payload: url, version, sha256), rollback (to the previous installed
- * version), listModels. A method's target holds until a newer desired version arrives.
+ * Direct methods: updateModel (the blog post's payload: url, version, sha256), rollback (to the previous confirmed
+ * version of the same model), listModels. A method's target holds until a newer desired version arrives.
  */
 export function registerLoaderMethods(edge: EdgeClient, loader: Loader): void {
   const root = loader.repository.root;
@@ -50,27 +51,16 @@ export function registerLoaderMethods(edge: EdgeClient, loader: Loader): void {
     if (!shape.success) return invalid(shape.error.issues);
     const parsed = DesiredModelSchema.safeParse({ ...shape.data, name: shape.data.name ?? nameFromUrl(shape.data.url) });
     if (!parsed.success) return invalid(parsed.error.issues);
-    await loader.applyOverride({ model: parsed.data });
+    await loader.applyOverride({ source: 'desired', desired: { model: parsed.data } });
     return { status: 202, payload: { accepted: true, name: parsed.data.name, version: parsed.data.version } };
   }));
 
   edge.onMethod('rollback', guarded(root, async (): Promise<MethodResult> => {
-    const announced = await loader.repository.readAnnounced();
-    const previous = (await loader.repository.listInstalled()).find((entry) => !(entry.name === announced?.name && entry.version === announced?.version));
-    if (!previous) return { status: 409, payload: { error: 'LOADER_NOTHING_TO_ROLL_BACK', message: 'no other installed version to roll back to' } };
-    await loader.applyOverride({ model: { name: previous.name, version: previous.version, url: 'https://rollback.invalid/installed', sha256: previous.packageSha256 } });
+    const previous = await previousConfirmed(loader);
+    if (!previous) return { status: 409, payload: { error: 'LOADER_NOTHING_TO_ROLL_BACK', message: 'no earlier confirmed version of this model is installed' } };
+    await loader.applyOverride({ source: 'installed', name: previous.name, version: previous.version, modelSha256: previous.modelSha256 });
     return { status: 202, payload: { accepted: true, name: previous.name, version: previous.version } };
   }));
 
-  edge.onMethod('listModels', guarded(root, async (): Promise<MethodResult> => {
-    const announced = await loader.repository.readAnnounced();
-    const installed = await loader.repository.listInstalled();
-    return {
-      status: 200,
-      payload: {
-        announced: announced ? { name: announced.name, version: announced.version, sha256: announced.sha256 } : null,
-        installed: installed.map(({ name, version, installedAt, modelSha256, format }) => ({ name, version, installedAt, modelSha256, format })),
-      },
-    };
-  }));
+  edge.onMethod('listModels', guarded(root, async (): Promise<MethodResult> => ({ status: 200, payload: await listVersions(loader) })));
 }

@@ -1,28 +1,34 @@
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { VerifiedPackageRecordSchema, type DeltaManifest, type VerifiedPackageRecord } from '@edge-ml/contracts';
 import { fsyncDirectory, writeJsonAtomic, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
-import { fetchByPatch, PatchPathUnavailable } from '../download/fetch-by-patch.js';
+import { fetchDeltaManifest, fetchViaChunks, fetchViaPatch, PatchPathUnavailable, type PatchFetchRequest, type PatchFetchResult } from '../download/fetch-by-patch.js';
 import { discardPartial, downloadToFile } from '../download/http-download.js';
-import { ChecksumMismatchError, DiskFullError, SizeMismatchError } from '../errors.js';
-import { LOADER_EDGE_INTERFACE } from '../edge-interface.js';
+import { ChecksumMismatchError, DiskFullError, InvalidPackageError, SizeMismatchError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import type { PackageLimits } from '../package/package-limits.js';
 import { preparePackage } from '../package/prepare-package.js';
 import { isNoSpaceError } from '../storage/disk-space.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
 import type { LoaderStateStore } from './loader-state.js';
+import type { VersionRef } from './plan.js';
 import type { Reporter } from './reporter.js';
-import type { ModelTarget } from './target.js';
-
-export const [MODEL_OUTPUT] = LOADER_EDGE_INTERFACE.outputs;
+import type { StatusInbox } from './status-inbox.js';
+import type { DownloadTarget } from './target.js';
 
 /** Free space a download asks for, as a multiple of its size: the package, then its extraction beside it. */
 const DOWNLOAD_RESERVE_FACTOR = 2.2;
+
+/** What this process learnt of a target's delta manifest: the manifest and the paths that failed, or that it is unusable. */
+export type DeltaNote = { manifest: DeltaManifest; manifestBytes: number; failed: ('patch' | 'chunks')[] } | 'unusable';
 
 export interface ExecutorContext {
   repository: ModelRepository;
   state: LoaderStateStore;
   reporter: Reporter;
+  inbox: StatusInbox;
+  /** Delta manifests by target key; kept in memory (a restart fetches the manifest again). */
+  deltas: Map<string, DeltaNote>;
   edge: EdgeClient | undefined;
   logger: Logger;
   limits: PackageLimits;
@@ -30,17 +36,8 @@ export interface ExecutorContext {
   maxBytesPerSecond?: number;
 }
 
-interface VerifiedPackageInfo {
-  sha256: string;
-  md5: string;
-  sizeBytes: number;
-  path: 'patch' | 'chunks' | 'full';
-  bytesFetched: number;
-  bytesReused: number;
-}
-
 /** The staging files of one target's update, all named after its key: each is resumable work until it is announced. */
-export function stagingFilesOf(context: ExecutorContext, target: ModelTarget) {
+export function stagingFilesOf(context: ExecutorContext, target: DownloadTarget) {
   const base = path.join(context.repository.stagingDirectory, target.key);
   return { partial: `${base}.partial`, patch: `${base}.partial.patch`, chunks: `${base}.partial.chunks`, package: `${base}.package` };
 }
@@ -49,66 +46,116 @@ export function stagingFilesOf(context: ExecutorContext, target: ModelTarget) {
 export const isResumableStagingEntry = (entry: string) => /\.(partial|package)(\.patch)?(\.json|\.chunks)?$/.test(entry);
 
 /** Removes a target's staging files (and their .json state) once they are no longer needed. */
-export async function removeStagingFilesOf(context: ExecutorContext, target: ModelTarget): Promise<void> {
+export async function removeStagingFilesOf(context: ExecutorContext, target: DownloadTarget): Promise<void> {
   const files = stagingFilesOf(context, target);
   for (const file of [files.partial, files.patch, files.package]) await discardPartial(file);
   await rm(files.chunks, { recursive: true, force: true });
 }
 
-export async function hasVerifiedPackage(context: ExecutorContext, target: ModelTarget): Promise<boolean> {
-  const { package: packagePath } = stagingFilesOf(context, target);
-  return (await stat(`${packagePath}.json`).catch(() => undefined)) !== undefined && (await stat(packagePath).catch(() => undefined)) !== undefined;
+/** Whether any staging file of the target is left (a crash after its install, before the clean-up). */
+export async function hasStagingFiles(context: ExecutorContext, target: DownloadTarget): Promise<boolean> {
+  const files = stagingFilesOf(context, target);
+  for (const file of [files.partial, files.patch, files.package, files.chunks, `${files.partial}.json`, `${files.package}.json`]) {
+    if (await stat(file).catch(() => undefined)) return true;
+  }
+  return false;
 }
 
-/** Tries the patch path when the target offers one; returns what it fetched, or undefined to download the full package. */
-async function fetchPatchIfOffered(context: ExecutorContext, target: ModelTarget, signal: AbortSignal, cap: { maxBytesPerSecond?: number }) {
-  if (!target.deltaManifestUrl || !target.sha256) return undefined;
-  const { reporter } = context;
-  const base = { name: target.name, version: target.version };
-  const files = stagingFilesOf(context, target);
+/** The record of the target's verified package; undefined when there is none, or it is torn (the package is fetched again). */
+async function readVerifiedRecord(context: ExecutorContext, target: DownloadTarget) {
+  const { package: packagePath } = stagingFilesOf(context, target);
   try {
-    const result = await fetchByPatch({
-      manifestUrl: target.deltaManifestUrl,
-      packageSha256: target.sha256,
-      repository: context.repository,
-      packagePath: files.package,
-      patchPartialPath: files.patch,
-      chunkStagingDirectory: files.chunks,
-      ...(target.sizeBytes ? { packageSizeBytes: target.sizeBytes } : {}),
-      logger: context.logger,
-      signal,
-      idleTimeoutMs: context.idleTimeoutMs,
-      ...cap,
-      onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
-    });
-    return result;
-  } catch (error) {
-    if (!(error instanceof PatchPathUnavailable)) throw error;
-    context.logger.warn({ model: target.name, version: target.version, reason: error.message }, 'model.patch.unavailable');
+    const parsed = VerifiedPackageRecordSchema.safeParse(JSON.parse(await readFile(`${packagePath}.json`, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
     return undefined;
   }
 }
 
+export async function hasVerifiedPackage(context: ExecutorContext, target: DownloadTarget): Promise<boolean> {
+  const { package: packagePath } = stagingFilesOf(context, target);
+  return (await readVerifiedRecord(context, target)) !== undefined && (await stat(packagePath).catch(() => undefined)) !== undefined;
+}
+
+const capOf = (context: ExecutorContext, maxBytesPerSecond: number | undefined) => {
+  const effective = maxBytesPerSecond ?? context.maxBytesPerSecond;
+  return effective ? { maxBytesPerSecond: effective } : {};
+};
+
+/** Fetches and keeps the target's delta manifest; one that is unusable sends the planner to the full package. */
+export async function fetchTargetDeltaManifest(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal): Promise<void> {
+  if (!target.deltaManifestUrl || !target.sha256) throw new Error(`${target.name}@${target.version} offers no delta manifest`);
+  try {
+    const { manifest, bytes } = await fetchDeltaManifest(target.deltaManifestUrl, target.sha256, signal);
+    context.deltas.set(target.key, { manifest, manifestBytes: bytes, failed: [] });
+  } catch (error) {
+    if (!(error instanceof PatchPathUnavailable)) throw error;
+    context.logger.warn({ model: target.name, version: target.version, reason: error.message }, 'model.patch.unavailable');
+    context.deltas.set(target.key, 'unusable');
+  }
+}
+
+function patchRequest(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal, maxBytesPerSecond: number | undefined): PatchFetchRequest {
+  const files = stagingFilesOf(context, target);
+  return {
+    repository: context.repository,
+    packagePath: files.package,
+    patchPartialPath: files.patch,
+    chunkStagingDirectory: files.chunks,
+    ...(target.sizeBytes ? { packageSizeBytes: target.sizeBytes } : {}),
+    logger: context.logger,
+    signal,
+    idleTimeoutMs: context.idleTimeoutMs,
+    ...capOf(context, maxBytesPerSecond),
+    onProgress: (bytesDownloaded, bytesTotal) => void context.reporter.update({ state: 'downloading', name: target.name, version: target.version, bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
+  };
+}
+
+/** Runs one delta path; a path that does not verify is noted as failed, and the planner picks the next one. */
+async function fetchByDelta(context: ExecutorContext, target: DownloadTarget, via: 'patch' | 'chunks', run: (manifest: DeltaManifest, manifestBytes: number) => Promise<PatchFetchResult>): Promise<void> {
+  const note = context.deltas.get(target.key);
+  if (!note || note === 'unusable' || !target.sha256) throw new Error(`no delta manifest for ${target.name}@${target.version}`);
+  let result: PatchFetchResult;
+  try {
+    result = await run(note.manifest, note.manifestBytes);
+  } catch (error) {
+    if (!(error instanceof PatchPathUnavailable)) throw error;
+    context.logger.warn({ model: target.name, version: target.version, path: via, reason: error.message }, 'model.patch.unavailable');
+    note.failed.push(via);
+    return;
+  }
+  const { package: packagePath } = stagingFilesOf(context, target);
+  await context.reporter.update({ state: 'verifying', name: target.name, version: target.version, path: result.path, bytesFetched: result.bytesFetched, bytesReused: result.bytesReused });
+  // The assembled package holds the same files as the published one; its identity is the published package's.
+  await writeJsonAtomic(`${packagePath}.json`, { sha256: target.sha256, ...(target.md5 ? { md5: target.md5 } : {}), sizeBytes: target.sizeBytes ?? 0, path: result.path, bytesFetched: result.bytesFetched, bytesReused: result.bytesReused } satisfies VerifiedPackageRecord);
+  await fsyncDirectory(context.repository.stagingDirectory);
+  failpoint('download.renamed');
+}
+
+/** Builds the package from an installed version (`from`) and a patch the manifest offers. */
+export async function fetchPatch(context: ExecutorContext, target: DownloadTarget, from: VersionRef, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
+  await fetchByDelta(context, target, 'patch', async (manifest, manifestBytes) => {
+    const base = await context.repository.readManifest(from.name, from.version);
+    const patch = base && manifest.patches.find((candidate) => candidate.fromSha256 === base.modelSha256);
+    if (!base || !patch) throw new PatchPathUnavailable(`no patch starts from ${from.name}@${from.version}`);
+    return fetchViaPatch(patchRequest(context, target, signal, maxBytesPerSecond), manifest, manifestBytes, patch, base);
+  });
+}
+
+/** Builds the package from the chunks of installed models plus the missing ranges. */
+export async function fetchChunks(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
+  await fetchByDelta(context, target, 'chunks', async (manifest, manifestBytes) => fetchViaChunks(patchRequest(context, target, signal, maxBytesPerSecond), manifest, manifestBytes, await context.repository.listInstalled()));
+}
+
 /**
- * Gets the package: through a patch against an installed version when the target offers one that applies and
- * verifies, otherwise by downloading it (resuming whatever is there), then verifies size and hashes and keeps it
- * under a verified name. `maxBytesPerSecond` from the desired policy wins over the module's configured cap.
+ * Downloads the full package (resuming whatever is there), verifies size and hashes and keeps it under a verified
+ * name. `maxBytesPerSecond` from the desired policy wins over the module's configured cap.
  */
-export async function fetchPackage(context: ExecutorContext, target: ModelTarget, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
+export async function fetchFullPackage(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
   const { reporter } = context;
   const { partial: partialPath, package: packagePath } = stagingFilesOf(context, target);
   const base = { name: target.name, version: target.version };
-  const effectiveCap = maxBytesPerSecond ?? context.maxBytesPerSecond;
-  const cap = effectiveCap ? { maxBytesPerSecond: effectiveCap } : {};
-  const patched = await fetchPatchIfOffered(context, target, signal, cap);
-  if (patched && target.sha256) {
-    await reporter.update({ state: 'verifying', ...base, path: patched.path, bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused });
-    // The assembled package holds the same files as the published one; its identity is the published package's.
-    await writeJsonAtomic(`${packagePath}.json`, { sha256: target.sha256, md5: target.md5 ?? '', sizeBytes: target.sizeBytes ?? 0, path: patched.path, bytesFetched: patched.bytesFetched, bytesReused: patched.bytesReused } satisfies VerifiedPackageInfo);
-    await fsyncDirectory(context.repository.stagingDirectory);
-    failpoint('download.renamed');
-    return;
-  }
+  const cap = capOf(context, maxBytesPerSecond);
   await reporter.update({ state: 'downloading', ...base, path: 'full', bytesDownloaded: 0, ...(target.sizeBytes ? { bytesTotal: target.sizeBytes } : {}) });
   const result = await downloadToFile({
     url: target.url,
@@ -133,7 +180,7 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
   }
   if (!target.sha256 && !target.md5) context.logger.warn({ model: target.name }, 'model.download.unverified');
   failpoint('download.verified');
-  await writeJsonAtomic(`${packagePath}.json`, { sha256: result.sha256, md5: result.md5, sizeBytes: result.sizeBytes, path: 'full', bytesFetched: result.transferredBytes, bytesReused: 0 } satisfies VerifiedPackageInfo);
+  await writeJsonAtomic(`${packagePath}.json`, { sha256: result.sha256, md5: result.md5, sizeBytes: result.sizeBytes, path: 'full', bytesFetched: result.transferredBytes, bytesReused: 0 } satisfies VerifiedPackageRecord);
   await rename(partialPath, packagePath);
   await rm(`${partialPath}.json`, { force: true });
   await fsyncDirectory(context.repository.stagingDirectory);
@@ -141,9 +188,13 @@ export async function fetchPackage(context: ExecutorContext, target: ModelTarget
 }
 
 /** Extracts the verified package into staging and installs it as an immutable version. */
-export async function installPackage(context: ExecutorContext, target: ModelTarget, signal: AbortSignal): Promise<void> {
+export async function installPackage(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal): Promise<void> {
   const { package: packagePath } = stagingFilesOf(context, target);
-  const info = JSON.parse(await readFile(`${packagePath}.json`, 'utf8')) as VerifiedPackageInfo;
+  const info = await readVerifiedRecord(context, target);
+  if (!info) {
+    await removeStagingFilesOf(context, target);
+    throw new InvalidPackageError('its verification record in staging is unreadable; it will be fetched again');
+  }
   await context.reporter.update({ state: 'extracting', name: target.name, version: target.version });
   const staging = await context.repository.createStagingDirectory(`${target.name}-${target.version}`);
   try {
@@ -157,9 +208,10 @@ export async function installPackage(context: ExecutorContext, target: ModelTarg
       ...(prepared.descriptorFile ? { descriptorFile: prepared.descriptorFile } : {}),
       modelSha256: prepared.modelSha256,
       packageSha256: info.sha256,
-      packageMd5: info.md5,
+      ...(info.md5 ? { packageMd5: info.md5 } : {}),
+      packageFileName: target.fileName,
       installedAt: new Date().toISOString(),
-      ...(info.path ? { delivery: { path: info.path, bytesFetched: info.bytesFetched, bytesReused: info.bytesReused } } : {}),
+      delivery: { path: info.path, bytesFetched: info.bytesFetched, bytesReused: info.bytesReused },
     };
     await context.repository.install(staging, manifest);
   } catch (error) {
@@ -173,24 +225,4 @@ export async function installPackage(context: ExecutorContext, target: ModelTarg
   await rm(packagePath, { force: true });
   await rm(`${packagePath}.json`, { force: true });
   await context.reporter.update({ state: 'staged', name: target.name, version: target.version, path: info.path, bytesFetched: info.bytesFetched, bytesReused: info.bytesReused });
-}
-
-export const announcementKey = (manifest: InstalledManifest) => `${manifest.name}@${manifest.version}#${manifest.modelSha256}`;
-
-/** Writes the announced pointer, then sends DLModelOutput, then reports the version active. */
-export async function announceVersion(context: ExecutorContext, manifest: InstalledManifest, latestFileName: string): Promise<void> {
-  const message = context.repository.announcementFor(manifest);
-  await context.repository.writeAnnounced(message);
-  failpoint('announce.pointer-written');
-  if (context.edge) {
-    await context.edge.sendOutput(MODEL_OUTPUT, { body: Buffer.from(JSON.stringify(message)), properties: { model: `${manifest.name}@${manifest.version}` }, contentType: 'application/json', contentEncoding: 'utf-8' });
-  }
-  failpoint('announce.sent');
-  await context.state.update({ messageSentFor: announcementKey(manifest) });
-  context.logger.info({ model: manifest.name, version: manifest.version }, 'model.announced');
-  const installed = await context.repository.listInstalled();
-  await context.reporter.update(
-    { state: 'active', name: manifest.name, version: manifest.version, ...(manifest.delivery ?? {}) },
-    { LatestAIModelFileName: latestFileName, activeModel: { name: manifest.name, version: manifest.version, sha256: manifest.modelSha256 }, installedVersions: installed.map((entry) => `${entry.name}@${entry.version}`) },
-  );
 }

@@ -1,17 +1,21 @@
-import type { UpdatePolicy } from '@edge-ml/contracts';
+import { UpdatePolicySchema, type ModelStatusMessage, type OverrideTarget, type UpdatePolicy } from '@edge-ml/contracts';
 import { applyMergePatch, backoffDelayMs, redactSecrets, sleep, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
+import { registerStatusInput } from '../edge/status-input.js';
 import { DiskFullError, LoaderError } from '../errors.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
 import { ModelRepository } from '../repository/model-repository.js';
-import { announceVersion, announcementKey, fetchPackage, hasVerifiedPackage, installPackage, isResumableStagingEntry, removeStagingFilesOf, type ExecutorContext } from './executors.js';
+import { isResumableStagingEntry, type DeltaNote, type ExecutorContext } from './executors.js';
+import { gatherFacts } from './gather-facts.js';
 import { LoaderStateStore } from './loader-state.js';
-import { planSteps, type Facts, type Step } from './plan.js';
+import { planSteps, type Step } from './plan.js';
 import { Reporter } from './reporter.js';
+import { statusKey, StatusInbox } from './status-inbox.js';
+import { createStepExecutors, executeStep } from './step-executors.js';
 import { desiredTargetKeys, pruneStaging } from './staging-budget.js';
 import { targetFingerprint } from './target-fingerprint.js';
 import { asDiskFullIfNoSpace } from '../storage/disk-space.js';
 import { withRelativeStoragePaths } from '../storage/relative-paths.js';
-import { readDesired, type ModelTarget } from './target.js';
+import { installedTarget, readDesired, type ModelTarget } from './target.js';
 
 export interface LoaderOptions {
   storageRoot: string;
@@ -25,14 +29,17 @@ export interface LoaderOptions {
 }
 
 /**
- * The loader's reconciler: desired properties in, the announced model out. Each round gathers facts from disk,
- * plans, and executes one step; retryable failures back off (capped, jittered) for as long as the desired state
- * stands, permanent ones are reported and wait for a new desired state. A new desired state aborts work in progress.
+ * The loader's reconciler: desired properties in, a confirmed model out. Each round gathers facts from disk and from
+ * the inference module's statuses, plans, and executes one step; retryable failures back off (capped, jittered) for
+ * as long as the desired state stands, permanent ones are reported and wait for a new desired state. A new desired
+ * state aborts work in progress, including a wait for confirmation.
  */
 export class Loader {
   readonly repository: ModelRepository;
   private readonly state: LoaderStateStore;
   private readonly reporter: Reporter;
+  private readonly inbox = new StatusInbox();
+  private readonly deltas = new Map<string, DeltaNote>();
   private readonly context: ExecutorContext;
   private readonly backoff: BackoffOptions;
   private desired: Record<string, unknown> = {};
@@ -47,19 +54,22 @@ export class Loader {
 
   constructor(private readonly options: LoaderOptions) {
     this.repository = new ModelRepository(options.storageRoot);
-    this.state = new LoaderStateStore(options.storageRoot);
+    this.state = new LoaderStateStore(options.storageRoot, options.logger);
     this.reporter = new Reporter(options.edge, options.logger, options.progressIntervalMs);
     this.backoff = options.backoff ?? { initialDelayMs: 2_000, maxDelayMs: 5 * 60_000 };
     this.context = {
       repository: this.repository,
       state: this.state,
       reporter: this.reporter,
+      inbox: this.inbox,
+      deltas: this.deltas,
       edge: options.edge,
       logger: options.logger,
       limits: options.limits ?? DEFAULT_PACKAGE_LIMITS,
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       ...(options.maxBytesPerSecond ? { maxBytesPerSecond: options.maxBytesPerSecond } : {}),
     };
+    if (options.edge) registerStatusInput(options.edge, options.logger, (status) => this.receiveStatus(status));
   }
 
   /** Prepares the repository: unfinished extractions are removed, resumable downloads and verified packages kept. */
@@ -81,12 +91,24 @@ export class Loader {
   }
 
   /** Sets a target from a direct method; it holds until a newer desired version arrives. */
-  async applyOverride(desired: Record<string, unknown>): Promise<void> {
-    await this.state.update({ override: { desired, sinceDesiredVersion: this.desiredVersion } });
+  async applyOverride(target: OverrideTarget): Promise<void> {
+    await this.state.update({ override: { target, sinceDesiredVersion: this.desiredVersion } });
     this.trigger();
   }
 
-  /** Resolves once nothing is left to do for the current desired state (for tests and tools). */
+  /** A DLModelStatus from the inference module (already parsed): kept for the announcement it names, and the loop woken. */
+  receiveStatus(status: ModelStatusMessage): void {
+    this.inbox.receive(status);
+    this.options.logger.info({ model: status.name, version: status.version, outcome: status.outcome, trigger: status.trigger, ...(status.outcome === 'rejected' ? { code: status.error.code } : {}) }, 'model.status.received');
+    if (!this.runner && this.state.current.awaiting?.key === statusKey(status)) this.trigger();
+  }
+
+  /** The loader's state as read back from storage: verdicts, confirmation history, what is awaited. */
+  get loaderState() {
+    return this.state.current;
+  }
+
+  /** Resolves once nothing is left to do for the current desired state, including waiting for confirmation (for tests and tools). */
   whenIdle(): Promise<void> {
     if (!this.runner) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -98,23 +120,36 @@ export class Loader {
     await this.runner;
   }
 
-  private effectiveDesired(): Record<string, unknown> {
-    return this.state.current.override?.desired ?? this.desired;
+  /** The target of the twin's desired properties, and the policy (which an override set by updateModel may carry). */
+  private resolveTarget(): { target: ModelTarget | undefined; policy: UpdatePolicy; error?: LoaderError } {
+    const override = this.state.current.override?.target;
+    if (override?.source === 'installed') {
+      // A rollback names its target itself; the twin only lends the policy (the defaults when it does not parse).
+      let policy = UpdatePolicySchema.parse({});
+      try {
+        policy = readDesired(this.desired).policy;
+      } catch {
+        // keep the defaults
+      }
+      return { target: installedTarget(override.name, override.version, override.modelSha256), policy };
+    }
+    try {
+      return readDesired(override?.source === 'desired' ? override.desired : this.desired);
+    } catch (error) {
+      return { target: undefined, policy: UpdatePolicySchema.parse({}), error: error as LoaderError };
+    }
   }
 
-  private resolveTarget(): { target: ModelTarget | undefined; policy: UpdatePolicy; error?: LoaderError } {
-    try {
-      return readDesired(this.effectiveDesired());
-    } catch (error) {
-      return { target: undefined, policy: { keepVersions: 2 }, error: error as LoaderError };
-    }
+  /** What a running round works for: a change of any field of the target aborts it. */
+  private static runKey(target: ModelTarget | undefined): string | undefined {
+    return target ? targetFingerprint(target) : undefined;
   }
 
   private trigger(): void {
     if (this.closed) return;
     this.dirty = true;
     const { target } = this.resolveTarget();
-    if (this.controller && this.runningKey !== (target ? targetFingerprint(target) : undefined)) this.controller.abort(new Error('desired state changed'));
+    if (this.controller && this.runningKey !== Loader.runKey(target)) this.controller.abort(new Error('desired state changed'));
     this.runner ??= this.loop().finally(() => {
       this.runner = undefined;
       for (const resolve of this.idleWaiters.splice(0)) resolve();
@@ -130,54 +165,54 @@ export class Loader {
         await this.reporter.update({ state: 'failed', error: { code: error.code, message: this.outgoingMessage(error) } });
         continue;
       }
-      if (!this.stagingPrunedAtStart) {
+      // Only once desired properties arrived: a status may wake the loop before, when no target is known yet.
+      if (!this.stagingPrunedAtStart && this.desiredVersion >= 0) {
         this.stagingPrunedAtStart = true;
         await this.pruneStaging('start');
       }
+      await this.releaseRejections();
       const controller = new AbortController();
       this.controller = controller;
-      this.runningKey = target ? targetFingerprint(target) : undefined;
+      this.runningKey = Loader.runKey(target);
       await this.reconcile(target, policy, controller.signal);
       this.controller = undefined;
     }
   }
 
-  private async gatherFacts(target: ModelTarget | undefined, policy: UpdatePolicy): Promise<Facts> {
-    const installedAll = await this.repository.listInstalled();
-    const announced = await this.repository.readAnnounced();
-    const excessVersions = Math.max(0, installedAll.filter((entry) => !(announced && entry.name === announced.name && entry.version === announced.version)).length - policy.keepVersions);
-    if (!target) return { installed: false, announced: false, verifiedPackage: false, failedPermanently: false, excessVersions };
-    const manifest = await this.repository.readManifest(target.name, target.version);
-    const installed = manifest !== undefined && (!target.sha256 || manifest.packageSha256 === target.sha256) && (!target.md5 || manifest.packageMd5 === target.md5);
-    const failure = this.state.current.failure;
-    return {
-      installed,
-      announced: installed && announced?.name === target.name && announced.version === target.version && this.state.current.messageSentFor === announcementKey(manifest),
-      verifiedPackage: await hasVerifiedPackage(this.context, target),
-      failedPermanently: failure !== null && failure.fingerprint === targetFingerprint(target),
-      excessVersions,
-    };
+  /** A rejection blocks its version only while the target it was rejected under stands (in the twin or an override). */
+  private async releaseRejections(): Promise<void> {
+    if (this.desiredVersion < 0) return;
+    const { rejections, override } = this.state.current;
+    if (rejections.length === 0) return;
+    const standing = new Set<string>();
+    try {
+      const twinTarget = readDesired(this.desired).target;
+      if (twinTarget) standing.add(twinTarget.key);
+    } catch {
+      return;
+    }
+    if (override) {
+      const { target } = this.resolveTarget();
+      if (target) standing.add(target.key);
+    }
+    const kept = rejections.filter((block) => standing.has(block.targetKey));
+    if (kept.length !== rejections.length) await this.state.update({ rejections: kept });
   }
 
-  private async execute(step: Step, policy: UpdatePolicy, signal: AbortSignal): Promise<void> {
-    switch (step.action) {
-      case 'fetch':
-        return fetchPackage(this.context, step.target, signal, policy.maxBytesPerSecond);
-      case 'install':
-        return installPackage(this.context, step.target, signal);
-      case 'announce': {
-        const manifest = await this.repository.readManifest(step.target.name, step.target.version);
-        if (!manifest) throw new Error(`${step.target.name}@${step.target.version} vanished before it was announced`);
-        await announceVersion(this.context, manifest, step.target.fileName);
-        if (this.state.current.failure) await this.state.update({ failure: null });
-        // A crash between install and the clean-up of its package leaves the package behind; it is not needed now.
-        await removeStagingFilesOf(this.context, step.target);
-        return;
-      }
-      case 'collect-garbage': {
-        const removed = await this.repository.collectGarbage(policy.keepVersions);
-        if (removed.length > 0) this.options.logger.info({ removed }, 'repository.gc');
-        return;
+  private async reconcile(target: ModelTarget | undefined, policy: UpdatePolicy, signal: AbortSignal): Promise<void> {
+    const executors = createStepExecutors(this.context, policy, signal);
+    let attempt = 0;
+    while (!signal.aborted) {
+      let step: Step | undefined;
+      try {
+        [step] = planSteps(target, await gatherFacts(this.context, target, policy));
+        if (!step) return;
+        await executeStep(executors, step);
+        if (step.action !== 'collect-garbage' && step.action !== 'await-confirmation') attempt = 0;
+      } catch (error) {
+        if (signal.aborted) return;
+        await this.handleFailure(step, target, error, attempt, signal);
+        attempt += 1;
       }
     }
   }
@@ -189,46 +224,36 @@ export class Loader {
 
   /** Applies the staging budget: keeps what the twin's or a method's desired model refers to, removes the rest. */
   private async pruneStaging(reason: 'start' | 'permanent-failure' | 'disk-full'): Promise<void> {
+    const override = this.state.current.override?.target;
     try {
-      const removed = await pruneStaging(this.repository, desiredTargetKeys([this.desired, this.state.current.override?.desired]));
+      const removed = await pruneStaging(this.repository, desiredTargetKeys([this.desired, override?.source === 'desired' ? override.desired : undefined]));
       if (removed.length > 0) this.options.logger.info({ removed, reason }, 'repository.staging.pruned');
     } catch (error) {
       this.options.logger.warn({ err: error, reason }, 'repository.staging.prune.failed');
     }
   }
 
-  private async reconcile(target: ModelTarget | undefined, policy: UpdatePolicy, signal: AbortSignal): Promise<void> {
-    let attempt = 0;
-    while (!signal.aborted) {
-      const [step] = planSteps(target, await this.gatherFacts(target, policy));
-      if (!step) return;
-      try {
-        await this.execute(step, policy, signal);
-        if (step.action !== 'collect-garbage') attempt = 0;
-      } catch (thrown) {
-        if (signal.aborted) return;
-        // ENOSPC can strike any write (download, extraction, install, pointer, state): it is always a full disk.
-        const error = await asDiskFullIfNoSpace(thrown, this.options.storageRoot);
-        const code = error instanceof LoaderError ? error.code : 'LOADER_INTERNAL';
-        const message = this.outgoingMessage(error);
-        const base = target ? { name: target.name, version: target.version } : {};
-        if (target && error instanceof LoaderError && !error.retryable) {
-          this.options.logger.error({ code, reason: message, model: target.name, version: target.version }, 'model.update.failed');
-          await this.state
-            .update({ failure: { key: target.key, url: target.url, fingerprint: targetFingerprint(target), code, message } })
-            .catch((stateError: unknown) => this.options.logger.warn({ err: stateError }, 'loader.state.write.failed'));
-          await this.reporter.update({ state: 'failed', ...base, error: { code, message } });
-          await this.pruneStaging('permanent-failure');
-          continue;
-        }
-        if (error instanceof DiskFullError) await this.pruneStaging('disk-full');
-        const delayMs = backoffDelayMs(attempt, this.backoff);
-        attempt += 1;
-        this.options.logger.warn({ code, reason: message, attempt, delayMs }, 'model.update.retrying');
-        await this.reporter.update({ state: step.action === 'fetch' ? 'downloading' : 'failed', ...base, error: { code, message: `${message}; retrying in ${Math.round(delayMs / 1000)} s` } });
-        await sleep(delayMs, signal).catch(() => undefined);
-      }
+  /** A failed step (or, with no step, reading the facts) is reported and retried with backoff, or recorded as permanent. */
+  private async handleFailure(step: Step | undefined, target: ModelTarget | undefined, thrown: unknown, attempt: number, signal: AbortSignal): Promise<void> {
+    // ENOSPC can strike any write (download, extraction, install, pointer, state): it is always a full disk.
+    const error = await asDiskFullIfNoSpace(thrown, this.options.storageRoot);
+    const code = error instanceof LoaderError ? error.code : 'LOADER_INTERNAL';
+    const message = this.outgoingMessage(error);
+    const base = target ? { name: target.name, version: target.version } : {};
+    if (target?.source === 'download' && error instanceof LoaderError && !error.retryable) {
+      this.options.logger.error({ code, reason: message, model: target.name, version: target.version, step: step?.action }, 'model.update.failed');
+      await this.state
+        .update({ failure: { key: target.key, url: target.url, fingerprint: targetFingerprint(target), code, message } })
+        .catch((stateError: unknown) => this.options.logger.warn({ err: stateError }, 'loader.state.write.failed'));
+      await this.reporter.update({ state: 'failed', ...base, error: { code, message } });
+      await this.pruneStaging('permanent-failure');
+      return;
     }
+    if (error instanceof DiskFullError) await this.pruneStaging('disk-full');
+    const delayMs = backoffDelayMs(attempt, this.backoff);
+    this.options.logger.warn({ code, reason: message, attempt, delayMs, step: step?.action }, 'model.update.retrying');
+    const downloading = step?.action.startsWith('fetch-') ?? false;
+    await this.reporter.update({ state: downloading ? 'downloading' : 'failed', ...base, error: { code, message: `${message}; retrying in ${Math.round(delayMs / 1000)} s` } });
+    await sleep(delayMs, signal).catch(() => undefined);
   }
-
 }

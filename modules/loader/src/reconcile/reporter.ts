@@ -10,12 +10,14 @@ export interface ProgressUpdate {
   version?: string;
   bytesDownloaded?: number;
   bytesTotal?: number;
+  confirmDeadline?: string;
   error?: { code: string; message: string } | null;
 }
 
 /**
  * Sends the loader's reported properties. Progress while downloading is sent at most every `progressIntervalMs`,
- * state changes at once. Messages pass through redactSecrets: SAS tokens never reach the twin.
+ * state changes at once. Messages pass through redactSecrets: SAS tokens never reach the twin. Every field of
+ * `modelUpdate` is sent, null when it does not apply: the hub merges reported properties and would keep a stale one.
  */
 export class Reporter {
   private lastProgressAt = 0;
@@ -34,13 +36,14 @@ export class Reporter {
     this.lastProgressAt = now;
     const report: LoaderUpdateReport = {
       state: update.state,
-      ...(update.name ? { name: update.name } : {}),
-      ...(update.version ? { version: update.version } : {}),
-      ...(update.bytesDownloaded !== undefined ? { bytesDownloaded: update.bytesDownloaded } : {}),
-      ...(update.bytesTotal !== undefined ? { bytesTotal: update.bytesTotal } : {}),
-      ...(update.path ? { path: update.path } : {}),
-      ...(update.bytesFetched !== undefined ? { bytesFetched: update.bytesFetched } : {}),
-      ...(update.bytesReused !== undefined ? { bytesReused: update.bytesReused } : {}),
+      name: update.name ?? null,
+      version: update.version ?? null,
+      bytesDownloaded: update.bytesDownloaded ?? null,
+      bytesTotal: update.bytesTotal ?? null,
+      path: update.path ?? null,
+      bytesFetched: update.bytesFetched ?? null,
+      bytesReused: update.bytesReused ?? null,
+      confirmDeadline: update.confirmDeadline ?? null,
       error: update.error ? { code: update.error.code, message: redactSecrets(update.error.message) } : null,
       updatedAt: new Date(now).toISOString(),
     };

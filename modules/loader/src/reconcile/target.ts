@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { isSafePathSegment, ModelNameSchema, parseLoaderDesired, type LoaderDesired, type UpdatePolicy } from '@edge-ml/contracts';
 import { InvalidDesiredError } from '../errors.js';
 
-/** The model the loader should make active, whichever form of desired properties named it. */
-export interface ModelTarget {
+/** A model to download: whichever form of desired properties (or the updateModel method) named it. */
+export interface DownloadTarget {
+  source: 'download';
   name: string;
   version: string;
   url: string;
@@ -16,6 +17,22 @@ export interface ModelTarget {
   deltaManifestUrl?: string;
   /** Stable identity of this exact package: a new URL for the same bytes (renewed SAS) keeps it. */
   key: string;
+}
+
+/** A version already in the repository (a rollback names one): nothing to fetch, only to announce. */
+export interface InstalledTarget {
+  source: 'installed';
+  name: string;
+  version: string;
+  modelSha256: string;
+  key: string;
+}
+
+/** The model the loader should make active. */
+export type ModelTarget = DownloadTarget | InstalledTarget;
+
+export function installedTarget(name: string, version: string, modelSha256: string): InstalledTarget {
+  return { source: 'installed', name, version, modelSha256, key: keyOf(name, version, `installed:${modelSha256}`) };
 }
 
 /** The URL's last segment, decoded; "package" when that is not one safe file name (`%2E%2E`, `%2F`, bad escapes). */
@@ -39,11 +56,12 @@ export function seedModelName(fileName: string): string {
   return ModelNameSchema.safeParse(name).success ? name : 'model';
 }
 
-export function targetFromDesired(desired: LoaderDesired): ModelTarget | undefined {
+export function targetFromDesired(desired: LoaderDesired): DownloadTarget | undefined {
   if (desired.kind === 'none') return undefined;
   if (desired.kind === 'rich') {
     const { model } = desired;
     return {
+      source: 'download',
       name: model.name,
       version: model.version,
       url: model.url,
@@ -60,6 +78,7 @@ export function targetFromDesired(desired: LoaderDesired): ModelTarget | undefin
   // The seed carries no version: the content's MD5 (else the file name) identifies it.
   const version = seed.ContentMD5 ? `md5-${seed.ContentMD5.slice(0, 12)}` : 'seed';
   return {
+    source: 'download',
     name,
     version,
     url: seed.DownloadUrl,
@@ -70,7 +89,7 @@ export function targetFromDesired(desired: LoaderDesired): ModelTarget | undefin
 }
 
 /** Parses desired properties into a target and policy; invalid properties become a typed, reportable error. */
-export function readDesired(properties: Record<string, unknown>): { target: ModelTarget | undefined; policy: UpdatePolicy } {
+export function readDesired(properties: Record<string, unknown>): { target: DownloadTarget | undefined; policy: UpdatePolicy } {
   let desired: LoaderDesired;
   try {
     desired = parseLoaderDesired(properties);

@@ -1,35 +1,32 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ANNOUNCED_MODEL_POINTER, RichModelMessageSchema, type RichModelMessage } from '@edge-ml/contracts';
+import {
+  ANNOUNCED_MODEL_POINTER,
+  CONFIRMED_MODEL_POINTER,
+  ConfirmedModelPointerSchema,
+  InstalledManifestSchema,
+  RichModelMessageSchema,
+  type ConfirmedModelPointer,
+  type InstalledManifest,
+  type RichModelMessage,
+} from '@edge-ml/contracts';
 import { fsyncDirectory, writeJsonAtomic } from '@edge-ml/edge-kit';
 import { failpoint } from '../failpoint.js';
 import { assertRealPathInside, pathInside } from './contained-path.js';
 
-/** What the loader records next to an installed version, so that it can be verified and announced again. */
-export interface InstalledManifest {
-  name: string;
-  version: string;
-  format: 'onnx' | 'tflite';
-  modelFile: string;
-  labelsFile: string;
-  descriptorFile?: string;
-  /** sha256 of the model file. */
-  modelSha256: string;
-  /** sha256 of the package as downloaded. */
-  packageSha256: string;
-  packageMd5?: string;
-  installedAt: string;
-  /** How the package arrived: through a patch or in full, and the bytes fetched and reused. */
-  delivery?: { path: 'patch' | 'chunks' | 'full'; bytesFetched: number; bytesReused: number };
-}
+export type { InstalledManifest };
+
+/** An installed version, as announcements and verdicts name it: name@version#modelSha256. */
+export const announcementKey = (manifest: Pick<InstalledManifest, 'name' | 'version' | 'modelSha256'>) => `${manifest.name}@${manifest.version}#${manifest.modelSha256}`;
 
 const MANIFEST_FILE = '.installed.json';
 
 /**
  * The model repository on shared storage:
  *   models/<name>/<version>/   immutable, complete versions, each with .installed.json
- *   models/announced.json      the last announced version (a rich DLModelOutput body)
+ *   models/announced.json      the version the inference module should serve now (a rich DLModelOutput body)
+ *   models/confirmed.json      the last version the inference module confirmed serving: the last-known-good
  *   .staging/                  work in progress; a version appears in models/ only by one rename
  */
 export class ModelRepository {
@@ -71,14 +68,17 @@ export class ModelRepository {
     return removed;
   }
 
+  /** An installed version's manifest; undefined when it is absent, torn, not one this loader can read, or names another directory. */
   async readManifest(name: string, version: string): Promise<InstalledManifest | undefined> {
+    let file: string;
     try {
-      const manifest = JSON.parse(await readFile(path.join(this.versionDirectory(name, version), MANIFEST_FILE), 'utf8')) as InstalledManifest;
-      // A manifest that names another directory (copied, or written by hand) would steer installs and removals there.
-      return manifest.name === name && manifest.version === version ? manifest : undefined;
+      file = path.join(this.versionDirectory(name, version), MANIFEST_FILE);
     } catch {
       return undefined;
     }
+    const manifest = await readJsonFile(file, InstalledManifestSchema);
+    // A manifest that names another directory (copied, or written by hand) would steer installs and removals there.
+    return manifest?.name === name && manifest.version === version ? manifest : undefined;
   }
 
   /**
@@ -143,11 +143,21 @@ export class ModelRepository {
   }
 
   async readAnnounced(): Promise<RichModelMessage | undefined> {
-    try {
-      return RichModelMessageSchema.parse(JSON.parse(await readFile(path.join(this.root, ANNOUNCED_MODEL_POINTER), 'utf8')));
-    } catch {
-      return undefined;
-    }
+    return readJsonFile(path.join(this.root, ANNOUNCED_MODEL_POINTER), RichModelMessageSchema);
+  }
+
+  /** Removes the announced pointer (no version was ever confirmed, and the one it named was rejected). */
+  async withdrawAnnounced(): Promise<void> {
+    await rm(path.join(this.root, ANNOUNCED_MODEL_POINTER), { force: true });
+    await fsyncDirectory(this.modelsDirectory);
+  }
+
+  async writeConfirmed(pointer: ConfirmedModelPointer): Promise<void> {
+    await writeJsonAtomic(path.join(this.root, CONFIRMED_MODEL_POINTER), pointer);
+  }
+
+  async readConfirmed(): Promise<ConfirmedModelPointer | undefined> {
+    return readJsonFile(path.join(this.root, CONFIRMED_MODEL_POINTER), ConfirmedModelPointerSchema);
   }
 
   /** Installed versions of every model, newest install first. */
@@ -155,8 +165,10 @@ export class ModelRepository {
     const manifests: InstalledManifest[] = [];
     for (const name of await readdir(this.modelsDirectory).catch(() => [] as string[])) {
       const nameDirectory = path.join(this.modelsDirectory, name);
-      if (!(await stat(nameDirectory)).isDirectory()) continue;
-      for (const version of await readdir(nameDirectory)) {
+      // An entry removed meanwhile, or a file (the pointers), holds no versions.
+      if (!(await stat(nameDirectory).catch(() => undefined))?.isDirectory()) continue;
+      const versions = await readdir(nameDirectory).catch(() => [] as string[]);
+      for (const version of versions) {
         const manifest = await this.readManifest(name, version);
         if (manifest) manifests.push(manifest);
       }
@@ -164,26 +176,35 @@ export class ModelRepository {
     return manifests.sort((a, b) => b.installedAt.localeCompare(a.installedAt));
   }
 
-  /** Deletes all but the newest `keep` versions, never the announced one. Returns what it removed as name@version. */
-  async collectGarbage(keep: number): Promise<string[]> {
-    const announced = await this.readAnnounced();
-    const installed = await this.listInstalled();
+  /** Deletes installed versions (the planner chose them), renaming each out of models/ first. Returns name@version of each. */
+  async removeVersions(versions: { name: string; version: string }[]): Promise<string[]> {
     const removed: string[] = [];
-    let kept = 0;
-    for (const manifest of installed) {
-      const isAnnounced = announced?.name === manifest.name && announced.version === manifest.version;
-      if (isAnnounced || kept < keep) {
-        if (!isAnnounced) kept += 1;
-        continue;
-      }
+    for (const { name, version } of versions) {
       // Rename out of models/ first so that a crash never leaves a half-deleted version visible.
-      const aside = path.join(this.stagingDirectory, `${manifest.name}.${manifest.version}.${randomBytes(4).toString('hex')}.gc`);
-      await assertRealPathInside(this.modelsDirectory, this.versionDirectory(manifest.name, manifest.version));
-      await rename(this.versionDirectory(manifest.name, manifest.version), aside);
+      const aside = path.join(this.stagingDirectory, `${name}.${version}.${randomBytes(4).toString('hex')}.gc`);
+      await assertRealPathInside(this.modelsDirectory, this.versionDirectory(name, version));
+      const moved = await rename(this.versionDirectory(name, version), aside).then(() => true, () => false);
+      if (!moved) continue;
       failpoint('gc.renamed');
       await rm(aside, { recursive: true, force: true });
-      removed.push(`${manifest.name}@${manifest.version}`);
+      removed.push(`${name}@${version}`);
     }
     return removed;
+  }
+}
+
+/** Reads and parses a JSON file the loader wrote; undefined when it is absent or does not parse (a torn or foreign file). */
+async function readJsonFile<T>(file: string, schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }

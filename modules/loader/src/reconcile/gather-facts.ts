@@ -1,0 +1,72 @@
+import type { LoaderState, UpdatePolicy } from '@edge-ml/contracts';
+import { patchFromInstalled } from '../download/fetch-by-patch.js';
+import { announcementKey, type InstalledManifest } from '../repository/model-repository.js';
+import { hasStagingFiles, hasVerifiedPackage, type DeltaNote, type ExecutorContext } from './executors.js';
+import type { DeltaFacts, Facts, VersionFact } from './plan.js';
+import { targetFingerprint } from './target-fingerprint.js';
+import type { ModelTarget } from './target.js';
+
+function versionFact(state: LoaderState, manifest: InstalledManifest): VersionFact {
+  const key = announcementKey(manifest);
+  const record = state.verdicts[key];
+  return { name: manifest.name, version: manifest.version, key, installedAt: manifest.installedAt, verdict: record?.verdict ?? 'untried', ...(record?.verdict === 'rejected' ? { error: record.error } : {}) };
+}
+
+function deltaFacts(target: ModelTarget | undefined, note: DeltaNote | undefined, installed: InstalledManifest[]): DeltaFacts | undefined {
+  if (target?.source !== 'download' || !target.deltaManifestUrl || !target.sha256) return undefined;
+  if (!note) return { manifest: 'not-fetched' };
+  if (note === 'unusable') return { manifest: 'unusable' };
+  const from = patchFromInstalled(note.manifest, installed)?.base;
+  return { manifest: 'fetched', ...(from ? { patchFrom: { name: from.name, version: from.version } } : {}), chunks: note.manifest.chunks !== undefined, failed: [...note.failed] };
+}
+
+/** The target's installed version: for a download, the one with the target's integrity; for an installed target, its hash. */
+function targetVersionOf(target: ModelTarget | undefined, manifests: InstalledManifest[], versions: VersionFact[]): VersionFact | undefined {
+  if (target?.source === 'download') {
+    const manifest = manifests.find((entry) => entry.name === target.name && entry.version === target.version);
+    const matches = manifest && (!target.sha256 || manifest.packageSha256 === target.sha256) && (!target.md5 || manifest.packageMd5 === target.md5);
+    return matches ? versions.find((version) => version.key === announcementKey(manifest)) : undefined;
+  }
+  if (target?.source === 'installed') return versions.find((version) => version.key === `${target.name}@${target.version}#${target.modelSha256}`);
+  return undefined;
+}
+
+/**
+ * What the planner needs, read afresh from the repository, the loader state and this process's inbox. The awaited
+ * announcement counts only while the pointer names it; its deadline is at least one re-send interval after the first
+ * delivery to edgeHub in this process, so after a restart (or an announcement made while edgeHub was down) a re-send
+ * gets a full interval before a timeout.
+ */
+export async function gatherFacts(context: ExecutorContext, target: ModelTarget | undefined, policy: UpdatePolicy): Promise<Facts> {
+  const state = context.state.current;
+  const manifests = await context.repository.listInstalled();
+  const versions = manifests.map((manifest) => versionFact(state, manifest));
+  const find = (pointer: { name: string; version: string; sha256: string } | undefined) => (pointer ? versions.find((version) => version.key === `${pointer.name}@${pointer.version}#${pointer.sha256}`) : undefined);
+  const announced = find(await context.repository.readAnnounced());
+  const confirmedVersion = find(await context.repository.readConfirmed());
+  const targetVersion = targetVersionOf(target, manifests, versions);
+  let awaiting: Facts['awaiting'];
+  if (state.awaiting && announced?.key === state.awaiting.key) {
+    const sends = context.inbox.sends(state.awaiting.key);
+    const deadlineMs = Math.max(Date.parse(state.awaiting.deadline), sends.firstMs === undefined ? Number.POSITIVE_INFINITY : sends.firstMs + policy.confirmResendSeconds * 1000);
+    awaiting = { version: announced, deadlineMs, lastSentAtMs: sends.lastMs ?? 0 };
+  }
+  const status = awaiting ? context.inbox.statusFor(awaiting.version.key) : undefined;
+  const { failure } = state;
+  return {
+    nowMs: Date.now(),
+    policy,
+    versions,
+    targetVersion,
+    verifiedPackage: target?.source === 'download' ? await hasVerifiedPackage(context, target) : false,
+    stagingLeftovers: target?.source === 'download' && targetVersion !== undefined ? await hasStagingFiles(context, target) : false,
+    failedPermanently: target?.source === 'download' && failure !== null && failure.fingerprint === targetFingerprint(target),
+    targetRejected: target !== undefined && state.rejections.some((block) => block.targetKey === target.key),
+    delta: deltaFacts(target, target ? context.deltas.get(target.key) : undefined, manifests),
+    announced,
+    messageSentFor: state.messageSentFor,
+    confirmed: confirmedVersion && { ...confirmedVersion, verdict: 'confirmed' },
+    awaiting,
+    status: status?.outcome === 'accepted' ? { outcome: 'accepted' } : status?.outcome === 'rejected' ? { outcome: 'rejected', error: status.error } : undefined,
+  };
+}
