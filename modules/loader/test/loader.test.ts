@@ -50,6 +50,17 @@ describe('Loader', () => {
     expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
   });
 
+  it('reports which desired form it follows: the rich model wins and the seed fields beside it are named as ignored', async () => {
+    const seed = { FileName: 'ssd-seed.zip', DownloadUrl: `${baseUrl}/models/ssd-seed.zip` };
+    loader.applyDesired({ version: 1, full: true, properties: { ...seed, model: { name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg) } } });
+    await loader.whenIdle();
+    expect(edge.reportedState).toMatchObject({ desiredForm: { followed: 'rich', ignored: ['FileName', 'DownloadUrl'] }, activeModel: { name: 'ssd', version: '1' } });
+    // Removing the rich model (null in a patch, as the hub sends it) hands over to the seed form.
+    loader.applyDesired({ version: 2, full: false, properties: { model: null } });
+    await loader.whenIdle();
+    expect(edge.reportedState).toMatchObject({ desiredForm: { followed: 'seed', ignored: [] }, activeModel: { name: 'ssd-seed' } });
+  });
+
   it('rejects a package whose sha256 differs, keeps the old model announced and says why', async () => {
     loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg) } } });
     await loader.whenIdle();

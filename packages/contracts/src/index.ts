@@ -27,8 +27,11 @@ export {
   type SeedModelMessage,
 } from './model-message.js';
 export {
+  DesiredFormReportSchema,
   DesiredModelSchema,
+  desiredFormOf,
   parseLoaderDesired,
+  type DesiredFormReport,
   LoaderReportedSchema,
   LoaderUpdateReportSchema,
   SeedLoaderDesiredSchema,

@@ -90,6 +90,26 @@ export const LoaderUpdateReportSchema = z.object({
 });
 export type LoaderUpdateReport = z.infer<typeof LoaderUpdateReportSchema>;
 
+const SEED_FIELDS = ['FileName', 'DownloadUrl', 'ContentMD5'] as const;
+
+/**
+ * Which form of desired properties the loader follows, and the fields it ignores because of it: with both present,
+ * the rich `model` wins and the seed's flat fields are ignored (docs/loader.md). Reported, so that a user who sets
+ * FileName/DownloadUrl next to a `model` sees why nothing happens.
+ */
+export const DesiredFormReportSchema = z.object({
+  followed: z.enum(['rich', 'seed', 'none']),
+  ignored: z.array(z.enum(SEED_FIELDS)),
+});
+export type DesiredFormReport = z.infer<typeof DesiredFormReportSchema>;
+
+/** The desired form a document selects (the same precedence as parseLoaderDesired), without validating it. */
+export function desiredFormOf(raw: Record<string, unknown>): DesiredFormReport {
+  const present = SEED_FIELDS.filter((key) => raw[key] !== undefined && raw[key] !== null);
+  if (raw.model !== undefined && raw.model !== null) return { followed: 'rich', ignored: present };
+  return { followed: present.length > 0 ? 'seed' : 'none', ignored: [] };
+}
+
 export const LoaderReportedSchema = z.object({
   /** The package file name of the confirmed version (activeModel). */
   LatestAIModelFileName: z.string().optional(),
@@ -98,5 +118,6 @@ export const LoaderReportedSchema = z.object({
   /** The version the inference module last confirmed serving (the last-known-good); null before any confirmation. */
   activeModel: z.object({ name: z.string(), version: z.string(), sha256: Sha256Schema }).nullish(),
   installedVersions: z.array(z.string()).optional(),
+  desiredForm: DesiredFormReportSchema.optional(),
 });
 export type LoaderReported = z.infer<typeof LoaderReportedSchema>;

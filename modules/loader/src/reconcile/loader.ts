@@ -1,4 +1,4 @@
-import { UpdatePolicySchema, type ModelStatusMessage, type OverrideTarget, type UpdatePolicy } from '@edge-ml/contracts';
+import { desiredFormOf, UpdatePolicySchema, type ModelStatusMessage, type OverrideTarget, type UpdatePolicy } from '@edge-ml/contracts';
 import { applyMergePatch, backoffDelayMs, redactSecrets, sleep, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { registerStatusInput } from '../edge/status-input.js';
 import { DiskFullError, LoaderError } from '../errors.js';
@@ -50,6 +50,8 @@ export class Loader {
   private dirty = false;
   private closed = false;
   private stagingPrunedAtStart = false;
+  /** The desired form last reported (JSON), so that it is reported when it changes only. */
+  private reportedDesiredForm: string | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: LoaderOptions) {
@@ -159,6 +161,7 @@ export class Loader {
   private async loop(): Promise<void> {
     while (this.dirty && !this.closed) {
       this.dirty = false;
+      await this.reportDesiredForm();
       const { target, policy, error } = this.resolveTarget();
       if (error) {
         this.options.logger.warn({ code: error.code, reason: error.message }, 'desired.invalid');
@@ -177,6 +180,17 @@ export class Loader {
       await this.reconcile(target, policy, controller.signal);
       this.controller = undefined;
     }
+  }
+
+  /** Tells the twin which desired form is followed, and which seed fields a rich `model` makes it ignore. */
+  private async reportDesiredForm(): Promise<void> {
+    if (this.desiredVersion < 0) return;
+    const desiredForm = desiredFormOf(this.desired);
+    const key = JSON.stringify(desiredForm);
+    if (key === this.reportedDesiredForm) return;
+    this.reportedDesiredForm = key;
+    if (desiredForm.ignored.length > 0) this.options.logger.warn({ followed: desiredForm.followed, ignored: desiredForm.ignored }, 'desired.form.ignored');
+    await this.options.edge?.patchReported({ desiredForm }).catch((error: unknown) => this.options.logger.warn({ err: error }, 'reported.update.failed'));
   }
 
   /** A rejection blocks its version only while the target it was rejected under stands (in the twin or an override). */
