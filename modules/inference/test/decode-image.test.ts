@@ -79,7 +79,8 @@ describe('embedded colour profiles', () => {
 
 describe('declared sizes are checked before any pixel buffer exists', () => {
   const limit = { limitPixels: 40_000_000 };
-  const refusal = async (bytes: Buffer) => decodeToFrame(bytes, spec(8, 8), limit).then(() => undefined, (error: unknown) => error);
+  const refusal = async (bytes: Buffer, interpolation: 'antialiased-linear' | 'opencv-linear' = 'antialiased-linear') =>
+    decodeToFrame(bytes, { ...spec(8, 8), interpolation }, limit).then(() => undefined, (error: unknown) => error);
 
   it.each([
     ['a 120-byte RLE BMP', () => bmpRleBomb(), '20000x20000'],
@@ -105,6 +106,16 @@ describe('declared sizes are checked before any pixel buffer exists', () => {
     const strip = await sharp({ create: { width: 16_384, height: 2, channels: 3, background: { r: 10, g: 20, b: 30 } } }).png().toBuffer();
     const frame = await decodeToFrame(strip, spec(8, 8), limit);
     expect(frame.geometry.originalWidth).toBe(16_384);
+  });
+
+  it.each([
+    ['a PNG', () => pngHeaderBomb(), '50000x50000'],
+    ['a JPEG', () => jpegHeaderBomb(), '65000x65000'],
+    ['a WebP', () => webpHeaderBomb(), '16383x16383'],
+  ])('refuses %s over the limit on the opencv-linear path too (one libvips call, limit checked at open)', async (_name, make, size) => {
+    const error = await refusal(await make(), 'opencv-linear');
+    expect(error).toBeInstanceOf(ImageTooLargeError);
+    expect((error as Error).message).toBe(`the image is ${size} pixels; the limit is 40000000 pixels`);
   });
 
   it('the RLE BMP bomb is 120 bytes', () => {
