@@ -114,7 +114,7 @@ describe('the inference module as a process, against hostile clients', () => {
   afterAll(() => server?.stop());
 
   it('refuses image header bombs of every format, eight BMP bombs at once, with 413 and under 50 MiB of memory growth', async () => {
-    // Warm up every decode path (jimp loads on the first BMP) so that only the bombs are measured.
+    // Warm up every decode path (the BMP decoder included) so that only the bombs are measured.
     expect((await post(server.port, '/v1/detect', person, 'image/jpeg')).status).toBe(200);
     expect((await post(server.port, '/v1/detect', await readFile(imageFile('grace_hopper.bmp')), 'image/bmp')).status).toBe(200);
     const before = await server.rssBytes();

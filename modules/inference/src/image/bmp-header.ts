@@ -17,7 +17,7 @@ export type BmpCompression = (typeof BMP_COMPRESSION)[keyof typeof BMP_COMPRESSI
 
 /** DIB header sizes: BITMAPCOREHEADER (12), OS/2 2.x (16, 64), BITMAPINFOHEADER (40) and its V2 to V5 (52, 56, 108, 124). */
 const HEADER_SIZES = new Set([12, 16, 40, 52, 56, 64, 108, 124]);
-/** What the decoder behind jimp (bmp-ts) reads; the others are refused before it sees them. */
+/** What our decoder (bmp-decode.ts) reads; the others are refused before it sees them. */
 const DECODER_HEADER_SIZES = new Set([40, 52, 56, 108, 124]);
 const DECODER_COMPRESSIONS = new Set<BmpCompression>(['rgb', 'rle8', 'rle4', 'bitfields', 'alphabitfields']);
 const FILE_HEADER_BYTES = 14;

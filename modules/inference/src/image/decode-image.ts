@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import type { ResolvedInputSpec } from '../pipeline/model-spec.js';
 import { computeGeometry, type Frame, type FrameGeometry } from '../pipeline/preprocess.js';
-import { assertBmpDecodable, readBmpHeader } from './bmp-header.js';
+import { decodeBmp } from './bmp-decode.js';
 import { assertImageWithinLimits, DEFAULT_MAX_SIDE_PIXELS, ImageTooLargeError, UndecodableImageError } from './image-errors.js';
 import { resizeOpenCvLinear } from './resize-opencv-linear.js';
 
@@ -17,24 +17,13 @@ export function sniffImageKind(bytes: Uint8Array): ImageKind | undefined {
 }
 
 /**
- * sharp cannot read BMP; jimp decodes it to RGBA, which sharp then resizes like any other raw image. jimp allocates
- * the whole bitmap from the header's dimensions, so the header is read and checked here first: a few bytes that
- * claim 20000x20000 are refused before any pixel buffer exists.
+ * sharp cannot read BMP; our own decoder (bmp-decode.ts) reads the header, refuses a declared size over the limits
+ * before any pixel buffer exists, and decodes to packed RGB (as cv2.imread does), which sharp then handles like any
+ * other raw image.
  */
-export async function bmpToSharp(bytes: Buffer, limitPixels: number, maxSidePixels = DEFAULT_MAX_SIDE_PIXELS): Promise<Sharp> {
-  const header = readBmpHeader(bytes);
-  assertImageWithinLimits(header.width, header.height, limitPixels, maxSidePixels);
-  assertBmpDecodable(header, bytes.length);
-  const { Jimp } = await import('jimp');
-  let image: Awaited<ReturnType<typeof Jimp.fromBuffer>>;
-  try {
-    image = await Jimp.fromBuffer(bytes);
-  } catch (error) {
-    throw new UndecodableImageError(error instanceof Error ? error.message : 'invalid BMP', { cause: error });
-  }
-  const { width, height, data } = image.bitmap;
-  if (width !== header.width || height !== header.height) throw new UndecodableImageError(`decoded to ${width}x${height}, the header says ${header.width}x${header.height}`);
-  return sharp(data, { raw: { width, height, channels: 4 } });
+export function bmpToSharp(bytes: Buffer, limitPixels: number, maxSidePixels = DEFAULT_MAX_SIDE_PIXELS): Sharp {
+  const { rgb, width, height } = decodeBmp(bytes, limitPixels, maxSidePixels);
+  return sharp(rgb, { raw: { width, height, channels: 3 } });
 }
 
 /**
@@ -108,7 +97,7 @@ export async function decodeToFrame(bytes: Buffer, input: ResolvedInputSpec, opt
   let pipeline: Sharp;
   try {
     if (kind === 'bmp') {
-      pipeline = await bmpToSharp(bytes, options.limitPixels, options.maxSidePixels);
+      pipeline = bmpToSharp(bytes, options.limitPixels, options.maxSidePixels);
       const metadata = await pipeline.metadata();
       originalWidth = metadata.width ?? 0;
       originalHeight = metadata.height ?? 0;
