@@ -4,10 +4,16 @@
  *  2. throughput at concurrency 8: in-process pool against HTTP;
  *  3. memory: peak RSS during a swap against old + new model, and RSS drift over 100 swaps after 50 warm-up swaps;
  *  4. the seed's design (a new runtime session and a label-file read per request) against ours, on our models and
- *     on a stand-in for the seed's own 35 MB Tiny YOLOv3 (bench/fixtures/tiny-yolov3-full.ts).
- * Usage: pnpm bench [-- --quick] [-- --interpolation=antialiased-linear]  (the YOLOX model.json's input.interpolation:
+ *     on a stand-in for the seed's own 35 MB Tiny YOLOv3 (bench/fixtures/tiny-yolov3-full.ts);
+ *  0 and 5, the floor beside our figures (issue 19): decode + letterbox against OpenCV's imdecode + resize on the same
+ *     photo, per stage (bench/floor/floor.ts); idle RSS against a bare onnxruntime-node + sharp process with as many
+ *     threads, each in a process of its own, with the bare process's c=1 latency, c=8 throughput and decode means;
+ *     the server's decode mean at c=8 against c=1; the deployed module's size (bench/module-size.ts).
+ * Usage: pnpm bench [-- --quick] [-- --skip-seed] [-- --skip-size] [-- --interpolation=antialiased-linear]  (the YOLOX model.json's input.interpolation:
  * what the faithful cv2 resize costs against sharp's antialiased one, ADR 0006)
  */
+// First: sizes libuv's pool as the server's main.ts does, before anything uses it.
+import '../modules/inference/src/uv-threadpool.js';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,7 +22,9 @@ import { createLogger } from '@edge-ml/edge-kit';
 import { createInferenceService, decodeToFrame, InferenceConfigSchema, ModelPipeline } from '@edge-ml/inference';
 import { stageModel, YOLOX_ONNX } from '../modules/inference/test/storage.js';
 import { buildFullTinyYolov3 } from './fixtures/tiny-yolov3-full.js';
+import { measureBareFloor, measureDecodeFloor, measureOurIdleRss } from './floor/floor.js';
 import { createImagePoster } from './http-client.js';
+import { measureModuleSize } from './module-size.js';
 import { fmt, median, mib, summarize, throughput, timeSequential } from './stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -24,6 +32,10 @@ const interpolation = process.argv.find((arg) => arg.startsWith('--interpolation
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const testdata = (...parts: string[]) => path.join(root, 'testdata', ...parts);
 const WORKERS = Number(process.env.INFERENCE_WORKERS ?? 2);
+const skipSize = process.argv.includes('--skip-size');
+const skipSeed = process.argv.includes('--skip-seed');
+/** The thread settings given in the environment (INFERENCE_JOBS_PER_WORKER, ...) reach the service as the server's would. */
+const threadEnv = Object.fromEntries(['INFERENCE_THREADS_PER_WORKER', 'INFERENCE_JOBS_PER_WORKER', 'INFERENCE_DECODE_THREADS'].flatMap((key) => (process.env[key] ? [[key, process.env[key]]] : [])));
 const results: Record<string, unknown> = {};
 const verdicts: string[] = [];
 
@@ -33,8 +45,30 @@ function verdict(name: string, ok: boolean, detail: string) {
 
 async function main() {
   const image = await readFile(testdata('images', 'darknet_person.jpg'));
+  // 0. The floor, measured first while nothing else of this run is alive: each side in a process of its own.
+  const decodeFloor = await measureDecodeFloor(testdata('images', 'darknet_person.jpg'), quick ? 40 : 100);
+  results.decodeFloor = decodeFloor;
+  const ourStages = `ours: decode ${fmt(decodeFloor.ours.decode)} + resize ${fmt(decodeFloor.ours.resize)} ms, decode+letterbox ${fmt(decodeFloor.ours.total)} ms`;
+  if (decodeFloor.opencv) {
+    const { opencv } = decodeFloor;
+    const ratio = decodeFloor.ours.total / opencv.total;
+    console.log(`floor decode  darknet_person.jpg -> 416 letterbox, p50: ${ourStages} | OpenCV ${opencv.version} (${opencv.threads} thread): imdecode ${fmt(opencv.decode, 2)} + resize ${fmt(opencv.resize, 2)} ms = ${fmt(opencv.total, 2)} ms | ${fmt(ratio, 2)}x`);
+    verdict('decode+letterbox p50 <= 1.3x OpenCV imdecode + resize (640x424)', ratio <= 1.3, `${fmt(ratio, 2)}x (${fmt(decodeFloor.ours.total)} against ${fmt(opencv.total, 2)} ms)`);
+  } else {
+    console.log(`floor decode  ${ourStages} | ${decodeFloor.missing}`);
+  }
+  const bare = await measureBareFloor(WORKERS, 1, quick ? 40 : 150, quick ? 3_000 : 5_000);
+  const ourIdleRss = await measureOurIdleRss(WORKERS);
+  results.bareFloor = { ...bare, idleRssMiB: mib(bare.idleRss), ourIdleRssMiB: mib(ourIdleRss) };
+  console.log(
+    `floor bare    onnxruntime-node + sharp, ${WORKERS} threads: idle RSS ${fmt(mib(bare.idleRss))} MiB | c=1 p50 ${fmt(bare.latencyP50)} ms (decode mean ${fmt(bare.decodeMeanC1)} ms, antialiased) | c=8 ${fmt(bare.throughput)} req/s (decode mean ${fmt(bare.decodeMeanC8)} ms)`,
+  );
+  const rssRatio = ourIdleRss / bare.idleRss;
+  console.log(`memory idle   ours ${fmt(mib(ourIdleRss))} MiB with ${WORKERS} workers | bare ${fmt(mib(bare.idleRss))} MiB | ${fmt(rssRatio, 2)}x`);
+  verdict(`idle RSS <= 1.3x the bare floor (${WORKERS} workers)`, rssRatio <= 1.3, `${fmt(rssRatio, 2)}x (${fmt(mib(ourIdleRss))} against ${fmt(mib(bare.idleRss))} MiB)`);
+
   const storage = await mkdtemp(path.join(tmpdir(), 'bench-storage-'));
-  const config = InferenceConfigSchema.parse({ STORAGE_ROOT: storage, EDGE_MODE: 'off', INFERENCE_WORKERS: String(WORKERS), INFERENCE_MAX_QUEUE: '64' });
+  const config = InferenceConfigSchema.parse({ STORAGE_ROOT: storage, EDGE_MODE: 'off', INFERENCE_WORKERS: String(WORKERS), INFERENCE_MAX_QUEUE: '64', ...threadEnv });
   const service = await createInferenceService({ config, logger: createLogger({ name: 'bench', level: 'warn' }), edgeClient: null });
   const rssBeforeModel = process.memoryUsage().rss;
   const descriptor = interpolation ? { schemaVersion: 1, input: { interpolation } } : undefined;
@@ -87,10 +121,11 @@ async function main() {
   const rounds = quick ? 1 : 3;
   const poolRounds: number[] = [];
   const httpRounds: number[] = [];
+  const decodeAtEight: number[] = [];
   let httpFailures = 0;
   for (let round = 0; round < rounds; round += 1) {
     poolRounds.push((await throughput(8, durationMs, () => service.manager.detect(image))).perSecond);
-    const overHttpRound = await throughput(8, durationMs, postOnce);
+    const overHttpRound = await throughput(8, durationMs, async () => decodeAtEight.push((await postOnce()).timings.decodeMs ?? Number.NaN));
     httpRounds.push(overHttpRound.perSecond);
     httpFailures += overHttpRound.failures;
   }
@@ -102,6 +137,14 @@ async function main() {
     `throughput c=8 in-process ${fmt(poolThroughput)} req/s | HTTP ${fmt(httpThroughput)} req/s (${httpFailures} failed) | ratio ${fmt(throughputRatio * 100)}% (medians of ${rounds} rounds: ${poolRounds.map((value) => fmt(value)).join(', ')} | ${httpRounds.map((value) => fmt(value)).join(', ')})`,
   );
   verdict('HTTP throughput at c=8 >= 90% of the in-process pool', throughputRatio >= 0.9 && httpFailures === 0, `${fmt(throughputRatio * 100)}%, ${httpFailures} failed`);
+  const meanOfSamples = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  const decodeMeanC1 = meanOfSamples(stageSamples.decodeMs ?? []);
+  const decodeMeanC8 = meanOfSamples(decodeAtEight);
+  results.decodeMean = { c1: decodeMeanC1, c8: decodeMeanC8, ratio: decodeMeanC8 / decodeMeanC1 };
+  console.log(
+    `decode c=8    server-side decode mean ${fmt(decodeMeanC8)} ms at c=8 against ${fmt(decodeMeanC1)} ms at c=1 (${fmt(decodeMeanC8 / decodeMeanC1, 2)}x) | bare floor ${fmt(bare.decodeMeanC8)} against ${fmt(bare.decodeMeanC1)} ms; HTTP c=8 ${fmt(httpThroughput)} req/s against the bare floor's ${fmt(bare.throughput)} (${fmt((100 * httpThroughput) / bare.throughput)}%)`,
+  );
+  verdict('c=8 decode mean <= 1.5x its c=1 value', decodeMeanC8 <= 1.5 * decodeMeanC1, `${fmt(decodeMeanC8 / decodeMeanC1, 2)}x`);
 
   // 3. Memory across swaps (same-size models, so old + new = 2 x one model). The allocators grow during the first
   // few dozen swaps and then hold (measured: RSS +80 MiB by swap 75, then flat to swap 400), so growth is measured
@@ -188,7 +231,7 @@ async function main() {
     { label: "the seed's Tiny YOLOv3 ONNX (35 MB, synthetic weights)", format: 'onnx' as const, model: tinyYolov3, labels: 'coco_classes.txt' },
   ];
   const seedResults: Record<string, unknown> = {};
-  for (const seedCase of seedCases) {
+  for (const seedCase of skipSeed ? [] : seedCases) {
     const request = async (warmup: boolean) => ({
       format: seedCase.format,
       modelPath: seedCase.model,
@@ -225,6 +268,14 @@ async function main() {
 
   poster.close();
   await service.close();
+
+  // 5. The deployed module's size: the Dockerfile's build stage replayed without Docker (last: it builds for a minute).
+  const size = skipSize ? undefined : await measureModuleSize();
+  if (size) {
+    results.moduleSize = { MiB: mib(size.bytes), gzipMB: size.gzipBytes / 1e6, top: size.top.map(({ name, bytes }) => ({ name, MiB: Number(mib(bytes).toFixed(1)) })) };
+    console.log(`module size   inference (Dockerfile.amd64 build replayed, /app before the base image) ${fmt(mib(size.bytes))} MiB, ${fmt(size.gzipBytes / 1e6)} MB gzipped; largest: ${size.top.slice(0, 4).map(({ name, bytes }) => `${name} ${fmt(mib(bytes))}`).join(', ')} MiB`);
+    verdict('deployed inference module <= 130 MiB', mib(size.bytes) <= 130, `${fmt(mib(size.bytes))} MiB`);
+  }
   console.log('\n' + verdicts.join('\n'));
   console.log('\n' + JSON.stringify(results));
 }

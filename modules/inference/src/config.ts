@@ -9,8 +9,13 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
   INFERENCE_HOST: z.string().default('0.0.0.0'),
   INFERENCE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   STORAGE_ROOT: z.string().default('/iotedge/storage'),
-  INFERENCE_WORKERS: positiveInt(2),
-  INFERENCE_THREADS_PER_WORKER: positiveInt(1),
+  /** Unset: from the core count (worker/thread-budget.ts), as are the three below. */
+  INFERENCE_WORKERS: z.coerce.number().int().positive().optional(),
+  INFERENCE_THREADS_PER_WORKER: z.coerce.number().int().positive().optional(),
+  /** Requests a worker holds at once (its next decode overlaps its inference when above 1). */
+  INFERENCE_JOBS_PER_WORKER: z.coerce.number().int().positive().optional(),
+  /** libuv's pool size, where sharp decodes; applied at start-up unless UV_THREADPOOL_SIZE is set. */
+  INFERENCE_DECODE_THREADS: z.coerce.number().int().positive().optional(),
   INFERENCE_MAX_QUEUE: z.coerce.number().int().nonnegative().default(32),
   INFERENCE_MAX_BODY_BYTES: positiveInt(20 * 1024 * 1024),
   INFERENCE_MAX_IMAGE_PIXELS: positiveInt(40_000_000),

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: libuv's pool size is read once, when it first runs work.
+import './uv-threadpool.js';
 import { createLogger, loadConfigOrExit } from '@edge-ml/edge-kit';
 import { InferenceConfigSchema } from './config.js';
 import { createInferenceService } from './service.js';

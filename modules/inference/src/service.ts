@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { ANNOUNCED_MODEL_POINTER } from '@edge-ml/contracts';
 import { createEdgeClient, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
@@ -11,6 +12,7 @@ import { ActivationController } from './serving/activation-controller.js';
 import { ModelManager } from './serving/model-manager.js';
 import { PointerWatcher } from './serving/pointer-watcher.js';
 import { ServingState } from './serving/serving-state.js';
+import { planThreadBudget } from './worker/thread-budget.js';
 import { WorkerPool } from './worker/worker-pool.js';
 
 export interface InferenceService {
@@ -33,13 +35,15 @@ export interface CreateServiceOptions {
 }
 
 export async function createInferenceService({ config, logger, edgeClient }: CreateServiceOptions): Promise<InferenceService> {
-  const pool = new WorkerPool({ size: config.INFERENCE_WORKERS, maxQueue: config.INFERENCE_MAX_QUEUE, logger: logger.child({ component: 'inference.pool' }) });
+  const budget = planThreadBudget(availableParallelism(), config);
+  logger.info({ ...budget, cores: availableParallelism(), uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (libuv default)' }, 'inference.threads');
+  const pool = new WorkerPool({ size: budget.workers, jobsPerWorker: budget.jobsPerWorker, maxQueue: config.INFERENCE_MAX_QUEUE, logger: logger.child({ component: 'inference.pool' }) });
   await pool.start();
   const metrics = createMetrics(() => pool.queueLength);
   const manager = new ModelManager({
     storageRoot: config.STORAGE_ROOT,
     pool,
-    runtime: { executionProviders: config.INFERENCE_ONNX_EXECUTION_PROVIDERS, threads: config.INFERENCE_THREADS_PER_WORKER },
+    runtime: { executionProviders: config.INFERENCE_ONNX_EXECUTION_PROVIDERS, threads: budget.threadsPerWorker },
     logger: logger.child({ component: 'inference.models' }),
     decode: { limitPixels: config.INFERENCE_MAX_IMAGE_PIXELS, maxSidePixels: config.INFERENCE_MAX_IMAGE_SIDE, colorProfiles: config.INFERENCE_COLOR_PROFILES },
   });
