@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import azureIotDevice, { type Twin } from 'azure-iot-device';
+import type AzureIotDevice from 'azure-iot-device';
+import type { Twin } from 'azure-iot-device';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from './backoff.js';
 import type { DesiredDocument, DesiredListener, EdgeClient, EdgeMessage, InputHandler, MethodHandler } from './edge-client.js';
@@ -8,9 +9,18 @@ import { MessageTooLargeError, TimeoutError } from './errors.js';
 import { sleep, withTimeout } from './timeout.js';
 
 // azure-iot-device is CommonJS without named ESM exports.
-const { Message, ModuleClient } = azureIotDevice;
-type Message = InstanceType<typeof Message>;
-type ModuleClient = InstanceType<typeof ModuleClient>;
+/**
+ * The Azure IoT SDK is loaded when a client is first created, not when this package is imported: a process that
+ * never connects (EDGE_MODE=off, tools, the inference workers) does not carry it (~15 MiB of RSS).
+ */
+type Sdk = typeof AzureIotDevice;
+type Message = InstanceType<Sdk['Message']>;
+type ModuleClient = InstanceType<Sdk['ModuleClient']>;
+let sdk: Sdk | undefined;
+async function loadSdk(): Promise<Sdk> {
+  sdk ??= (await import('azure-iot-device')).default;
+  return sdk;
+}
 
 export type EdgeTransport = 'mqtt' | 'amqp' | 'mqtt-ws' | 'amqp-ws';
 
@@ -43,7 +53,7 @@ async function loadTransport(transport: EdgeTransport): Promise<unknown> {
 }
 
 async function createModuleClientFromEnvironment(transport: EdgeTransport): Promise<ModuleClient> {
-  return ModuleClient.fromEnvironment(await loadTransport(transport));
+  return (await loadSdk()).ModuleClient.fromEnvironment(await loadTransport(transport));
 }
 
 function toEdgeMessage(message: Message): EdgeMessage {
@@ -64,7 +74,8 @@ function toEdgeMessage(message: Message): EdgeMessage {
 }
 
 function toSdkMessage(message: EdgeMessage): Message {
-  const sdkMessage = new Message(message.body);
+  if (!sdk) throw new Error('the Azure IoT SDK is not loaded: no client was created');
+  const sdkMessage = new sdk.Message(message.body);
   for (const [key, value] of Object.entries(message.properties)) sdkMessage.properties.add(key, value);
   if (message.contentType) sdkMessage.contentType = message.contentType as Message['contentType'];
   if (message.contentEncoding) sdkMessage.contentEncoding = message.contentEncoding as Message['contentEncoding'];
@@ -201,6 +212,7 @@ export class AzureEdgeClient implements EdgeClient {
       signal.throwIfAborted();
       let client: ModuleClient | undefined;
       try {
+        await loadSdk();
         client = await this.createClient(this.options.transport);
         this.attach(client);
         await withTimeout(client.open(), this.twinTimeoutMs, 'open');

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { DetectionResult } from '@edge-ml/contracts';
 import type { InferenceMetrics } from '../metrics.js';
-import { renderDetections, type RenderOptions } from '../render/render-detections.js';
+import type { RenderOptions } from '../render/render-detections.js';
 import { RENDER_CONTENT_TYPES, type RenderFormat } from '../render/render-format.js';
 import type { RenderSlots } from '../render/render-slots.js';
 
@@ -19,6 +19,8 @@ export function headerSafe(value: string): string {
 export async function sendRendered(reply: FastifyReply, image: Buffer, result: DetectionResult, format: RenderFormat, options: SendRenderedOptions): Promise<Buffer> {
   const rendered = await options.slots.run(async () => {
     const started = performance.now();
+    // Loaded on the first ?render=: sharp (libvips) then initialises in the main thread only if drawing is asked for.
+    const { renderDetections } = await import('../render/render-detections.js');
     const bytes = await renderDetections(image, result, format, options);
     options.metrics.stageSeconds.observe({ stage: 'render', model: result.model.name, version: result.model.version }, (performance.now() - started) / 1000);
     return bytes;

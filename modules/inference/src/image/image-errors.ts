@@ -1,4 +1,5 @@
-import { EdgeError } from '@edge-ml/edge-kit';
+// The errors entry alone: the package's index loads the Azure IoT SDK, pino and zod into every worker that imports it.
+import { EdgeError } from '@edge-ml/edge-kit/errors';
 
 /** The client sent bytes that are not an image we can decode. Maps to HTTP 400. */
 export class UndecodableImageError extends EdgeError {

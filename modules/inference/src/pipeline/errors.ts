@@ -1,4 +1,5 @@
-import { EdgeError } from '@edge-ml/edge-kit';
+// The errors entry alone: the package's index loads the Azure IoT SDK, pino and zod into every worker that imports it.
+import { EdgeError } from '@edge-ml/edge-kit/errors';
 
 /** Errors of the model pipeline; each has a stable code that reaches reported properties and HTTP responses. */
 export abstract class PipelineError extends EdgeError {}

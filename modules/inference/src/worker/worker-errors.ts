@@ -1,4 +1,5 @@
-import { EdgeError } from '@edge-ml/edge-kit';
+// The errors entry alone: the package's index loads the Azure IoT SDK, pino and zod into every worker that imports it.
+import { EdgeError } from '@edge-ml/edge-kit/errors';
 
 /** Every worker is busy and the queue is full. Maps to HTTP 503 with Retry-After. */
 export class OverloadedError extends EdgeError {
