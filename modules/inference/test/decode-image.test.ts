@@ -112,7 +112,8 @@ describe('declared sizes are checked before any pixel buffer exists', () => {
     ['a PNG', () => pngHeaderBomb(), '50000x50000'],
     ['a JPEG', () => jpegHeaderBomb(), '65000x65000'],
     ['a WebP', () => webpHeaderBomb(), '16383x16383'],
-  ])('refuses %s over the limit on the opencv-linear path too', async (_name, make, size) => {
+    ['a 39,999,999 x 1 PNG', () => pngHeaderBomb(39_999_999, 1), '39999999x1'],
+  ])('refuses %s over the limits on the opencv-linear path too (the header read in JavaScript, before libvips)', async (_name, make, size) => {
     const error = await refusal(await make(), 'opencv-linear');
     expect(error).toBeInstanceOf(ImageTooLargeError);
     expect((error as Error).message).toBe(`the image is ${size} pixels; the limits are 40000000 pixels and 16384 pixels a side`);
