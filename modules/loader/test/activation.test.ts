@@ -60,7 +60,7 @@ describe('closed-loop activation', () => {
   it('reports announced while it waits, then active once the inference module accepts, and writes the confirmed pointer', async () => {
     await desire(1);
     expect(edge.states()).toEqual(expect.arrayContaining(['downloading', 'verifying', 'extracting', 'staged', 'announced', 'active']));
-    const announcedPatch = edge.reported.find((patch) => (patch.modelUpdate as { state: string }).state === 'announced')!;
+    const announcedPatch = edge.reported.find((patch) => (patch.modelUpdate as { state: string } | undefined)?.state === 'announced')!;
     expect(announcedPatch.modelUpdate).toMatchObject({ name: 'ssd', version: '1', confirmDeadline: expect.any(String) });
     // The deadline was sent while announced and removed (null) once active: the hub keeps only what is true.
     expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '1' }, activeModel: { name: 'ssd', version: '1' }, LatestAIModelFileName: 'ssd-1.zip' });
