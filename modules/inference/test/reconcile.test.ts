@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ANNOUNCED_MODEL_POINTER, CONFIRMED_MODEL_POINTER, InferenceReportedSchema, MODEL_STATUS_OUTPUT, type ModelStatusMessage } from '@edge-ml/contracts';
@@ -80,6 +80,24 @@ describe('start-up from the repository', () => {
     await writePointer(storage, ANNOUNCED_MODEL_POINTER, v2);
     service = await startService(storage, { INFERENCE_WORKERS: '1', INFERENCE_POINTER_POLL_MS: '600000' });
     expect(service.manager.active).toMatchObject({ name: 'ssd', version: '2' });
+  }, 60_000);
+});
+
+describe('a confirmed version whose files were deleted', () => {
+  it('starts with no model, and serves the version once its files are back (its rejection is not remembered: storage, not the model)', async () => {
+    const storage = await createStorage();
+    const v1 = await announcementBody(storage, await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+    await writePointer(storage, CONFIRMED_MODEL_POINTER, confirmed(v1));
+    await writePointer(storage, ANNOUNCED_MODEL_POINTER, v1);
+    const hidden = path.join(storage, 'hidden-v1');
+    await rename(path.join(storage, 'models', 'yolox', '1'), hidden);
+    service = await startService(storage, { INFERENCE_WORKERS: '1', INFERENCE_POINTER_POLL_MS: '100' });
+    expect(service.manager.active).toBeUndefined();
+    expect(service.state.reported().lastActivation).toMatchObject({ version: '1', outcome: 'rejected', error: { code: 'MODEL_FILE_UNREADABLE' } });
+    // The loader downloads the version again (here: the files come back); the poll must try it, not skip it as known-bad.
+    await rename(hidden, path.join(storage, 'models', 'yolox', '1'));
+    await waitFor(() => (service?.manager.active?.version === '1' ? true : undefined), 'v1 serving once its files are back');
+    expect(service.state.reported().lastActivation).toMatchObject({ version: '1', outcome: 'accepted', trigger: 'pointer' });
   }, 60_000);
 });
 

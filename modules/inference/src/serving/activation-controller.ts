@@ -42,6 +42,9 @@ export function toStatusMessage(report: ActivationReport): ModelStatusMessage | 
   return parsed.success ? parsed.data : undefined;
 }
 
+/** The rejection code of a version whose files are missing or unreadable: a storage fault, not a verdict on the model. */
+const UNREADABLE_FILES = 'MODEL_FILE_UNREADABLE';
+
 /**
  * Decides what to load, whatever asked (a DLModelInput message, a changed announced pointer, start-up), and reports
  * each attempt once. Remembers outcomes per name@version#sha256 (bounded): a rejected version is not loaded again,
@@ -162,7 +165,10 @@ export class ActivationController extends EventEmitter<ActivationControllerEvent
       ...(result.acceptance ? { acceptance: result.acceptance } : {}),
       at: new Date().toISOString(),
     };
-    this.outcomes.set(announcementKey(announcement), report);
+    // A version whose files could not be read is not judged: the loader may put them back (a re-download after they
+    // were deleted), and the pointer watch must then try it again. Every other rejection is about the files' content.
+    if (report.error?.code === UNREADABLE_FILES) this.outcomes.delete(announcementKey(announcement));
+    else this.outcomes.set(announcementKey(announcement), report);
     const status = sendStatus ? toStatusMessage(report) : undefined;
     if (sendStatus && !status) this.log.warn({ model: report.name, version: report.version }, 'model.status.unsendable');
     this.log.info({ model: report.name, version: report.version, outcome: report.outcome, trigger, code: report.error?.code }, 'model.activation.concluded');

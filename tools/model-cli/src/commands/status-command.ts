@@ -8,16 +8,21 @@ The loader's and the inference module's reported properties on the local emulato
 interface Reported {
   modelUpdate?: { state?: string; name?: string; version?: string; bytesDownloaded?: number; bytesTotal?: number; error?: { code: string; message: string } | null; updatedAt?: string };
   activeModel?: { name: string; version: string } | null;
-  lastSwapError?: { code: string; message: string } | null;
+  lastSwapError?: { code: string; message: string; name?: string; version?: string } | null;
   swapCount?: number;
   lastActivation?: { name: string; version: string; outcome: string; error?: { code: string } | null } | null;
 }
 
-/** The inference module's detail: the last activation when it was rejected, else the last swap error or the swap count. */
+/**
+ * The inference module's detail: the last rejection, else the swap count. After a rejection the loader announces the
+ * last-known-good again, whose re-acceptance becomes lastActivation; lastSwapError still names the rejected version.
+ */
 function inferenceDetail(inference: Reported): string {
   const last = inference.lastActivation;
   if (last?.outcome === 'rejected') return `rejected ${last.name}@${last.version}: ${last.error?.code ?? 'unknown'}`;
-  return inference.lastSwapError ? `last swap failed: ${inference.lastSwapError.code}` : `swaps: ${inference.swapCount ?? 0}`;
+  const failed = inference.lastSwapError;
+  if (failed) return failed.name ? `rejected ${failed.name}@${failed.version ?? '?'}: ${failed.code}` : `last swap failed: ${failed.code}`;
+  return `swaps: ${inference.swapCount ?? 0}`;
 }
 
 function row(cells: string[], widths: number[]): string {
