@@ -51,10 +51,10 @@ async function landV2(published: Awaited<ReturnType<typeof publish>>, manifestFi
   const { slug, v1, v2 } = published;
   const loader = new Loader({ storageRoot: await mkdtemp(path.join(tmpdir(), 'delta-landing-loader-')), logger: createLogger({ name: 'delta-landing', level: 'silent' }), backoff: { initialDelayMs: 20, maxDelayMs: 100 }, progressIntervalMs: 0 });
   await loader.initialise();
-  loader.applyDesired({ version: 1, full: true, properties: { model: { name: slug, version: '1', url: `${baseUrl}/models/${slug}-1.zip`, sha256: sha256(v1) } } });
+  loader.applyDesired({ version: 1, full: true, properties: { model: { name: slug, version: '1', url: `${baseUrl}/models/${slug}-1.zip`, sha256: sha256(v1) }, policy: { confirmTimeoutSeconds: 0 } } });
   await loader.whenIdle();
   const sentBefore = server.bytesSent;
-  loader.applyDesired({ version: 2, full: true, properties: { model: { name: slug, version: '2', url: `${baseUrl}/models/${slug}-2.zip`, sha256: sha256(v2), sizeBytes: v2.length, delta: { manifestUrl: `${baseUrl}/models/${manifestFile}` } } } });
+  loader.applyDesired({ version: 2, full: true, properties: { model: { name: slug, version: '2', url: `${baseUrl}/models/${slug}-2.zip`, sha256: sha256(v2), sizeBytes: v2.length, delta: { manifestUrl: `${baseUrl}/models/${manifestFile}` } }, policy: { confirmTimeoutSeconds: 0 } } });
   await loader.whenIdle();
   const installed = await loader.repository.readManifest(slug, '2');
   const announced = await loader.repository.readAnnounced();
