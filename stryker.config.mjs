@@ -1,0 +1,27 @@
+// Mutation testing (issue #17): one group of files at a time, chosen by STRYKER_GROUP (scripts/mutation.mjs sets it).
+// Each group names the files it mutates and the test files that are meant to kill their mutants, so a run stays within
+// a few minutes on two cores. Reports land in reports/mutation/<group>/ (git-ignored).
+import { mutationGroups } from './scripts/mutation-groups.mjs';
+
+const name = process.env.STRYKER_GROUP;
+const group = mutationGroups[name];
+if (!group) throw new Error(`STRYKER_GROUP must be one of: ${Object.keys(mutationGroups).join(', ')} (got ${name ?? 'nothing'})`);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  plugins: ['@stryker-mutator/vitest-runner'],
+  vitest: { configFile: 'vitest.config.ts', related: false },
+  mutate: group.mutate,
+  testFiles: group.testFiles,
+  coverageAnalysis: 'perTest',
+  concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
+  timeoutMS: 10_000,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: `reports/mutation/${name}/index.html` },
+  jsonReporter: { fileName: `reports/mutation/${name}/mutation.json` },
+  tempDirName: `.stryker-tmp/${name}`,
+  ignorePatterns: ['/reports', '/var', '/.local-run', '/test-results', '/coverage', 'dist'],
+  thresholds: { high: 80, low: 60, break: null },
+  cleanTempDir: 'always',
+};
