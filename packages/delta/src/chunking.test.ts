@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { CHUNK_HASH_BYTES, chunkBytes, chunkKey, decodeChunkList, encodeChunkList, indexChunks, planChunkAssembly, type ChunkList } from './chunking.js';
+import { PatchError } from './patch-error.js';
+
+/** Deterministic pseudo-random bytes. */
+function noise(length: number, seed = 1): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let state = seed;
+  for (let index = 0; index < length; index += 1) {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    bytes[index] = state >>> 24;
+  }
+  return bytes;
+}
+
+const AVERAGE = 256;
+const data = noise(64 * 1024);
+
+describe('chunkBytes', () => {
+  const chunks = chunkBytes(data, AVERAGE);
+
+  it('covers the data with contiguous chunks, each between the minimum (a quarter of the average, at least 64) and 8 × the average', () => {
+    let offset = 0;
+    for (const chunk of chunks) {
+      expect(chunk.offset).toBe(offset);
+      offset += chunk.length;
+    }
+    expect(offset).toBe(data.length);
+    for (const chunk of chunks.slice(0, -1)) {
+      expect(chunk.length).toBeGreaterThan(64);
+      expect(chunk.length).toBeLessThanOrEqual(8 * AVERAGE);
+    }
+    expect(Math.min(...chunkBytes(noise(256 * 1024, 9), 4096).slice(0, -1).map((chunk) => chunk.length))).toBeGreaterThan(1024);
+  });
+
+  it('cuts near the average size on random data, rarely below it', () => {
+    const mean = data.length / chunks.length;
+    expect(mean).toBeGreaterThan(AVERAGE * 0.75);
+    expect(mean).toBeLessThan(AVERAGE * 2);
+    // Below the average, cuts need one more zero bit than above it.
+    const short = chunks.slice(0, -1).filter((chunk) => chunk.length < AVERAGE).length;
+    const long = chunks.slice(0, -1).filter((chunk) => chunk.length >= AVERAGE).length;
+    expect(short).toBeLessThan(long);
+  });
+
+  it('cuts at the maximum where content never says where', () => {
+    expect(chunkBytes(new Uint8Array(10_000), AVERAGE).map((chunk) => chunk.length)).toEqual([2048, 2048, 2048, 2048, 1808]);
+  });
+
+  it('cuts by content: after an insertion, the chunks that follow are the same bytes at shifted offsets', () => {
+    const inserted = new Uint8Array([...data.subarray(0, 1000), ...noise(77, 5), ...data.subarray(1000)]);
+    const keys = (bytes: Uint8Array) => chunkBytes(bytes, AVERAGE).map((chunk) => chunkKey(bytes.subarray(chunk.offset, chunk.offset + chunk.length)));
+    const before = keys(data);
+    const after = new Set(keys(inserted));
+    const kept = before.filter((key) => after.has(key)).length;
+    expect(kept).toBeGreaterThan(before.length - 5);
+  });
+
+  it('gives nothing for nothing, and one chunk for less than the minimum', () => {
+    expect(chunkBytes(new Uint8Array(0), AVERAGE)).toEqual([]);
+    expect(chunkBytes(noise(64), AVERAGE)).toEqual([{ offset: 0, length: 64 }]);
+  });
+
+  it('uses 1 KiB chunks by default', () => {
+    const big = noise(256 * 1024, 3);
+    expect(chunkBytes(big)).toEqual(chunkBytes(big, 1024));
+    expect(decodeChunkList(encodeChunkList(big)).averageBytes).toBe(1024);
+  });
+});
+
+describe('chunk lists', () => {
+  it('round-trips offsets, lengths and keys, the key being the first 6 bytes of the SHA-256 of the chunk', () => {
+    const list = decodeChunkList(encodeChunkList(data, AVERAGE));
+    const chunks = chunkBytes(data, AVERAGE);
+    expect(list.averageBytes).toBe(AVERAGE);
+    expect(list.chunks.map(({ offset, length }) => ({ offset, length }))).toEqual(chunks);
+    for (const chunk of list.chunks) {
+      const slice = data.subarray(chunk.offset, chunk.offset + chunk.length);
+      expect(chunk.key).toBe(createHash('sha256').update(slice).digest().subarray(0, CHUNK_HASH_BYTES).toString('hex'));
+      expect(chunk.key).toBe(chunkKey(slice));
+    }
+  });
+
+  it('refuses bytes that are not a chunk list, or are cut, extended or corrupted', () => {
+    const encoded = Buffer.from(encodeChunkList(data, AVERAGE));
+    expect(() => decodeChunkList(Buffer.from('EMC'))).toThrow(PatchError);
+    expect(() => decodeChunkList(Buffer.from('XMCL....'))).toThrow(PatchError);
+    expect(() => decodeChunkList(encoded.subarray(0, encoded.length - 1))).toThrow(PatchError);
+    expect(() => decodeChunkList(Buffer.concat([encoded, Buffer.from([0])]))).toThrow(PatchError);
+    expect(() => decodeChunkList(encoded.subarray(0, 6))).toThrow(PatchError);
+    const scrambled = Buffer.from(encoded);
+    for (let index = 8; index < 40; index += 1) scrambled[index] = 0xff;
+    expect(() => decodeChunkList(scrambled)).toThrow(PatchError);
+  });
+});
+
+describe('planChunkAssembly', () => {
+  const list = (lengths: number[]): ChunkList => {
+    let offset = 0;
+    return { averageBytes: AVERAGE, chunks: lengths.map((length, index) => ({ offset: (offset += length) - length, length, key: `k${index}` })) };
+  };
+  const local = (keys: string[]) => new Map(keys.map((key) => [key, { data: new Uint8Array(0), offset: 0 }]));
+
+  it('reuses the chunks held locally and fetches the rest as ranges, neighbours merged', () => {
+    const plan = planChunkAssembly(list([10, 20, 30, 40, 50]), local(['k1', 'k3']));
+    expect(plan.reused).toBe(60);
+    expect(plan.ranges.map(({ start, end, chunks }) => [start, end, chunks.map((chunk) => chunk.key)])).toEqual([
+      [0, 10, ['k0']],
+      [30, 60, ['k2']],
+      [100, 150, ['k4']],
+    ]);
+    expect(planChunkAssembly(list([10, 20, 30]), local([])).ranges).toEqual([{ start: 0, end: 60, chunks: list([10, 20, 30]).chunks }]);
+  });
+
+  it('merges ranges across a reused gap up to coalesceGapBytes, inclusive', () => {
+    const target = list([10, 20, 30]);
+    expect(planChunkAssembly(target, local(['k1']), 20).ranges.map(({ start, end }) => [start, end])).toEqual([[0, 60]]);
+    expect(planChunkAssembly(target, local(['k1']), 19).ranges.map(({ start, end }) => [start, end])).toEqual([[0, 10], [30, 60]]);
+  });
+});
+
+describe('indexChunks', () => {
+  it('finds every chunk of the files by key, the first file holding it winning', () => {
+    const other = noise(8 * 1024, 4);
+    const index = indexChunks([data, other, data], AVERAGE);
+    const chunks = chunkBytes(data, AVERAGE);
+    expect(index.size).toBe(chunks.length + chunkBytes(other, AVERAGE).length);
+    for (const chunk of chunks) {
+      const source = index.get(chunkKey(data.subarray(chunk.offset, chunk.offset + chunk.length)));
+      expect(source?.data).toBe(data);
+      expect(source?.offset).toBe(chunk.offset);
+    }
+    const plan = planChunkAssembly(decodeChunkList(encodeChunkList(data, AVERAGE)), index);
+    expect(plan).toEqual({ reused: data.length, ranges: [] });
+  });
+
+  it('indexes with 1 KiB chunks by default', () => {
+    const big = noise(64 * 1024, 6);
+    expect([...indexChunks([big]).keys()]).toEqual([...indexChunks([big], 1024).keys()]);
+    expect([...indexChunks([big]).keys()]).not.toEqual([...indexChunks([big], AVERAGE).keys()]);
+  });
+});
