@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -103,7 +104,8 @@ describe('unsafeEntryReason', () => {
     expect(unsafeEntryReason(name)).toBeUndefined();
   });
   it.each(['a\0b', 'a\\b', '/etc/passwd', 'C:evil', 'z:evil', '..', '../x', 'a/../../x', 'a/..'])('refuses %j', (name) => {
-    expect(unsafeEntryReason(name)).toBeDefined();
+    // Callers test the reason for truth: an empty reason would let the name through.
+    expect(unsafeEntryReason(name)).toBeTruthy();
   });
 });
 
@@ -127,6 +129,11 @@ describe('extractZip', () => {
 
   it('refuses a name with a NUL byte', async () => {
     await expectInvalidAndNothingWritten(rename(await buildZip([{ name: 'aXb.txt', data: text('x') }]), 'aXb.txt', 'a\0b.txt'));
+  });
+
+  it('checks every name before it writes the first byte: a NUL in the last entry leaves the destination empty', async () => {
+    const zip = rename(await buildZip([{ name: 'first.txt', data: text('fine') }, { name: 'aXb.txt', data: text('x') }]), 'aXb.txt', 'a\0b.txt');
+    await expectInvalidAndNothingWritten(zip);
   });
 
   it('refuses a name with a backslash rather than reading it as a folder separator', async () => {
@@ -192,6 +199,13 @@ describe('extractZip', () => {
     await rm(destination, { recursive: true });
     await mkdir(destination);
     expect(await extract(await zeros(2 * MIB), { ...LIMITS, maxCompressionRatio: 5000 })).toEqual(['zeros.bin']);
+  });
+
+  it('lets an entry through at exactly the ratio limit', async () => {
+    const zip = await buildZip([{ name: 'zeros.bin', data: Buffer.alloc(2 * MIB), compress: true }]);
+    // The local header holds the compressed size at offset 18 and the uncompressed size at 22.
+    const ratio = zip.readUInt32LE(22) / zip.readUInt32LE(18);
+    expect(await extract(zip, { ...LIMITS, maxCompressionRatio: ratio })).toEqual(['zeros.bin']);
   });
 
   it('lets a compressible entry above 1 MiB pass when its ratio is within the limit', async () => {
@@ -280,6 +294,22 @@ async function canMountTmpfs(): Promise<boolean> {
     await rmdir(probe).catch(() => undefined);
   }
 }
+
+describe.runIf(existsSync('/proc/self/fd'))('extractZip and file descriptors', () => {
+  it('closes the archive whether it extracts or refuses', async () => {
+    const good = await buildZip([{ name: 'a.bin', data: text('a') }]);
+    const bad = await buildZip(Array.from({ length: LIMITS.maxEntries + 1 }, (_, index) => ({ name: `f${index}`, data: text('x') })));
+    await extract(good);
+    const open = readdirSync('/proc/self/fd').length;
+    for (let round = 0; round < 5; round += 1) {
+      await rm(destination, { recursive: true });
+      await mkdir(destination);
+      await extract(good);
+      await extract(bad).catch(() => undefined);
+    }
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(open);
+  });
+});
 
 describe.runIf(await canMountTmpfs())('extractZip on a full disk', () => {
   let mountPoint: string;
