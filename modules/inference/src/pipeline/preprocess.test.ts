@@ -62,6 +62,14 @@ describe('frameToTensorData', () => {
     expect(Array.from(data)).toEqual(expected);
   });
 
+  it('covers every pixel of a canvas of several rows', () => {
+    const square: ResolvedInputSpec = { ...input, width: 2, height: 2 };
+    const rgb = Uint8Array.from({ length: 12 }, (_, index) => index + 1);
+    const canvas: Frame = { rgb, width: 2, height: 2, geometry: computeGeometry(2, 2, square) };
+    expect(Array.from(frameToTensorData(canvas, { ...square, dtype: 'uint8', layout: 'nhwc' }))).toEqual(Array.from(rgb));
+    expect(Array.from(frameToTensorData(canvas, { ...square, layout: 'nchw' }))).toEqual([1, 4, 7, 10, 2, 5, 8, 11, 3, 6, 9, 12]);
+  });
+
   it('normalises each channel of the tensor with its own mean and std, after the scale', () => {
     const spec = { ...small, scale: 0.5, mean: [1, 2, 3] as [number, number, number], std: [2, 4, 8] as [number, number, number] };
     // (value × 0.5 - mean) / std, channels in tensor order

