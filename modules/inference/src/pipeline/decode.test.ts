@@ -73,6 +73,12 @@ describe('decodeSsd', () => {
     expect(rounded(detections[0]?.box)).toEqual({ xmin: 0.08, ymin: 0, xmax: 0.48, ymax: 1 });
   });
 
+  it("reads each row's own box, and maps the bottom edge without reaching the image border", () => {
+    const [, second] = decodeSsd(input(ssdOutputs(rows, 3), spec(), geometry)).detections;
+    // row 2: input pixels (90, 90)–(120, 120) → ((90 - 6) / 0.5, (90 - 75) / 0.5)–((120 - 6) / 0.5, (120 - 75) / 0.5)
+    expect(rounded(second?.boxPixels)).toEqual({ xmin: 168, ymin: 30, xmax: 228, ymax: 90 });
+  });
+
   it('reads only the first `count` rows and keeps scores at or above the threshold', () => {
     const { detections } = decodeSsd(input(ssdOutputs(rows, 3), spec(), geometry));
     expect(detections.map((detection) => detection.classId)).toEqual([1, 3]);
@@ -136,6 +142,19 @@ describe('decodeYolox', () => {
     expect(detections[0]?.score).toBeCloseTo(0.72, 6);
   });
 
+  it('scales the height by the exponent of th, and reads no class score from the next row', () => {
+    const cells = [
+      { row: rowIndex(16, 1, 1), values: [0, 0, 0, Math.log(2), 0.9, 0.1, 0.8, 0.3] },
+      { row: rowIndex(16, 1, 1) + 1, values: [0.95, 0, 0, 0, 0, 0, 0, 0] },
+    ];
+    const { detections, classifications } = decodeYolox(input([yoloxOutput(cells)], modelSpec, identity(64, 32)));
+    expect(classifications).toEqual([]);
+    expect(detections).toHaveLength(1);
+    // centre (16, 16), 16 wide and 2 × 16 high
+    expect(detections[0]).toMatchObject({ classId: 1 });
+    expect(rounded(detections[0]?.boxPixels)).toEqual({ xmin: 8, ymin: 0, xmax: 24, ymax: 32 });
+  });
+
   it('walks the grids in order: stride 8 row-major, then 16, then 32', () => {
     const cells = [
       { row: rowIndex(8, 7, 3), values: [0, 0, 0, 0, 1, 1, 0, 0] },
@@ -185,11 +204,15 @@ describe('decodeYolox', () => {
     const cell = { row: rowIndex(16, 1, 1), values: [0.5, 0.25, Math.log(2), 0, 0.9, 0.1, 0.8, 0.3] };
     const [detection] = decodeYolox(input([yoloxOutput([cell])], modelSpec, geometry)).detections;
     expect(rounded(detection?.boxPixels)).toEqual({ xmin: 8, ymin: 40, xmax: 72, ymax: 100 });
+    // The same box lower in a taller image: (28 - 2) / 0.25 = 104 is inside it.
+    const [taller] = decodeYolox(input([yoloxOutput([cell])], modelSpec, { ...geometry, originalHeight: 200 })).detections;
+    expect(rounded(taller?.boxPixels)).toEqual({ xmin: 8, ymin: 40, xmax: 72, ymax: 104 });
   });
 
   it('refuses an output that does not fit the input size or carries no class', () => {
     expect(() => decodeYolox(input([], modelSpec, identity(64, 32)))).toThrow(ModelOutputMismatchError);
     expect(() => decodeYolox(input([f32([42, 8], [])], modelSpec, identity(64, 32)))).toThrow(ModelOutputMismatchError);
+    expect(() => decodeYolox(input([{ shape: [1, 42, 8, 1], data: new Float32Array(42 * 8) }], modelSpec, identity(64, 32)))).toThrow(ModelOutputMismatchError);
     expect(() => decodeYolox(input([yoloxOutput([], 8, 84)], modelSpec, identity(64, 32)))).toThrow(ModelOutputMismatchError);
     expect(() => decodeYolox(input([yoloxOutput([], 5)], modelSpec, identity(64, 32)))).toThrow(ModelOutputMismatchError);
     expect(decodeYolox(input([yoloxOutput([{ row: 0, values: [0, 0, 0, 0, 1, 1] }], 6)], modelSpec, identity(64, 32))).detections).toHaveLength(1);
@@ -225,10 +248,22 @@ describe('decodeTinyYolov3', () => {
   });
 
   it('skips indices outside the boxes and scores under the threshold, and stops at maxDetections', () => {
-    const selected = indices([[0, 3, 3], [0, 3, -1], [0, 2, 2], [0, 0, 2], [0, 1, 2], [0, 3, 0], [0, 3, 1]]);
+    const selected = indices([[0, 2, 3], [0, 3, -1], [0, 2, 2], [0, 0, 2], [0, 1, 2], [0, 3, 0], [0, 3, 1]]);
     expect(decodeTinyYolov3(input([boxes, scores, selected], modelSpec, geometry)).detections.map((detection) => detection.classId)).toEqual([3, 3, 1]);
     expect(decodeTinyYolov3(input([boxes, scores, selected], modelSpec, geometry, { scoreThreshold: 0.3 })).detections.map((detection) => detection.classId)).toEqual([3, 3, 1, 2, 0]);
     expect(decodeTinyYolov3(input([boxes, scores, selected], { ...modelSpec, maxDetections: 1 }, geometry)).detections).toHaveLength(1);
+  });
+
+  it('skips a class the scores do not have, and returns no classifications', () => {
+    const result = decodeTinyYolov3(input([boxes, scores, indices([[0, 9, 0], [0, 2, 0]])], modelSpec, geometry));
+    expect(result.detections.map((detection) => detection.classId)).toEqual([2]);
+    expect(result.classifications).toEqual([]);
+  });
+
+  it('takes the integer tensor whose rows are triples as the indices, whatever other integer outputs come first', () => {
+    const extra: Tensor = { shape: [1, 5], data: Int32Array.from([0, 1, 2, 3, 4]) };
+    const { detections } = decodeTinyYolov3(input([boxes, scores, extra, indices([[0, 2, 0]])], modelSpec, geometry));
+    expect(detections.map((detection) => detection.classId)).toEqual([2]);
   });
 
   it('refuses outputs without boxes, scores and indices, naming what it got', () => {
@@ -259,6 +294,11 @@ describe('decodeClassification', () => {
     expect(fromQuantized.classifications.map(({ classId, score }) => [classId, score])).toEqual([[2, 5], [1, 1]]);
     const raw = decodeClassification(input([{ shape: [1, 3], data: Uint8Array.from([0, 255, 51]) }], { ...modelSpec, topK: 3, scoreThreshold: 0 }, geometry));
     expect(raw.classifications.map(({ classId, score }) => [classId, Number(score.toFixed(3))])).toEqual([[1, 1], [2, 0.2], [0, 0]]);
+  });
+
+  it('decodes without any tensor information', () => {
+    const { classifications } = decodeClassification({ ...input([f32([1, 2], [0.1, 0.9])], modelSpec, geometry), outputInfo: [] });
+    expect(classifications.map((entry) => entry.classId)).toEqual([1]);
   });
 
   it('refuses an output that is not [1, classes]', () => {
