@@ -24,7 +24,7 @@ export default {
   htmlReporter: { fileName: `reports/mutation/${name}/index.html` },
   jsonReporter: { fileName: `reports/mutation/${name}/mutation.json` },
   tempDirName: `.stryker-tmp/${name}`,
-  ignorePatterns: ['/reports', '/var', '/.local-run', '/test-results', '/coverage', 'dist'],
+  ignorePatterns: ['/reports', '/.stryker-tmp', '/var', '/.local-run', '/test-results', '/coverage', 'dist'],
   thresholds: { high: 80, low: 60, break: null },
   cleanTempDir: 'always',
 };
