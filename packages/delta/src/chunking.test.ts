@@ -15,12 +15,23 @@ function noise(length: number, seed = 1): Uint8Array {
 }
 
 const AVERAGE = 256;
-const data = noise(64 * 1024);
+// Computed inside each test (not at collection), so that mutation testing attributes the coverage to the tests.
+const sample = () => noise(64 * 1024);
 
 describe('chunkBytes', () => {
-  const chunks = chunkBytes(data, AVERAGE);
+  it('cuts exactly where the publisher cuts: the gear table, masks and cut rule are part of the chunk-list format', () => {
+    // A device and a publisher of different versions must cut the same bytes the same way, or no chunk is ever reused.
+    expect(chunkBytes(noise(8192, 21), 256).map((chunk) => chunk.length)).toEqual([
+      213, 357, 348, 427, 305, 364, 341, 148, 407, 271, 278, 289, 142, 367, 274, 375, 265, 93, 563, 222, 278, 433, 324, 524, 375, 209,
+    ]);
+    expect(chunkBytes(noise(32_768, 22), 1024).map((chunk) => chunk.length)).toEqual([
+      1041, 1268, 1655, 1283, 1912, 1263, 1257, 1321, 2298, 1982, 810, 895, 1498, 1620, 901, 1132, 1077, 294, 1495, 1431, 2242, 1858, 741, 268, 1081, 145,
+    ]);
+  });
 
   it('covers the data with contiguous chunks, each between the minimum (a quarter of the average, at least 64) and 8 × the average', () => {
+    const data = sample();
+    const chunks = chunkBytes(data, AVERAGE);
     let offset = 0;
     for (const chunk of chunks) {
       expect(chunk.offset).toBe(offset);
@@ -35,6 +46,8 @@ describe('chunkBytes', () => {
   });
 
   it('cuts near the average size on random data, rarely below it', () => {
+    const data = sample();
+    const chunks = chunkBytes(data, AVERAGE);
     const mean = data.length / chunks.length;
     expect(mean).toBeGreaterThan(AVERAGE * 0.75);
     expect(mean).toBeLessThan(AVERAGE * 2);
@@ -49,6 +62,7 @@ describe('chunkBytes', () => {
   });
 
   it('cuts by content: after an insertion, the chunks that follow are the same bytes at shifted offsets', () => {
+    const data = sample();
     const inserted = new Uint8Array([...data.subarray(0, 1000), ...noise(77, 5), ...data.subarray(1000)]);
     const keys = (bytes: Uint8Array) => chunkBytes(bytes, AVERAGE).map((chunk) => chunkKey(bytes.subarray(chunk.offset, chunk.offset + chunk.length)));
     const before = keys(data);
@@ -71,6 +85,9 @@ describe('chunkBytes', () => {
 
 describe('chunk lists', () => {
   it('round-trips offsets, lengths and keys, the key being the first 6 bytes of the SHA-256 of the chunk', () => {
+    const data = sample();
+    const encoded = encodeChunkList(data, AVERAGE);
+    expect(Buffer.from(encoded.subarray(0, 4)).toString('latin1')).toBe('EMCL');
     const list = decodeChunkList(encodeChunkList(data, AVERAGE));
     const chunks = chunkBytes(data, AVERAGE);
     expect(list.averageBytes).toBe(AVERAGE);
@@ -83,7 +100,8 @@ describe('chunk lists', () => {
   });
 
   it('refuses bytes that are not a chunk list, or are cut, extended or corrupted', () => {
-    const encoded = Buffer.from(encodeChunkList(data, AVERAGE));
+    const encoded = Buffer.from(encodeChunkList(sample(), AVERAGE));
+    expect(() => decodeChunkList(Buffer.concat([Buffer.from('XMCL'), encoded.subarray(4)]))).toThrow(PatchError);
     expect(() => decodeChunkList(Buffer.from('EMC'))).toThrow(PatchError);
     expect(() => decodeChunkList(Buffer.from('XMCL....'))).toThrow(PatchError);
     expect(() => decodeChunkList(encoded.subarray(0, encoded.length - 1))).toThrow(PatchError);
@@ -122,8 +140,9 @@ describe('planChunkAssembly', () => {
 
 describe('indexChunks', () => {
   it('finds every chunk of the files by key, the first file holding it winning', () => {
+    const data = sample();
     const other = noise(8 * 1024, 4);
-    const index = indexChunks([data, other, data], AVERAGE);
+    const index = indexChunks([data, other, Uint8Array.from(data)], AVERAGE);
     const chunks = chunkBytes(data, AVERAGE);
     expect(index.size).toBe(chunks.length + chunkBytes(other, AVERAGE).length);
     for (const chunk of chunks) {
