@@ -50,8 +50,8 @@ function expectCorrupt(patch: Uint8Array, base: Uint8Array = old): void {
 
 describe('format-2 patches', () => {
   it('round-trips copies, differences and literals of small files', () => {
-    const base = noise(20_000);
-    const edited = concat(base.subarray(0, 5000), noise(300, 7), base.subarray(5000, 12_000), base.subarray(13_000));
+    const base = noise(8000);
+    const edited = concat(base.subarray(0, 2000), noise(300, 7), base.subarray(2000, 5000), base.subarray(5500));
     for (let index = 100; index < edited.length; index += 997) edited[index] = (edited[index] ?? 0) ^ 0x11;
     expect(applyPatch(base, createPatch(base, edited))).toEqual(edited);
     expect(applyPatch(base, createPatch(base, base))).toEqual(base);
@@ -60,14 +60,21 @@ describe('format-2 patches', () => {
     expect(applyPatch(old, createPatch(old, Uint8Array.from([1, 2, 3])))).toEqual(Uint8Array.from([1, 2, 3]));
   });
 
-  it('stores nudged fp32 weights as differences in lanes, well under their compressed new values, across pieces of 64 KiB', () => {
-    const { before, after } = weights(17_000);
-    const base = concat(noise(4096, 2), before, noise(4096, 3));
-    const tuned = concat(noise(4096, 2), after, noise(4096, 3));
+  it('stores nudged fp32 weights as differences in lanes, well under their compressed new values', () => {
+    const { before, after } = weights(2048);
+    const base = concat(noise(1024, 2), before, noise(1024, 3));
+    const tuned = concat(noise(1024, 2), after, noise(1024, 3));
     const patch = createPatch(base, tuned);
     expect(applyPatch(base, patch)).toEqual(tuned);
-    expect(after.length).toBeGreaterThan(DIFF_PIECE_BYTES);
     expect(patch.length).toBeLessThan(0.75 * brotliCompressSync(after).length);
+  });
+
+  it('splits a difference run longer than 64 KiB into pieces a decoder can hold', () => {
+    const base = noise(DIFF_PIECE_BYTES + 100, 12);
+    const shifted = Uint8Array.from(base, (value) => (value + 1) & 0xff);
+    const patch = createPatch(base, shifted);
+    expect(applyPatch(base, patch)).toEqual(shifted);
+    expect(patch.length).toBeLessThan(1000);
   });
 
   it('round-trips differences whose quietest byte lane is any of the four', () => {
