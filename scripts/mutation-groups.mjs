@@ -1,6 +1,14 @@
 // The groups `npm run mutation` knows: what each mutates and which tests run against its mutants. Mutants that cannot
 // change behaviour are disabled in the source with a `// Stryker disable next-line <mutator>: <reason>` comment.
 export const mutationGroups = {
+  plan: {
+    mutate: ['modules/loader/src/reconcile/plan.ts', 'modules/loader/src/reconcile/target.ts'],
+    testFiles: ['modules/loader/src/reconcile/*.test.ts'],
+  },
+  repository: {
+    mutate: ['modules/loader/src/repository/model-repository.ts'],
+    testFiles: ['modules/loader/src/repository/*.test.ts', 'modules/loader/test/repository.test.ts'],
+  },
   'extract-zip': {
     mutate: ['modules/loader/src/package/extract-zip.ts'],
     testFiles: ['modules/loader/src/package/extract-zip.test.ts', 'modules/loader/test/package.test.ts'],
