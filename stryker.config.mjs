@@ -14,9 +14,9 @@ export default {
   // Equivalent mutants are disabled where they sit, with a `// Stryker disable next-line <mutator>: <why>` comment;
   // docs/development.md lists them.
   ignorers: ['error-messages'],
-  vitest: { configFile: 'vitest.config.ts', related: false },
+  // vitest.mutation.config.mjs narrows the tests to the group's (not Stryker's testFiles: see that file).
+  vitest: { configFile: 'vitest.mutation.config.mjs', related: false },
   mutate: group.mutate,
-  testFiles: group.testFiles,
   coverageAnalysis: 'perTest',
   concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
   timeoutMS: 5_000,
