@@ -295,6 +295,14 @@ describe('planPatch', () => {
     expect(planPatch(base, with23).filter((op) => op.kind === 'copy')).toEqual([]);
   });
 
+  it('finds a 24-byte match at the very start or the very end of the old file, and at the very end of the new one', () => {
+    const base = noise(1000);
+    const copies = (edited: Uint8Array) => planPatch(base, edited).filter((op) => op.kind === 'copy');
+    expect(copies(concat(noise(500, 5), base.subarray(0, 24), noise(500, 6)))).toEqual([{ kind: 'copy', length: 24, oldStart: 0 }]);
+    expect(copies(concat(noise(500, 5), base.subarray(976), noise(500, 6)))).toEqual([{ kind: 'copy', length: 24, oldStart: 976 }]);
+    expect(copies(concat(noise(500, 5), base.subarray(300, 324)))).toEqual([{ kind: 'copy', length: 24, oldStart: 300 }]);
+  });
+
   it('extends a match backwards and forwards to its whole length', () => {
     const base = noise(4000);
     const edited = concat(noise(100, 8), base.subarray(1000, 1500), noise(100, 9));

@@ -29,7 +29,9 @@ interface Anchor {
 /** Exact matches of at least WINDOW bytes, in new-file order, preferring to continue the previous alignment. */
 function findAnchors(oldBytes: Uint8Array, newBytes: Uint8Array): Anchor[] {
   const anchors: Anchor[] = [];
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: equivalent, with a file shorter than a window no window matches; this only spares the table.
   if (oldBytes.length < WINDOW || newBytes.length < WINDOW) return anchors;
+  // Stryker disable next-line UnaryOperator: equivalent, every position the table gives is compared byte by byte (sameWindow).
   const table = new Int32Array(1 << HASH_BITS).fill(-1);
   for (let position = 0; position + WINDOW <= oldBytes.length; position += 1) table[hashAt(oldBytes, position)] = position;
   const sameWindow = (oldAt: number, newAt: number) => {
@@ -42,6 +44,7 @@ function findAnchors(oldBytes: Uint8Array, newBytes: Uint8Array): Anchor[] {
   let position = 0;
   while (position + WINDOW <= newBytes.length) {
     const continued = position + delta;
+    // Stryker disable next-line UnaryOperator: equivalent, the typed array always holds the index, so the fallbacks never apply.
     const oldAt = sameWindow(continued, position) ? continued : sameWindow(table[hashAt(newBytes, position)] ?? -1, position) ? (table[hashAt(newBytes, position)] ?? -1) : -1;
     if (oldAt < 0) {
       position += 1;
