@@ -287,6 +287,16 @@ describe('planPatch', () => {
     ]);
   });
 
+  it('keeps adjacent copies from different places apart', () => {
+    const base = noise(4000);
+    const swapped = concat(base.subarray(2000), base.subarray(0, 2000));
+    expect(planPatch(base, swapped)).toEqual([
+      { kind: 'copy', length: 2000, oldStart: 2000 },
+      { kind: 'copy', length: 2000, oldStart: 0 },
+    ]);
+    expect(applyPatch(base, createPatch(base, swapped))).toEqual(swapped);
+  });
+
   it('copies a match of 24 bytes or more, and leaves a shorter one to the gap', () => {
     const base = noise(4000);
     const with24 = concat(noise(1000, 5), base.subarray(2000, 2024), noise(1000, 6));
