@@ -313,6 +313,36 @@ describe('planPatch', () => {
     expect(copies(concat(noise(500, 5), base.subarray(300, 324)))).toEqual([{ kind: 'copy', length: 24, oldStart: 300 }]);
   });
 
+  it('extends a match backwards when its first window hashes like a later, different window of the old file', () => {
+    // The planner's window hash (FNV-1a over 24 bytes, top 22 bits), written out here to find a collision: the table
+    // then holds the later window, the match is found one byte in, and must be extended back over its first byte.
+    const hashAt = (bytes: Uint8Array, position: number) => {
+      let hash = 0x811c9dc5;
+      for (let index = position; index < position + 24; index += 1) hash = Math.imul(hash ^ (bytes[index] ?? 0), 0x01000193);
+      return (hash >>> 0) >>> 10;
+    };
+    const base = noise(8000, 31);
+    const seen = new Map<number, number>();
+    let pair: [number, number] | undefined;
+    for (let position = 0; position + 24 <= base.length && !pair; position += 1) {
+      const earlier = seen.get(hashAt(base, position));
+      if (earlier !== undefined && position - earlier >= 24 && earlier >= 300) pair = [earlier, position];
+      else seen.set(hashAt(base, position), position);
+    }
+    expect(pair).toBeDefined();
+    const [first] = pair!;
+    const edited = concat(noise(200, 77), base.subarray(first, first + 100), noise(200, 78));
+    expect(planPatch(base, edited)).toContainEqual({ kind: 'copy', length: 100, oldStart: first });
+    expect(applyPatch(base, createPatch(base, edited))).toEqual(edited);
+  });
+
+  it('extends a match forwards to the end of both files', () => {
+    const base = noise(1000);
+    const edited = concat(noise(100, 5), base.subarray(900));
+    expect(planPatch(base, edited)).toContainEqual({ kind: 'copy', length: 100, oldStart: 900 });
+    expect(applyPatch(base, createPatch(base, edited))).toEqual(edited);
+  });
+
   it('extends a match backwards and forwards to its whole length', () => {
     const base = noise(4000);
     const edited = concat(noise(100, 8), base.subarray(1000, 1500), noise(100, 9));
