@@ -1,6 +1,6 @@
 /**
  * The deployed inference module's size: the amd64 Dockerfile's build stage replayed without Docker
- * (bench/docker-replay.ts), then the bytes on disk of what the final stage copies to /app (before the base image),
+ * (replayBuildStage in packages/testkit), then the bytes on disk of what the final stage copies to /app (before the base image),
  * the largest packages listed, and the gzipped tar size as a layer would be pushed (`tar | gzip -6`).
  * Usage: node --conditions=source --import tsx bench/module-size.ts [--json] [--keep (the replayed /app stays in the temp dir)]
  */
@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { replayBuildStage } from './docker-replay.js';
+import { replayBuildStage } from '@edge-ml/testkit';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Md5Schema, Sha256Schema } from './hashes.js';
 import { ModelNameSchema, ModelVersionSchema, PackageFileNameSchema } from './path-segment.js';
+import { DeliveryPathSchema } from './loader-storage.js';
 
 const DownloadUrlSchema = z.url({ protocol: /^https?$/ });
 
@@ -76,7 +77,7 @@ export type UpdateState = z.infer<typeof UpdateStateSchema>;
 export const LoaderUpdateReportSchema = z.object({
   state: UpdateStateSchema,
   /** How the model arrived: a patch against an installed version, or the full package. */
-  path: z.enum(['patch', 'chunks', 'full']).nullish(),
+  path: DeliveryPathSchema.nullish(),
   bytesFetched: z.number().int().nonnegative().nullish(),
   bytesReused: z.number().int().nonnegative().nullish(),
   name: z.string().nullish(),

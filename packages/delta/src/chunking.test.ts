@@ -2,17 +2,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_HASH_BYTES, chunkBytes, chunkKey, decodeChunkList, encodeChunkList, indexChunks, planChunkAssembly, type ChunkList } from './chunking.js';
 import { PatchError } from './patch-error.js';
+import { noise } from '../test/noise.js';
 
-/** Deterministic pseudo-random bytes. */
-function noise(length: number, seed = 1): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let state = seed;
-  for (let index = 0; index < length; index += 1) {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    bytes[index] = state >>> 24;
-  }
-  return bytes;
-}
 
 const AVERAGE = 256;
 // Computed inside each test (not at collection), so that mutation testing attributes the coverage to the tests.

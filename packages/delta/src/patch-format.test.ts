@@ -5,17 +5,8 @@ import { applyPatch, createPatch, DIFF_PIECE_BYTES, readPatchInfo } from './bina
 import { PatchError } from './patch-error.js';
 import { planPatch } from './patch-plan.js';
 import { ByteWriter } from './varint.js';
+import { noise } from '../test/noise.js';
 
-/** Deterministic pseudo-random bytes. */
-function noise(length: number, seed = 1): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let state = seed;
-  for (let index = 0; index < length; index += 1) {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    bytes[index] = state >>> 24;
-  }
-  return bytes;
-}
 
 /** fp32 weights and the same weights nudged by about 1 %, as a fine-tune leaves them. */
 function weights(count: number): { before: Uint8Array; after: Uint8Array } {

@@ -1,23 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@edge-ml/testkit';
+import { freePort, replayBuildStage } from '@edge-ml/testkit';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-/** The build stage's COPY and RUN instructions, continuation lines joined. */
-function buildStage(dockerfile: string): { copies: string[][]; runs: string[] } {
-  const stage = dockerfile.split(/^FROM /m)[1] ?? '';
-  const lines = stage.replace(/\\\n\s*/g, ' ').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
-  return {
-    copies: lines.filter((line) => line.startsWith('COPY ')).map((line) => line.slice(5).split(/\s+/)),
-    runs: lines.filter((line) => line.startsWith('RUN ')).map((line) => line.slice(4)),
-  };
-}
-
 
 /**
  * No Docker engine runs here, so the amd64 build stage is replayed on this (amd64) machine: only what its COPY lines
@@ -26,21 +14,8 @@ function buildStage(dockerfile: string): { copies: string[][]; runs: string[] } 
  */
 describe.each(['inference', 'loader'])('the %s image build, replayed', (module) => {
   it('builds from the COPY-ed context alone and the result starts', async () => {
-    const { copies, runs } = buildStage(await readFile(path.join(root, 'modules', module, 'Dockerfile.amd64'), 'utf8'));
-    const work = await mkdtemp(path.join(tmpdir(), `image-${module}-`));
-    const context = path.join(work, 'src');
-    const out = path.join(work, 'out');
-    await mkdir(context);
-    for (const parts of copies) {
-      const destination = parts[parts.length - 1] ?? './';
-      for (const source of parts.slice(0, -1)) {
-        const target = destination.endsWith('/') ? path.join(context, destination, path.basename(source)) : path.join(context, destination);
-        await cp(path.join(root, source), target, { recursive: true, filter: (file) => !/\/(node_modules|dist)(\/|$)/.test(file) });
-      }
-    }
-    for (const command of runs.filter((command) => !command.startsWith('npm install --global pnpm'))) {
-      execFileSync('sh', ['-c', command.replaceAll('/out', out)], { cwd: context, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', CI: 'true' }, stdio: 'pipe' });
-    }
+    const out = await replayBuildStage(root, path.join('modules', module, 'Dockerfile.amd64'));
+    const work = path.dirname(out);
     const storage = path.join(work, 'storage');
     await mkdir(storage);
     const port = await freePort();

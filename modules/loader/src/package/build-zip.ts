@@ -13,6 +13,11 @@ export interface ZipEntry {
 export function buildZip(entries: ZipEntry[]): Promise<Buffer> {
   const zip = new yazl.ZipFile();
   for (const entry of entries) zip.addBuffer(entry.data, entry.name, { compress: entry.compress ?? false, mtime: new Date(0), ...(entry.mode ? { mode: entry.mode } : {}) });
+  return finishZip(zip);
+}
+
+/** Ends a yazl zip and collects its bytes in memory. */
+export function finishZip(zip: yazl.ZipFile): Promise<Buffer> {
   zip.end();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

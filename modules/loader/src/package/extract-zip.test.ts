@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import yazl from 'yazl';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskFullError, InvalidPackageError } from '../errors.js';
-import { buildZip, type ZipEntry } from './build-zip.js';
+import { buildZip, finishZip, type ZipEntry } from './build-zip.js';
 import { extractZip, unsafeEntryReason } from './extract-zip.js';
 import type { PackageLimits } from './package-limits.js';
 
@@ -88,13 +88,7 @@ function zipWithDirectories(entries: Array<ZipEntry | { directory: string }>): P
     if ('directory' in entry) zip.addEmptyDirectory(entry.directory, { mtime: new Date(0) });
     else zip.addBuffer(entry.data, entry.name, { compress: entry.compress ?? false, mtime: new Date(0) });
   }
-  zip.end();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    zip.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
-    zip.outputStream.on('error', reject);
-  });
+  return finishZip(zip);
 }
 
 const text = (value: string) => Buffer.from(value);

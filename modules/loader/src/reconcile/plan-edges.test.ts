@@ -1,24 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { planSteps, versionsToRemove, type Facts, type VersionFact } from './plan.js';
-import { installedTarget, type DownloadTarget } from './target.js';
+import { installedTarget } from './target.js';
+import { awaitingV2, none, NOW, policy, serving, target, v1, v2, version } from '../../test/plan-facts.js';
 
 // The boundaries and branches plan.test.ts does not reach: exact deadlines, each condition of "already announced",
 // fall-backs that must not go back to the rejected version, and what garbage collection keeps.
-const target: DownloadTarget = { source: 'download', name: 'ssd', version: '2', url: 'https://x/ssd.zip', fileName: 'ssd.zip', sha256: 'a'.repeat(64), key: 'k2' };
-const NOW = 1_000_000;
-const policy = { keepVersions: 2, confirmTimeoutSeconds: 300, confirmResendSeconds: 30 };
-const version = (name: string, v: string, verdict: VersionFact['verdict'] = 'untried', day = Number(v)): VersionFact => ({
-  name,
-  version: v,
-  key: `${name}@${v}#${v.padStart(64, '0')}`,
-  installedAt: `2026-01-${String(day).padStart(2, '0')}T00:00:00Z`,
-  verdict,
-});
-const v1 = version('ssd', '1', 'confirmed');
-const v2 = version('ssd', '2');
-const none: Facts = { nowMs: NOW, policy, versions: [], targetVersion: undefined, verifiedPackage: false, stagingLeftovers: false, failedPermanently: false, targetRejected: false, delta: undefined, announced: undefined, messageSentFor: null, confirmed: undefined, awaiting: undefined, status: undefined };
-const serving: Facts = { ...none, versions: [v1], announced: v1, messageSentFor: v1.key, confirmed: v1 };
-const awaitingV2: Facts = { ...serving, versions: [v1, v2], targetVersion: v2, announced: v2, messageSentFor: v2.key, awaiting: { version: v2, deadlineMs: NOW + 200_000, lastSentAtMs: NOW - 10_000 } };
 const actions = (t: Parameters<typeof planSteps>[0], facts: Facts) => planSteps(t, facts).map((step) => step.action);
 
 describe('planSteps: time', () => {
@@ -60,7 +46,7 @@ describe('planSteps: falling back', () => {
   });
 
   it('gives a rejected pointer without a recorded error the LOADER_REJECTED code', () => {
-    const rejected = version('ssd', '2', 'rejected');
+    const rejected = { ...v2, verdict: 'rejected' as const };
     const [fallBack] = planSteps(undefined, { ...serving, versions: [v1, rejected], announced: rejected, messageSentFor: rejected.key });
     expect(fallBack).toMatchObject({ action: 'fall-back', to: { name: 'ssd', version: '1' }, rejected: { name: 'ssd', version: '2', error: { code: 'LOADER_REJECTED' } } });
   });

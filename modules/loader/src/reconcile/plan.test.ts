@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { applyMergePatch } from '@edge-ml/edge-kit';
 import { CONFIRMATION_TIMEOUT_CODE, planSteps, versionsToRemove, type Facts, type VersionFact } from './plan.js';
-import { installedTarget, type DownloadTarget } from './target.js';
+import { installedTarget } from './target.js';
+import { awaitingV2, none, NOW, policy, serving, target, v1, v2, version } from '../../test/plan-facts.js';
 
-const target: DownloadTarget = { source: 'download', name: 'ssd', version: '2', url: 'https://x/ssd.zip', fileName: 'ssd.zip', sha256: 'a'.repeat(64), key: 'k2' };
-const NOW = 1_000_000;
-const policy = { keepVersions: 2, confirmTimeoutSeconds: 300, confirmResendSeconds: 30 };
-const version = (name: string, v: string, verdict: VersionFact['verdict'] = 'untried', day = Number(v)): VersionFact => ({
-  name,
-  version: v,
-  key: `${name}@${v}#${String(v).padStart(64, '0')}`,
-  installedAt: `2026-01-${String(day).padStart(2, '0')}T00:00:00Z`,
-  verdict,
-  ...(verdict === 'rejected' ? { error: { code: 'MODEL_LOAD_FAILED', message: 'bad' } } : {}),
-});
-const v1 = version('ssd', '1', 'confirmed');
-const v2 = version('ssd', '2');
-const none: Facts = { nowMs: NOW, policy, versions: [], targetVersion: undefined, verifiedPackage: false, stagingLeftovers: false, failedPermanently: false, targetRejected: false, delta: undefined, announced: undefined, messageSentFor: null, confirmed: undefined, awaiting: undefined, status: undefined };
-/** A device serving v1 (confirmed, announced) that is asked for v2. */
-const serving: Facts = { ...none, versions: [v1], announced: v1, messageSentFor: v1.key, confirmed: v1 };
-/** The same device once v2 is installed, announced and awaited. */
-const awaitingV2: Facts = { ...serving, versions: [v1, v2], targetVersion: v2, announced: v2, messageSentFor: v2.key, awaiting: { version: v2, deadlineMs: NOW + 200_000, lastSentAtMs: NOW - 10_000 } };
 const actions = (facts: Partial<Facts>, t: Parameters<typeof planSteps>[0] = target) => planSteps(t, { ...serving, ...facts }).map((step) => step.action);
 
 describe('planSteps: delivery', () => {

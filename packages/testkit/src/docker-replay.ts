@@ -1,7 +1,7 @@
 /**
  * Replays a module's Dockerfile build stage without Docker (none runs here): only what its COPY lines bring is in the
  * context, its RUN lines run as written (but the global pnpm install, which this machine has already), and the
- * result is the directory the final stage copies to /app. Used by bench/module-size.ts.
+ * result is the directory the final stage copies to /app. Used by bench/module-size.ts and the image build test.
  */
 import { execFileSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile } from 'node:fs/promises';
