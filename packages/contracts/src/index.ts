@@ -28,7 +28,10 @@ export {
 } from './model-message.js';
 export {
   DesiredFormReportSchema,
+  DesiredModelEntrySchema,
   DesiredModelSchema,
+  LoaderModelReportSchema,
+  MAX_DESIRED_MODELS,
   desiredFormOf,
   parseLoaderDesired,
   type DesiredFormReport,
@@ -38,7 +41,9 @@ export {
   UpdatePolicySchema,
   UpdateStateSchema,
   type DesiredModel,
+  type DesiredModelEntry,
   type LoaderDesired,
+  type LoaderModelReport,
   type LoaderReported,
   type LoaderUpdateReport,
   type SeedLoaderDesired,
@@ -49,9 +54,11 @@ export {
   ActivationReportSchema,
   ActiveModelReportSchema,
   InferenceReportedSchema,
+  ServedModelReportSchema,
   type ActivationReport,
   type ActiveModelReport,
   type InferenceReported,
+  type ServedModelReport,
 } from './inference-twin.js';
 export {
   BoxSchema,
@@ -125,3 +132,11 @@ export {
   type VerdictRecord,
   type VerifiedPackageRecord,
 } from './loader-storage.js';
+export {
+  SERVING_INDEX,
+  ServingEntrySchema,
+  ServingIndexSchema,
+  servingIndexFromLegacyPointers,
+  type ServingEntry,
+  type ServingIndex,
+} from './serving-index.js';

@@ -31,6 +31,13 @@ export const ActivationReportSchema = z.object({
 });
 export type ActivationReport = z.infer<typeof ActivationReportSchema>;
 
+/** One served model in the inference module's reported `models` map (by name); null for a model no longer served. */
+export const ServedModelReportSchema = z.object({
+  activeModel: ActiveModelReportSchema.nullable(),
+  lastActivation: ActivationReportSchema.nullable(),
+});
+export type ServedModelReport = z.infer<typeof ServedModelReportSchema>;
+
 /** Reported properties of the inference module twin. */
 export const InferenceReportedSchema = z.object({
   activeModel: ActiveModelReportSchema.nullable(),
@@ -40,5 +47,9 @@ export const InferenceReportedSchema = z.object({
   swapCount: z.number().int().nonnegative(),
   /** The last activation attempt, accepted or rejected (null before the first); absent from older modules. */
   lastActivation: ActivationReportSchema.nullable().optional(),
+  /** Every model served, by name (`activeModel` above is the default model's); absent from older modules. */
+  models: z.record(z.string(), ServedModelReportSchema.nullable()).optional(),
+  /** The model /v1/detect serves. */
+  defaultModel: z.string().nullable().optional(),
 });
 export type InferenceReported = z.infer<typeof InferenceReportedSchema>;

@@ -27,6 +27,32 @@ export const DesiredModelSchema = z.object({
 });
 export type DesiredModel = z.infer<typeof DesiredModelSchema>;
 
+/**
+ * One entry of the desired `models` map: a desired model whose name is the entry's key (`name` may be left out; when
+ * present it must equal the key). Setting an entry to null in a patch removes it, as the hub's merge patch does.
+ */
+export const DesiredModelEntrySchema = DesiredModelSchema.extend({ name: ModelNameSchema.optional() });
+export type DesiredModelEntry = z.infer<typeof DesiredModelEntrySchema>;
+
+/** At most this many models in the desired `models` map (a twin document is limited to 32 KB). */
+export const MAX_DESIRED_MODELS = 16;
+
+const DesiredModelsSchema = z
+  .record(ModelNameSchema, DesiredModelEntrySchema.nullable())
+  .transform((entries, context) => {
+    const models: Record<string, DesiredModel> = {};
+    for (const [name, entry] of Object.entries(entries)) {
+      if (entry === null) continue;
+      if (entry.name !== undefined && entry.name !== name) {
+        context.addIssue({ code: 'custom', path: [name, 'name'], message: `must be the entry's key "${name}" (or left out)` });
+        continue;
+      }
+      models[name] = { ...entry, name };
+    }
+    if (Object.keys(models).length > MAX_DESIRED_MODELS) context.addIssue({ code: 'custom', message: `at most ${MAX_DESIRED_MODELS} models` });
+    return models;
+  });
+
 export const UpdatePolicySchema = z.object({
   keepVersions: z.number().int().min(1).max(20).default(2),
   /** Caps the download bandwidth on links shared with telemetry. */
@@ -38,13 +64,20 @@ export const UpdatePolicySchema = z.object({
 });
 export type UpdatePolicy = z.infer<typeof UpdatePolicySchema>;
 
-/** Desired properties of the loader twin, normalised: the rich form wins over the seed's flat form when both are present. */
+/**
+ * Desired properties of the loader twin, normalised. Precedence: the `models` map (several models), then the single
+ * rich `model`, then the seed's flat fields; the forms not followed are reported as ignored (desiredForm).
+ */
 export type LoaderDesired =
+  | { kind: 'models'; models: Record<string, DesiredModel>; defaultModel: string | undefined; policy: UpdatePolicy }
   | { kind: 'rich'; model: DesiredModel; policy: UpdatePolicy }
   | { kind: 'seed'; seed: SeedLoaderDesired; policy: UpdatePolicy }
   | { kind: 'none'; policy: UpdatePolicy };
 
 const LoaderDesiredDocumentSchema = z.looseObject({
+  models: DesiredModelsSchema.nullish(),
+  /** Which entry of `models` `/v1/detect` serves (the inference module's INFERENCE_DEFAULT_MODEL wins over it). */
+  defaultModel: ModelNameSchema.nullish(),
   model: DesiredModelSchema.nullish(),
   policy: UpdatePolicySchema.optional(),
 });
@@ -56,6 +89,7 @@ const LoaderDesiredDocumentSchema = z.looseObject({
 export function parseLoaderDesired(raw: unknown): LoaderDesired {
   const document = LoaderDesiredDocumentSchema.parse(raw);
   const policy = document.policy ?? UpdatePolicySchema.parse({});
+  if (document.models) return { kind: 'models', models: document.models, defaultModel: document.defaultModel ?? undefined, policy };
   if (document.model) return { kind: 'rich', model: document.model, policy };
   const hasSeedField = ['FileName', 'DownloadUrl', 'ContentMD5'].some((key) => document[key] !== undefined && document[key] !== null);
   if (hasSeedField) return { kind: 'seed', seed: SeedLoaderDesiredSchema.parse(document), policy };
@@ -99,19 +133,36 @@ const SEED_FIELDS = ['FileName', 'DownloadUrl', 'ContentMD5'] as const;
  * FileName/DownloadUrl next to a `model` sees why nothing happens.
  */
 export const DesiredFormReportSchema = z.object({
-  followed: z.enum(['rich', 'seed', 'none']),
-  ignored: z.array(z.enum(SEED_FIELDS)),
+  followed: z.enum(['models', 'rich', 'seed', 'none']),
+  ignored: z.array(z.enum([...SEED_FIELDS, 'model'])),
 });
 export type DesiredFormReport = z.infer<typeof DesiredFormReportSchema>;
 
 /** The desired form a document selects (the same precedence as parseLoaderDesired), without validating it. */
 export function desiredFormOf(raw: Record<string, unknown>): DesiredFormReport {
   const present = SEED_FIELDS.filter((key) => raw[key] !== undefined && raw[key] !== null);
-  if (raw.model !== undefined && raw.model !== null) return { followed: 'rich', ignored: present };
+  const hasModel = raw.model !== undefined && raw.model !== null;
+  if (raw.models !== undefined && raw.models !== null) return { followed: 'models', ignored: [...(hasModel ? (['model'] as const) : []), ...present] };
+  if (hasModel) return { followed: 'rich', ignored: present };
   return { followed: present.length > 0 ? 'seed' : 'none', ignored: [] };
 }
 
+/**
+ * One model's entry in the loader's reported `models` map: its update progress (as `modelUpdate` reports the default
+ * model's), its confirmed version and its installed versions. A removed entry is reported `removed` until its grace
+ * period ends (`removeAfter`), then set to null.
+ */
+export const LoaderModelReportSchema = LoaderUpdateReportSchema.extend({
+  state: z.enum([...UpdateStateSchema.options, 'removed']),
+  activeVersion: z.object({ version: z.string(), sha256: Sha256Schema }).nullish(),
+  installedVersions: z.array(z.string()).nullish(),
+  removeAfter: z.iso.datetime().nullish(),
+});
+export type LoaderModelReport = z.infer<typeof LoaderModelReportSchema>;
+
 export const LoaderReportedSchema = z.object({
+  /** Every model of the desired `models` map (or the one model of the other forms), by name; null for one that is gone. */
+  models: z.record(z.string(), LoaderModelReportSchema.nullable()).optional(),
   /** The package file name of the confirmed version (activeModel). */
   LatestAIModelFileName: z.string().optional(),
   /** Not `update`: the SDK merges reported properties into an object whose `update` is its own method. */

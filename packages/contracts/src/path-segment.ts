@@ -4,7 +4,7 @@ import { z } from 'zod';
 const RESERVED_DEVICE_NAME = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
 
 /** Files the model repository keeps in models/, beside the model directories. */
-const REPOSITORY_FILES = new Set(['announced.json', 'confirmed.json']);
+const REPOSITORY_FILES = new Set(['announced.json', 'confirmed.json', 'serving.json']);
 
 /**
  * Why `value` cannot be one segment of a path the loader creates or removes, or undefined when it can. A segment is

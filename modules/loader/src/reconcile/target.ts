@@ -58,8 +58,10 @@ export function seedModelName(fileName: string): string {
 
 export function targetFromDesired(desired: LoaderDesired): DownloadTarget | undefined {
   if (desired.kind === 'none') return undefined;
-  if (desired.kind === 'rich') {
-    const { model } = desired;
+  if (desired.kind === 'models' || desired.kind === 'rich') {
+    // Until the loader reconciles every entry of `models` (#16), it follows the default entry (else the first by name).
+    const model = desired.kind === 'rich' ? desired.model : desired.models[desired.defaultModel ?? Object.keys(desired.models).sort()[0] ?? ''];
+    if (!model) return undefined;
     return {
       source: 'download',
       name: model.name,
