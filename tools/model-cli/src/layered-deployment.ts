@@ -19,11 +19,19 @@ export const LayeredDeploymentSchema = z.strictObject({
 });
 export type LayeredDeployment = z.infer<typeof LayeredDeploymentSchema>;
 
-/** The loader's desired properties as a layered deployment for every device that matches the condition. */
+/**
+ * The loader's desired properties as a layered deployment for every device that matches the condition. Each entry of
+ * the `models` map gets its own path (properties.desired.models.<name>), so that deployments of different entries
+ * combine on a device instead of each replacing the whole map.
+ */
 export function loaderLayeredDeployment(options: { id: string; targetCondition: string; priority: number; desired: Record<string, unknown> }): LayeredDeployment {
   parseLoaderDesired(options.desired);
   const content: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options.desired)) content[`properties.desired.${key}`] = value;
+  for (const [key, value] of Object.entries(options.desired)) {
+    if (key === 'models' && typeof value === 'object' && value !== null) {
+      for (const [name, entry] of Object.entries(value)) content[`properties.desired.models.${name}`] = entry;
+    } else content[`properties.desired.${key}`] = value;
+  }
   return LayeredDeploymentSchema.parse({
     id: options.id,
     content: { modulesContent: { loader: content } },
