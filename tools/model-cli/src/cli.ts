@@ -16,8 +16,9 @@ Commands:
   upload    upload a package to Blob Storage (idempotent)
   sas       make a read-only SAS URL sized for devices that stay offline
   delta     patches from the model files devices hold, and a delta manifest (only the changed bytes cross the link)
-  rollout   set the loader's desired properties: local emulator, one device (az), or a fleet (layered deployment)
-  status    the loader's and inference module's reported properties on the local emulator
+  rollout   set the loader's desired properties: local emulator, one device (az), or a fleet (layered deployment);
+            --models/--remove/--default change one entry of the models map (several models per device)
+  status    the loader's and inference module's reported properties on the local emulator, per model
 
 edge-model <command> --help for its options; edge-model --version prints the version.
 Exit codes: 0 success, 1 failure, 2 usage error.`;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { applyMergePatch, planModelsPatch } from './desired-models.js';
 import { loaderLayeredDeployment } from './layered-deployment.js';
 import { rolloutCommand, withoutNulls } from './commands/rollout-command.js';
 import { expiryFrom } from './commands/sas-command.js';
@@ -91,5 +92,46 @@ describe('the local environment npm start writes', () => {
     expect(localConnectionString(directory, {})).toBe('UseThis;A=b');
     expect(localConnectionString(directory, { AZURE_STORAGE_CONNECTION_STRING: 'mine' })).toBeUndefined();
     expect(localConnectionString(directory, { AZURE_STORAGE_CONNECTION_STRING: '' })).toBeUndefined();
+  });
+});
+
+describe('rollout of one entry of the models map, where the twin is not known (one device, a fleet)', () => {
+  const sha256 = 'c'.repeat(64);
+  const entryArgs = ['--models', '--name', 'yolox', '--version', '1', '--url', 'https://a/yolox-1.zip', '--sha256', sha256];
+
+  it('prints a patch that sets only that entry, and says that a single model on the device would then be ignored', async () => {
+    const lines: string[] = [];
+    await rolloutCommand([...entryArgs, '--default', 'yolox', '--device', 'turbine-12'], (line) => lines.push(line));
+    expect(JSON.parse(lines[0] ?? '')).toEqual({ models: { yolox: { version: '1', url: 'https://a/yolox-1.zip', sha256, sizeBytes: null, md5: null, format: null, delta: null } }, defaultModel: 'yolox' });
+    expect(lines[1]).toMatch(/^# note: the loader follows the models map once it is set/);
+  });
+
+  it('removes an entry with null', async () => {
+    const lines: string[] = [];
+    await rolloutCommand(['--remove', 'ssd', '--device', 'turbine-12'], (line) => lines.push(line));
+    expect(JSON.parse(lines[0] ?? '')).toEqual({ models: { ssd: null } });
+  });
+
+  it('gives each entry its own path in a layered deployment, so deployments of different entries combine', () => {
+    const deployment = loaderLayeredDeployment({ id: 'model-yolox-1', targetCondition: "tags.site='a'", priority: 10, desired: { models: { yolox: { version: '1', url: 'https://a/yolox-1.zip', sha256 } }, defaultModel: 'yolox' } });
+    expect(deployment.content.modulesContent.loader).toEqual({
+      'properties.desired.models.yolox': { version: '1', url: 'https://a/yolox-1.zip', sha256 },
+      'properties.desired.defaultModel': 'yolox',
+    });
+  });
+});
+
+describe('planModelsPatch on a known twin', () => {
+  const ssd = { name: 'ssd', version: '2', url: 'https://a/ssd-2.zip', sha256: 'a'.repeat(64) };
+  const yolox = { version: '1', url: 'https://a/yolox-1.zip', sha256: 'b'.repeat(64) };
+
+  it('keeps the single model as an entry when another is the default', () => {
+    const plan = planModelsPatch({ model: ssd }, { put: { name: 'yolox', entry: yolox }, defaultModel: 'yolox' });
+    expect(plan.patch).toEqual({ models: { yolox, ssd }, model: null, defaultModel: 'yolox' });
+    expect(applyMergePatch({ model: ssd }, plan.patch)).toEqual({ models: { yolox, ssd }, defaultModel: 'yolox' });
+  });
+
+  it('refuses to convert the seed form, which has no SHA-256', () => {
+    expect(() => planModelsPatch({ FileName: 'tiny.zip', DownloadUrl: 'https://a/tiny.zip' }, { put: { name: 'yolox', entry: yolox } })).toThrow(/seed's flat form \(FileName tiny\.zip\)/);
   });
 });
