@@ -31,10 +31,13 @@ export const ActivationReportSchema = z.object({
 });
 export type ActivationReport = z.infer<typeof ActivationReportSchema>;
 
-/** One served model in the inference module's reported `models` map (by name); null for a model no longer served. */
+/**
+ * One served model in the inference module's reported `models` map (by name); null for a model no longer served. The
+ * members are nullish: the hub's merge patch deletes a member sent as null, so a reader finds it absent.
+ */
 export const ServedModelReportSchema = z.object({
-  activeModel: ActiveModelReportSchema.nullable(),
-  lastActivation: ActivationReportSchema.nullable(),
+  activeModel: ActiveModelReportSchema.nullish(),
+  lastActivation: ActivationReportSchema.nullish(),
 });
 export type ServedModelReport = z.infer<typeof ServedModelReportSchema>;
 
