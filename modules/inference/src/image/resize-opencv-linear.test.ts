@@ -3,7 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { resizeOpenCvLinear, type PackedImage, type ResizeTarget } from './resize-opencv-linear.js';
+import { BAND_BYTES } from './resize-linear-simd.js';
+import { resizeOpenCvLinear, type PackedImage, type ResizeKernel, type ResizeTarget } from './resize-opencv-linear.js';
 
 const imagesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../testdata/images');
 
@@ -71,12 +72,12 @@ function random(seed: number): () => number {
   };
 }
 
-function bothWays(source: PackedImage, width: number, height: number, left: number, top: number): { fast: Uint8Array; plain: Uint8Array } {
+function bothWays(source: PackedImage, width: number, height: number, left: number, top: number, kernel: ResizeKernel = 'simd'): { fast: Uint8Array; plain: Uint8Array } {
   const canvasWidth = width + left + 1;
   const size = (top + height + 1) * canvasWidth * source.channels;
   const fast = new Uint8Array(size).fill(114);
   const plain = new Uint8Array(size).fill(114);
-  resizeOpenCvLinear(source, { canvas: fast, canvasWidth, left, top, width, height });
+  resizeOpenCvLinear(source, { canvas: fast, canvasWidth, left, top, width, height }, kernel);
   transcription(source, { canvas: plain, canvasWidth, left, top, width, height });
   return { fast, plain };
 }
@@ -122,7 +123,7 @@ describe('resizeOpenCvLinear reproduces cv2.resize INTER_LINEAR', () => {
     expect(() => resizeOpenCvLinear({ data: Uint8Array.from([1, 2]), width: 2, height: 1, channels: 1 }, { canvas, canvasWidth: 2, left: 1, top: 0, width: 2, height: 2 })).toThrow(RangeError);
   });
 
-  it('gives the same bytes as the plain transcription on 300 random sizes and channel counts, up and down', () => {
+  it.each(['simd', 'javascript'] as const)('gives the same bytes as the plain transcription on 300 random sizes and channel counts, up and down (%s kernel)', (kernel) => {
     const next = random(19);
     for (let trial = 0; trial < 300; trial += 1) {
       const channels = [1, 3, 4][trial % 3] as number;
@@ -131,17 +132,28 @@ describe('resizeOpenCvLinear reproduces cv2.resize INTER_LINEAR', () => {
       const data = Uint8Array.from({ length: sw * sh * channels }, () => Math.floor(next() * 256));
       const width = trial % 10 === 0 ? Math.max(1, sw >> 1) : 1 + Math.floor(next() * 160);
       const height = trial % 10 === 0 ? Math.max(1, sh >> 1) : 1 + Math.floor(next() * 160);
-      const { fast, plain } = bothWays({ data, width: sw, height: sh, channels }, width, height, trial % 4, trial % 3);
+      const { fast, plain } = bothWays({ data, width: sw, height: sh, channels }, width, height, trial % 4, trial % 3, kernel);
       expect(Buffer.from(fast).equals(Buffer.from(plain)), `${sw}x${sh}x${channels} -> ${width}x${height}`).toBe(true);
     }
   });
 
-  it('gives the same bytes as the plain transcription on the photos, twice in a row (the cached plan and reused rows)', async () => {
+  it('gives the same bytes when the source is copied into the SIMD kernel in several bands of rows (large frames)', () => {
+    const next = random(23);
+    // Sources of several band sizes, down and up, with a canvas wider than the image (the row-by-row copy out).
+    for (const [sw, sh, width, height] of [[1600, 700, 416, 182], [1000, 1200, 345, 414], [700, 520, 1403, 1041], [1200, 300, 416, 104]] as const) {
+      expect(sw * sh * 3).toBeGreaterThan(BAND_BYTES);
+      const data = Uint8Array.from({ length: sw * sh * 3 }, () => Math.floor(next() * 256));
+      const { fast, plain } = bothWays({ data, width: sw, height: sh, channels: 3 }, width, height, 2, 1);
+      expect(Buffer.from(fast).equals(Buffer.from(plain)), `${sw}x${sh} -> ${width}x${height}`).toBe(true);
+    }
+  });
+
+  it.each(['simd', 'javascript'] as const)('gives the same bytes as the plain transcription on the photos, twice in a row (the cached plan and reused rows; %s kernel)', async (kernel) => {
     for (const name of ['darknet_person.jpg', 'cat_720p.jpg', 'coco_000000039769_cats.png']) {
       const { data, info } = await sharp(await readFile(path.join(imagesDir, name)), { ignoreIcc: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
       const source = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
       for (const [width, height] of [[416, Math.floor((416 * info.height) / info.width)], [300, 300], [416, Math.floor((416 * info.height) / info.width)], [info.width + 37, info.height + 11]] as const) {
-        const { fast, plain } = bothWays(source, width, height, 0, 0);
+        const { fast, plain } = bothWays(source, width, height, 0, 0, kernel);
         expect(Buffer.from(fast).equals(Buffer.from(plain)), `${name} -> ${width}x${height}`).toBe(true);
       }
     }

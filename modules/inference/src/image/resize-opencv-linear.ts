@@ -11,6 +11,8 @@
  * transcription kept in the test (resize-opencv-linear.test.ts compares them on random sizes and the photos).
  */
 
+import { resizeLinear3Simd, simdAvailable } from './resize-linear-simd.js';
+
 const COEF_BITS = 11;
 const COEF_SCALE = 1 << COEF_BITS;
 
@@ -164,10 +166,14 @@ function horizontalRowAny(data: Uint8Array, rowStart: number, first: Int32Array,
   }
 }
 
-function resizeLinear(source: PackedImage, target: ResizeTarget): void {
+function resizeLinear(source: PackedImage, target: ResizeTarget, kernel: ResizeKernel): void {
   const { data, width: sourceWidth, height: sourceHeight, channels } = source;
   const { canvas, canvasWidth, left, top, width, height } = target;
   const plan = planFor(sourceWidth, sourceHeight, width, height, channels);
+  if (channels === 3 && kernel === 'simd' && simdAvailable()) {
+    resizeLinear3Simd(data, sourceWidth, plan, canvas, canvasWidth, left, top, width, height);
+    return;
+  }
   const rowLength = width * channels;
   if (rowBuffers[0].length < rowLength) rowBuffers = [new Int32Array(rowLength), new Int32Array(rowLength)];
   // The horizontal pass of the last two source rows used, one per buffer by parity: consecutive output rows mostly share them.
@@ -225,8 +231,14 @@ function halve(source: PackedImage, target: ResizeTarget): void {
   }
 }
 
+/**
+ * Which code runs the 3-channel resample: `simd` (default) the WebAssembly kernel (resize-linear-simd.ts) where the
+ * engine has WebAssembly SIMD, `javascript` the loops below (other channel counts always use them). Same bytes.
+ */
+export type ResizeKernel = 'simd' | 'javascript';
+
 /** Resizes `source` to `target.width` × `target.height` and writes it into the canvas at (left, top). */
-export function resizeOpenCvLinear(source: PackedImage, target: ResizeTarget): void {
+export function resizeOpenCvLinear(source: PackedImage, target: ResizeTarget, kernel: ResizeKernel = 'simd'): void {
   const { width: sourceWidth, height: sourceHeight, channels } = source;
   if (source.data.length < sourceWidth * sourceHeight * channels) throw new RangeError('the source buffer is smaller than its dimensions');
   if ((target.top + target.height) * target.canvasWidth * channels > target.canvas.length || target.left + target.width > target.canvasWidth) {
@@ -243,5 +255,5 @@ export function resizeOpenCvLinear(source: PackedImage, target: ResizeTarget): v
   const scaleX = 1 / (target.width / sourceWidth);
   const scaleY = 1 / (target.height / sourceHeight);
   if (scaleX === 2 && scaleY === 2) halve(source, target);
-  else resizeLinear(source, target);
+  else resizeLinear(source, target, kernel);
 }
