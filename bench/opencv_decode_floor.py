@@ -7,7 +7,8 @@ with Debian's python3-opencv (/usr/bin/python3). cv2.setNumThreads(THREADS) firs
 our decode runs; 0 would let OpenCV split the resize across the cores).
 
 Usage: /usr/bin/python3 bench/opencv_decode_floor.py ROUNDS THREADS CANVAS PHOTO...
-Prints one JSON object: {"opencv": version, "threads": n, "photos": {path: {"decode": p50, "resize": p50, "total": p50}}} (ms).
+Prints one JSON object: {"opencv": version, "threads": n, "photos": {path: {"decode": p50, "resize": p50, "total": p50,
+"samples": {"decode": [...], "resize": [...], "total": [...]}}}} (ms; the samples let a caller pool several runs).
 """
 import json
 import sys
@@ -39,6 +40,7 @@ def main():
                 samples['resize'].append((done - decoded) * 1000)
                 samples['total'].append((done - started) * 1000)
         photos[path] = {stage: float(np.median(values)) for stage, values in samples.items()}
+        photos[path]['samples'] = samples
     print(json.dumps({'opencv': cv2.__version__, 'threads': threads, 'photos': photos}))
 
 

@@ -7,10 +7,12 @@
  */
 import { RESIZE_LINEAR_SIMD_WASM } from './resize-linear-simd.wasm.js';
 
-/** Per output column and row: the taps resize-opencv-linear.ts computed (column offsets in bytes, 3 channels). */
+/**
+ * Per output column and row: the taps resize-opencv-linear.ts computed (column offsets in bytes, 3 channels). The
+ * second column tap is always the next pixel here (an edge column's second weight is 0).
+ */
 export interface LinearTaps3 {
   columnFirst: Int32Array;
-  columnSecond: Int32Array;
   columnWeight0: Int32Array;
   columnWeight1: Int32Array;
   rowFirst: Int32Array;
@@ -81,24 +83,30 @@ export function resizeLinear3Simd(
   const rowLength = width * 3;
   const sourceRows = Math.max(2, Math.floor(BAND_BYTES / stride));
   // Layout: the column and row tables, the two row buffers, the output rows, the source band (each 16-aligned).
+  const columns = (width + 3) & ~3;
   const colA = 0;
-  const colB = align(colA + 4 * width);
-  const colW = align(colB + 4 * width);
-  const rowFirst = align(colW + 4 * width);
+  const colW = align(colA + 4 * columns);
+  const rowFirst = align(colW + 12 * columns);
   const rowSecond = align(rowFirst + 4 * height);
   const rowW0 = align(rowSecond + 4 * height);
   const rowW1 = align(rowW0 + 4 * height);
   const buf0 = align(rowW1 + 4 * height);
-  const buf1 = align(buf0 + 4 * rowLength + 64);
-  const out = align(buf1 + 4 * rowLength + 64);
+  const buf1 = align(buf0 + 4 * 3 * columns + 64);
+  const out = align(buf1 + 4 * 3 * columns + 64);
   const band = align(out + rowLength * height + 16);
   const needed = band + sourceRows * stride + 16;
   if (memory.buffer.byteLength < needed) memory.grow(Math.ceil((needed - memory.buffer.byteLength) / PAGE));
   const heap = new Int32Array(memory.buffer);
   heap.set(taps.columnFirst, colA >> 2);
-  heap.set(taps.columnSecond, colB >> 2);
-  const weights = heap.subarray(colW >> 2, (colW >> 2) + width);
-  for (let x = 0; x < width; x += 1) weights[x] = (taps.columnWeight0[x] as number) | ((taps.columnWeight1[x] as number) << 16);
+  heap.fill(0, (colA >> 2) + width, (colA >> 2) + columns);
+  const weights = heap.subarray(colW >> 2, (colW >> 2) + 3 * columns);
+  weights.fill(0, 3 * width);
+  for (let x = 0, w = 0; x < width; x += 1, w += 3) {
+    const packed = (taps.columnWeight0[x] as number) | ((taps.columnWeight1[x] as number) << 16);
+    weights[w] = packed;
+    weights[w + 1] = packed;
+    weights[w + 2] = packed;
+  }
   heap.set(taps.rowFirst, rowFirst >> 2);
   heap.set(taps.rowSecond, rowSecond >> 2);
   heap.set(taps.rowWeight0, rowW0 >> 2);
@@ -112,7 +120,7 @@ export function resizeLinear3Simd(
     while (yEnd < height && (taps.rowSecond[yEnd] as number) - firstRow < sourceRows) yEnd += 1;
     const lastRow = taps.rowSecond[yEnd - 1] as number;
     bytes.set(data.subarray(firstRow * stride, (lastRow + 1) * stride), band);
-    rows(band, firstRow, stride, y, yEnd, width, colA, colB, colW, rowFirst, rowSecond, rowW0, rowW1, buf0, buf1, out);
+    rows(band, firstRow, stride, y, yEnd, width, colA, colW, rowFirst, rowSecond, rowW0, rowW1, buf0, buf1, out);
     y = yEnd;
   }
   if (left === 0 && width === canvasWidth) {

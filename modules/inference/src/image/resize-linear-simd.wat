@@ -4,13 +4,13 @@
 ;; into resize-linear-simd.wasm.ts, which the module loads; a test checks that the two agree.
 ;;
 ;; Memory the caller lays out (byte offsets, 16-aligned):
-;;   colA, colB  i32 per output column: byte offset of the first and second tap's pixel in a source row
-;;   colW        i32 per output column: weight0 | weight1 << 16 (both 0..2048)
+;;   colA        i32 per output column, padded to a multiple of 4: byte offset of the first tap's pixel in a source row
+;;   colW        i32 three times per output column (padded alike): weight0 | weight1 << 16 (both 0..2048)
 ;;   rowFirst, rowSecond  i32 per output row: the two source rows (clamped into the image)
 ;;   rowW0, rowW1         i32 per output row: their weights
 ;;   buf0, buf1  the horizontal pass of the last even and odd source row: width * 3 i32, plus 64 bytes of slack
 ;;   out         the resized rows, width * 3 bytes each, packed, plus 16 bytes of slack
-;;   band        source rows bandFirstRow.. (stride bytes each), plus 4 bytes of slack
+;;   band        source rows bandFirstRow.. (stride bytes each), plus 16 bytes of slack
 (module
   (memory (export "memory") 1)
   (global $even (mut i32) (i32.const -1))
@@ -21,26 +21,45 @@
     (global.set $even (i32.const -1))
     (global.set $odd (i32.const -1)))
 
-  ;; One source row's horizontal pass: out[3x + c] = (src[colA[x] + c] * w0 + src[colB[x] + c] * w1) >> 4.
-  ;; Per pixel: both taps' 4 bytes interleaved into 16-bit lanes (a0 b0 a1 b1 a2 b2 a3 b3), one dot product with
-  ;; (w0 w1 w0 w1 ...), four 32-bit results stored; the fourth is overwritten by the next pixel (or lands in slack).
-  (func $horizontal (param $src i32) (param $width i32) (param $colA i32) (param $colB i32) (param $colW i32) (param $out i32)
+  ;; One source row's horizontal pass: out[3x + c] = (src[colA[x] + c] * w0 + src[colA[x] + 3 + c] * w1) >> 4, four
+  ;; pixels (12 values) per step. The second tap is always the next pixel: where OpenCV clamps a column at an edge its
+  ;; weight is 0, and the byte read past the row (the next row, or slack) is multiplied by 0. Each pixel's 8 bytes
+  ;; from colA[x] hold both taps (a0 a1 a2 b0 b1 b2 . .); shuffles interleave them into 16-bit lanes (a0 b0 a1 b1 ...)
+  ;; and a dot product with (w0 w1 w0 w1 ...) gives four sums. colW holds each pixel's weights three times, in the
+  ;; order of the outputs. The tables are padded to a multiple of 4 pixels (offset 0, weights 0); the up to 3 pixels
+  ;; past the row land in the buffer's slack.
+  (func $horizontal (param $src i32) (param $width i32) (param $colA i32) (param $colW i32) (param $out i32)
     (local $end i32)
-    (local $v v128)
+    (local $p01 v128)
+    (local $p23 v128)
     (local.set $end (i32.add (local.get $colA) (i32.shl (local.get $width) (i32.const 2))))
     (loop $next
-      (local.set $v (v128.load32_zero (i32.add (local.get $src) (i32.load (local.get $colA)))))
-      (local.set $v (v128.load32_lane 1 (i32.add (local.get $src) (i32.load (local.get $colB))) (local.get $v)))
+      (local.set $p01 (v128.load64_zero (i32.add (local.get $src) (i32.load (local.get $colA)))))
+      (local.set $p01 (v128.load64_lane 1 (i32.add (local.get $src) (i32.load offset=4 (local.get $colA))) (local.get $p01)))
+      (local.set $p23 (v128.load64_zero (i32.add (local.get $src) (i32.load offset=8 (local.get $colA)))))
+      (local.set $p23 (v128.load64_lane 1 (i32.add (local.get $src) (i32.load offset=12 (local.get $colA))) (local.get $p23)))
       (v128.store (local.get $out)
         (i32x4.shr_s
           (i32x4.dot_i16x8_s
-            (i8x16.shuffle 0 16 4 16 1 16 5 16 2 16 6 16 3 16 7 16 (local.get $v) (v128.const i32x4 0 0 0 0))
-            (v128.load32_splat (local.get $colW)))
+            (i8x16.shuffle 0 16 3 16 1 16 4 16 2 16 5 16 8 16 11 16 (local.get $p01) (v128.const i32x4 0 0 0 0))
+            (v128.load (local.get $colW)))
           (i32.const 4)))
-      (local.set $out (i32.add (local.get $out) (i32.const 12)))
-      (local.set $colA (i32.add (local.get $colA) (i32.const 4)))
-      (local.set $colB (i32.add (local.get $colB) (i32.const 4)))
-      (local.set $colW (i32.add (local.get $colW) (i32.const 4)))
+      (v128.store offset=16 (local.get $out)
+        (i32x4.shr_s
+          (i32x4.dot_i16x8_s
+            (i16x8.extend_low_i8x16_u
+              (i8x16.shuffle 9 12 10 13 16 19 17 20 0 0 0 0 0 0 0 0 (local.get $p01) (local.get $p23)))
+            (v128.load offset=16 (local.get $colW)))
+          (i32.const 4)))
+      (v128.store offset=32 (local.get $out)
+        (i32x4.shr_s
+          (i32x4.dot_i16x8_s
+            (i8x16.shuffle 2 16 5 16 8 16 11 16 9 16 12 16 10 16 13 16 (local.get $p23) (v128.const i32x4 0 0 0 0))
+            (v128.load offset=32 (local.get $colW)))
+          (i32.const 4)))
+      (local.set $out (i32.add (local.get $out) (i32.const 48)))
+      (local.set $colA (i32.add (local.get $colA) (i32.const 16)))
+      (local.set $colW (i32.add (local.get $colW) (i32.const 48)))
       (br_if $next (i32.lt_u (local.get $colA) (local.get $end)))))
 
   ;; The vertical pass of one output row, 16 bytes at a time (rows hold S >> 4):
@@ -85,7 +104,7 @@
   ;; horizontal pass is kept in buf0 (even rows) or buf1 (odd rows) for the next output row, across calls until begin.
   (func (export "rows")
     (param $band i32) (param $bandFirstRow i32) (param $stride i32) (param $y i32) (param $yEnd i32) (param $width i32)
-    (param $colA i32) (param $colB i32) (param $colW i32)
+    (param $colA i32) (param $colW i32)
     (param $rowFirst i32) (param $rowSecond i32) (param $rowW0 i32) (param $rowW1 i32)
     (param $buf0 i32) (param $buf1 i32) (param $out i32)
     (local $length i32)
@@ -114,7 +133,7 @@
                 (then
                   (call $horizontal
                     (i32.add (local.get $band) (i32.mul (i32.sub (local.get $row) (local.get $bandFirstRow)) (local.get $stride)))
-                    (local.get $width) (local.get $colA) (local.get $colB) (local.get $colW) (local.get $buf1))
+                    (local.get $width) (local.get $colA) (local.get $colW) (local.get $buf1))
                   (global.set $odd (local.get $row))))
               (local.set $tap (local.get $buf1)))
             (else
@@ -122,7 +141,7 @@
                 (then
                   (call $horizontal
                     (i32.add (local.get $band) (i32.mul (i32.sub (local.get $row) (local.get $bandFirstRow)) (local.get $stride)))
-                    (local.get $width) (local.get $colA) (local.get $colB) (local.get $colW) (local.get $buf0))
+                    (local.get $width) (local.get $colA) (local.get $colW) (local.get $buf0))
                   (global.set $even (local.get $row))))
               (local.set $tap (local.get $buf0))))
           (if (i32.eqz (local.get $pass))
