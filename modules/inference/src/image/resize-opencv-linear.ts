@@ -6,9 +6,11 @@
  * does not. An exact 2x shrink is the mean of 2x2 blocks, as OpenCV switches to INTER_AREA there.
  *
  * Written for speed as OpenCV is: integer arithmetic only, the taps of a geometry computed once and kept for the next
- * request of the same size (a camera sends one size), the two horizontally resampled rows kept in typed arrays that
- * are reused across calls, and loops specialised for 3 channels. Every output byte is the same as the plain
- * transcription kept in the test (resize-opencv-linear.test.ts compares them on random sizes and the photos).
+ * request of the same size (a camera sends one size), and 3-channel images (every decoded photo) resampled by a
+ * WebAssembly SIMD kernel (resize-linear-simd.ts; 0.14 against ~2.7 ms for these loops on the 640x424 photo). The
+ * JavaScript loops below serve other channel counts and `kernel: 'javascript'`, with the two horizontally resampled
+ * rows kept in typed arrays reused across calls. Every output byte of both is the same as the plain transcription
+ * kept in the test (resize-opencv-linear.test.ts compares them on random sizes, large frames and the photos).
  */
 
 import { resizeLinear3Simd, simdAvailable } from './resize-linear-simd.js';
