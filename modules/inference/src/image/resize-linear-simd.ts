@@ -81,7 +81,8 @@ export function resizeLinear3Simd(
   const { memory, begin, rows } = kernel;
   const stride = sourceWidth * 3;
   const rowLength = width * 3;
-  const sourceRows = Math.max(2, Math.floor(BAND_BYTES / stride));
+  const rowsUsed = (taps.rowSecond[height - 1] as number) - (taps.rowFirst[0] as number) + 1;
+  const sourceRows = Math.max(2, Math.min(rowsUsed, Math.floor(BAND_BYTES / stride)));
   // Layout: the column and row tables, the two row buffers, the output rows, the source band (each 16-aligned).
   const columns = (width + 3) & ~3;
   const colA = 0;
