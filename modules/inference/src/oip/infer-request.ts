@@ -77,7 +77,9 @@ function binaryRegions(inputs: readonly OipRequestInput[], binary: Buffer): (Buf
 function decodeInput(input: OipRequestInput, region: Buffer | undefined, maxElements: number): DecodedInput {
   // Binary data of a fixed-size type is checked against its byte size below, which says more than an element bound.
   const fixedSizeBinary = region !== undefined && input.datatype !== 'BYTES';
-  const count = declaredElementCount(input.name, input.shape, fixedSizeBinary ? Number.MAX_SAFE_INTEGER : maxElements);
+  const count = fixedSizeBinary
+    ? declaredElementCount(input.name, input.shape, Number.MAX_SAFE_INTEGER, 'any tensor can hold')
+    : declaredElementCount(input.name, input.shape, maxElements, `this request's ${maxElements} bytes can carry${input.data ? ` (its data has ${input.data.length} entries)` : ''}`);
   if (input.datatype === 'BYTES') {
     const base64 = input.parameters?.content_type === 'base64';
     const elements = region ? decodeBinaryBytes(input.name, count, region) : decodeJsonBytes(input.name, input.shape, input.data ?? [], base64);

@@ -25,13 +25,11 @@ export function tensorDTypeOf(datatype: OipDatatype): Exclude<TensorDType, 'unkn
  * The element count of a declared shape, or a 400 when it exceeds `maxElements` (what the request can carry): checked
  * before anything is allocated, so that a shape of [1e9, 1e9] costs nothing.
  */
-export function declaredElementCount(name: string, shape: readonly number[], maxElements: number): number {
+export function declaredElementCount(name: string, shape: readonly number[], maxElements: number, limit: string): number {
   let count = 1;
   for (const dimension of shape) {
     count *= dimension;
-    if (count > maxElements) {
-      throw new OipRequestError('OIP_TENSOR_DATA_INVALID', `input "${name}" declares shape [${shape.join(', ')}], more elements than a request of this size can carry (${maxElements})`);
-    }
+    if (count > maxElements) throw new OipRequestError('OIP_TENSOR_DATA_INVALID', `input "${name}" declares shape [${shape.join(', ')}]: more elements than ${limit}`);
   }
   return count;
 }

@@ -75,14 +75,15 @@ export async function oipRoutes(app: FastifyInstance, options: OipRoutesOptions)
     return { manager, model };
   };
 
-  app.get('/', {
-    schema: {
-      operationId: 'getOipServerMetadata',
-      summary: 'Open Inference Protocol: server metadata (name, version, extensions)',
-      tags: ['open inference protocol'],
-      response: { 200: responseSchema(OipServerMetadataSchema, 'The server'), 500: errors[500] },
-    },
-  }, async () => server);
+  const serverMetadataSchema = {
+    operationId: 'getOipServerMetadata',
+    summary: 'Open Inference Protocol: server metadata (name, version, extensions)',
+    tags: ['open inference protocol'],
+    response: { 200: responseSchema(OipServerMetadataSchema, 'The server'), 500: errors[500] },
+  };
+  app.get('/', { prefixTrailingSlash: 'no-slash', schema: serverMetadataSchema }, async () => server);
+  // The protocol's YAML spells the route /v2/: answered too, documented once.
+  app.get('/', { prefixTrailingSlash: 'slash', schema: { ...serverMetadataSchema, operationId: 'getOipServerMetadataSlash', hide: true } }, async () => server);
 
   app.get('/health/live', {
     schema: {
