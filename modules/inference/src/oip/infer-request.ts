@@ -12,6 +12,7 @@ export type DecodedInput =
   | { kind: 'bytes'; name: string; shape: number[]; elements: Buffer[] };
 
 export interface ParsedInferRequest {
+  /** The request's JSON object without its inputs' `data`, which `inputs` holds decoded: a request in flight keeps only its tensors. */
   request: OipInferenceRequest;
   inputs: DecodedInput[];
 }
@@ -110,5 +111,5 @@ export function parseInferBody(body: Buffer, headerLength: string | string[] | u
   const request = parseInferenceRequest(parseJson(json));
   const regions = binaryRegions(request.inputs, binary);
   const inputs = request.inputs.map((input, index) => decodeInput(input, regions[index], Math.max(1, body.length)));
-  return { request, inputs };
+  return { request: { ...request, inputs: request.inputs.map(({ data: _data, ...input }) => input) }, inputs };
 }

@@ -148,6 +148,8 @@ export async function oipRoutes(app: FastifyInstance, options: OipRoutesOptions)
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { manager } = servedModel(request.params);
     const parsed = parseInferBody(request.body as Buffer, request.headers[INFERENCE_HEADER_CONTENT_LENGTH]);
+    // Decoded tensors are copies: the body can go while the request waits for a worker (an image input still views it).
+    request.body = undefined;
     const plan = planInference(parsed);
     const id = parsed.request.id === undefined ? {} : { id: parsed.request.id };
     let encoded: EncodedResponse;
