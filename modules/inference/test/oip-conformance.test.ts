@@ -298,6 +298,8 @@ describe('Open Inference Protocol REST, YOLOX (ONNX Runtime)', () => {
 
     it('not JSON, no inputs, an unknown datatype, a BYTES input that is not one image, a bad image', async () => {
       await expectError(await post('{"inputs": ['), 400, 'OIP_JSON_INVALID');
+      await expectError(await post(''), 400, 'OIP_JSON_INVALID');
+      await expectError(await fetch(`${origin}/v2/models/yolox/infer`, { method: 'POST' }), 400, 'OIP_JSON_INVALID');
       await expectError(await post(JSON.stringify({ inputs: [] })), 400, 'OIP_REQUEST_INVALID');
       expect(await expectError(await post(JSON.stringify({ inputs: [{ name: 'images', shape: [1], datatype: 'FP8', data: [1] }] })), 400, 'OIP_REQUEST_INVALID')).toContain('datatype');
       await expectError(await post(JSON.stringify({ inputs: [{ name: 'image', shape: [2], datatype: 'BYTES', data: ['a', 'b'] }] })), 400, 'OIP_IMAGE_INPUT_INVALID');

@@ -147,7 +147,9 @@ export async function oipRoutes(app: FastifyInstance, options: OipRoutesOptions)
   });
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { manager } = servedModel(request.params);
-    const parsed = parseInferBody(request.body as Buffer, request.headers[INFERENCE_HEADER_CONTENT_LENGTH]);
+    // No body at all (no Content-Type, no length) reaches here unparsed: it is an empty request.
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const parsed = parseInferBody(body, request.headers[INFERENCE_HEADER_CONTENT_LENGTH]);
     // Decoded tensors are copies: the body can go while the request waits for a worker (an image input still views it).
     request.body = undefined;
     const plan = planInference(parsed);
