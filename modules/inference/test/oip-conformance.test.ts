@@ -64,6 +64,18 @@ async function expectError(response: Response, status: number, code: string, val
 }
 
 describe('the schema validator of the conformance test', () => {
+  it("holds every component of the protocol's YAML, and only the three the text adds besides", async () => {
+    const spec = path.join(import.meta.dirname, '..', 'src', 'oip', 'spec');
+    const yaml = await readFile(path.join(spec, 'open_inference_rest.yaml'), 'utf8');
+    const fromYaml = [...yaml.slice(yaml.indexOf('\ncomponents:\n  schemas:\n')).matchAll(/^ {4}(\w+):$/gm)].map(([, name]) => name);
+    const json = JSON.parse(await readFile(path.join(spec, 'open-inference-rest.schema.json'), 'utf8')) as { components: { schemas: Record<string, { 'x-source'?: string }> } };
+    const fromText = Object.entries(json.components.schemas).filter(([, schema]) => schema['x-source']).map(([name]) => name);
+    expect(fromYaml.length).toBe(13);
+    expect(Object.keys(json.components.schemas)).toEqual([...fromYaml, ...fromText]);
+    expect(fromText).toEqual(['live_server_response', 'ready_server_response', 'ready_model_response']);
+  });
+
+
   it('refuses what the protocol refuses: a response without model_name, an input without data, a binary input with data', () => {
     expect(schemas.oip('inference_response')({ outputs: [] })).toBe(false);
     expect(schemas.oip('inference_request')({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32' }] })).toBe(false);
