@@ -118,7 +118,11 @@ describe('the served OpenAPI document', () => {
   it('names every operation with a unique operationId and declares a 500 for each', () => {
     const operations = operationsOf(document);
     expect(operations.map(({ method, route }) => `${method} ${route}`).sort()).toEqual(
-      ['get /health/live', 'get /health/ready', 'get /metrics', 'get /openapi.json', 'get /v1/models', 'post /score', 'post /v1/detect'],
+      [
+        'get /health/live', 'get /health/ready', 'get /metrics', 'get /openapi.json', 'get /v1/models', 'get /v2', 'get /v2/health/live', 'get /v2/health/ready',
+        'get /v2/models/{name}', 'get /v2/models/{name}/ready', 'get /v2/models/{name}/versions/{version}', 'get /v2/models/{name}/versions/{version}/ready',
+        'post /score', 'post /v1/detect', 'post /v2/models/{name}/infer', 'post /v2/models/{name}/versions/{version}/infer',
+      ],
     );
     const ids = operations.map(({ operation }) => operation.operationId);
     expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
@@ -126,12 +130,23 @@ describe('the served OpenAPI document', () => {
     for (const { operation } of operations) expect(Object.keys(operation.responses)).toContain('500');
   });
 
-  it('declares the image body of every POST: raw image types and a form with one file', () => {
-    for (const { route, method, operation } of operationsOf(document).filter(({ method }) => method === 'post')) {
+  it('declares the image body of every POST outside the Open Inference Protocol: raw image types and a form with one file', () => {
+    for (const { route, method, operation } of operationsOf(document).filter(({ method, route }) => method === 'post' && !route.startsWith('/v2/'))) {
       expect(Object.keys(operation.requestBody?.content ?? {}), `${method} ${route}`).toEqual(expect.arrayContaining(IMAGE_BODY_TYPES));
       expect(operation.requestBody?.content['image/jpeg']?.schema).toEqual({ type: 'string', format: 'binary' });
       expect(operation.requestBody?.content['multipart/form-data']?.schema).toMatchObject({ type: 'object', required: ['image'] });
       expect(Object.keys(operation.responses).sort()).toEqual(['200', '400', '408', '413', '415', '500', '503']);
+    }
+  });
+
+  it('declares the Open Inference Protocol infer body as JSON or JSON followed by binary tensors, its errors in the protocol shape', () => {
+    for (const route of ['/v2/models/{name}/infer', '/v2/models/{name}/versions/{version}/infer']) {
+      const infer = document.paths[route]?.post as Operation & { responses: Record<string, { content: Record<string, { schema: { required?: string[] } }> }> };
+      expect(Object.keys(infer.requestBody?.content ?? {}).sort()).toEqual(['application/json', 'application/octet-stream']);
+      expect(infer.requestBody?.content['application/json']?.schema).toMatchObject({ type: 'object', required: ['inputs'] });
+      expect(Object.keys(infer.responses).sort()).toEqual(['200', '400', '404', '408', '413', '500', '503']);
+      expect(Object.keys(infer.responses['200']?.content ?? {}).sort()).toEqual(['application/json', 'application/octet-stream']);
+      expect(infer.responses['400']?.content['application/json']?.schema.required).toEqual(['error', 'code']);
     }
   });
 

@@ -13,6 +13,7 @@ import { IMAGE_CONTENT_TYPES, MULTIPART_FIELD_LIMITS, MULTIPART_OVERHEAD_BYTES, 
 import { commonErrorResponses, openApiDocumentResponse, validateWithContract } from './schemas.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { detectRoutes } from './routes/detect-routes.js';
+import { oipRoutes } from './routes/oip-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
 
 const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
@@ -98,6 +99,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'inference', description: 'Detections for one image' },
         { name: 'models', description: 'The served model and its activations' },
         { name: 'health', description: 'Liveness, readiness, metrics and this document' },
+        { name: 'open inference protocol', description: 'The Open Inference Protocol (KServe v2) REST API: raw tensors or an image, JSON or binary tensor data' },
       ],
     },
   });
@@ -113,6 +115,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     seedScoreThreshold: options.seedScoreThreshold,
     imageRequests,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
+  });
+  // One manager today, serving its active model under that model's name; the registry of #16 gives one per name.
+  const servedNames = () => (options.manager.active ? [options.manager.active.name] : []);
+  await app.register(oipRoutes, {
+    prefix: '/v2',
+    resolve: (name) => (servedNames().includes(name) ? options.manager : undefined),
+    names: servedNames,
+    metrics: options.metrics,
+    imageRequests,
+    maxBodyBytes: options.maxBodyBytes,
+    outsideMessage,
   });
   await app.register(statusRoutes, { state: options.state, metrics: options.metrics, outside: (value) => rewriteStrings(value, outsideMessage) });
   if (options.console) await app.register(consoleRoutes);

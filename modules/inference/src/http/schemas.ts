@@ -82,6 +82,16 @@ export function imageBody(imageTypes: readonly string[]): { content: Record<stri
   return { content };
 }
 
+/**
+ * A body the handler parses itself from its bytes (the parser hands over a Buffer), documented as JSON by `jsonContract`
+ * and as raw bytes (application/octet-stream).
+ */
+export function bytesBody(jsonContract: z.ZodType): { content: Record<string, { schema: JsonSchema }> } {
+  const json = openApiSchema(jsonContract, 'input');
+  contractOf.set(json, z.instanceof(Buffer));
+  return { content: { 'application/json': { schema: json }, 'application/octet-stream': { schema: BINARY_BODY } } };
+}
+
 export class InvalidRequestError extends EdgeError {
   readonly code = 'INVALID_REQUEST';
   readonly statusCode = 400;

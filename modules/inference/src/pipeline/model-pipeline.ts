@@ -111,6 +111,11 @@ export class ModelPipeline {
     return { ...decoded, timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2 } };
   }
 
+  /** The runtime's raw outputs for tensors already in the model's input order, shape and type (the OIP raw-tensor path). */
+  runTensors(inputs: Tensor[]): Promise<Tensor[]> {
+    return this.runtime.run(inputs);
+  }
+
   async dispose(): Promise<void> {
     await this.runtime.dispose();
   }

@@ -3,12 +3,14 @@ import type { DetectionResult, ModelAnnouncement, ModelFamily, ModelFormat } fro
 import type { Logger } from '@edge-ml/edge-kit';
 import type { DecodeOptions } from '../image/decode-image.js';
 import type { ModelSpec } from '../pipeline/model-spec.js';
+import type { ModelSignature } from '../pipeline/signature.js';
+import { orderTensorInputs, selectOutputs, type NamedTensor } from '../pipeline/tensor-inputs.js';
 import type { RuntimeOptions } from '../runtimes/model-runtime.js';
 import { serializeError } from '../worker/protocol.js';
 import type { WorkerPool } from '../worker/worker-pool.js';
 import { describeFindings, missingLabels } from './acceptance.js';
 import { readAcceptanceSamples, readModelFiles, type LoadedSample } from './model-files.js';
-import { AcceptanceFailedError, NoModelError } from './serving-errors.js';
+import { AcceptanceFailedError, ModelVersionNotServedError, NoModelError } from './serving-errors.js';
 
 export interface ActiveModel {
   id: string;
@@ -20,11 +22,26 @@ export interface ActiveModel {
   sha256: string;
   modelPath: string;
   spec: ModelSpec;
+  /** The runtime's inputs and outputs: names, element types and shapes. */
+  signature: ModelSignature;
   activatedAt: string;
   loadMs: number;
   warmupMs: number;
   /** Acceptance samples run and passed before it served; absent when its package has none. */
   acceptance?: { samples: number; passed: number };
+}
+
+/** What the model's runtime returned for a client's tensors, with the model that ran them. */
+export interface TensorInferenceResult {
+  model: { name: string; version: string; format: ModelFormat; family: ModelFamily };
+  /** The outputs asked for, in the order asked, or every output in the model's order. */
+  outputs: NamedTensor[];
+  timings: { queueMs: number; inferenceMs: number; totalMs: number };
+}
+
+/** Which model a request may be answered by: a request for a version that does not serve is refused, never redirected. */
+export interface ServedVersionOption {
+  version?: string;
 }
 
 export type ActivationOutcome =
@@ -83,11 +100,9 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
   }
 
   /** Decodes, runs and decodes outputs with the model active at arrival; a swap meanwhile does not affect this request. */
-  async detect(image: Buffer, options: { scoreThreshold?: number } = {}): Promise<DetectionResult> {
-    const model = this.current;
-    if (!model) throw new NoModelError();
+  async detect(image: Buffer, options: { scoreThreshold?: number } & ServedVersionOption = {}): Promise<DetectionResult> {
+    const model = this.pinActive(options);
     const started = performance.now();
-    this.pins.set(model.id, (this.pins.get(model.id) ?? 0) + 1);
     try {
       // The worker decodes and infers: no hand-off between the two, and the event loop only moves bytes.
       const result = await this.options.pool.detect(model.id, image, this.options.decode, options.scoreThreshold);
@@ -101,6 +116,42 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     } finally {
       this.unpin(model.id);
     }
+  }
+
+  /**
+   * Runs the runtime of the model active at arrival on the client's own tensors (already preprocessed) and returns its
+   * raw outputs, named; pinned like `detect`, so a swap meanwhile cannot free the model under it.
+   */
+  async inferTensors(inputs: readonly NamedTensor[], options: { outputs?: readonly string[] } & ServedVersionOption = {}): Promise<TensorInferenceResult> {
+    const model = this.pinActive(options);
+    const started = performance.now();
+    try {
+      const ordered = orderTensorInputs(model.signature, inputs);
+      const selected = selectOutputs(model.signature, options.outputs);
+      const result = await this.options.pool.inferTensors(model.id, ordered);
+      const outputs = selected.map((index): NamedTensor => {
+        const info = model.signature.outputs[index];
+        const tensor = result.outputs[index];
+        if (!info || !tensor) throw new Error(`the runtime returned ${result.outputs.length} outputs; the signature has ${model.signature.outputs.length}`);
+        return { name: info.name, dtype: info.dtype, data: tensor.data, shape: tensor.shape };
+      });
+      return {
+        model: { name: model.name, version: model.version, format: model.format, family: model.family },
+        outputs,
+        timings: { queueMs: result.queueMs, inferenceMs: result.inferenceMs, totalMs: performance.now() - started },
+      };
+    } finally {
+      this.unpin(model.id);
+    }
+  }
+
+  /** The active model, pinned until `unpin`; refused when none serves or another version than the one asked for does. */
+  private pinActive(options: ServedVersionOption): ActiveModel {
+    const model = this.current;
+    if (!model) throw new NoModelError();
+    if (options.version !== undefined && options.version !== model.version) throw new ModelVersionNotServedError(model.name, options.version, model.version);
+    this.pins.set(model.id, (this.pins.get(model.id) ?? 0) + 1);
+    return model;
   }
 
   /** Waits for any activation in progress, then unloads the active model. */
@@ -167,6 +218,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         sha256: files.sha256,
         modelPath: announcement.modelPath,
         spec: info.spec,
+        signature: info.signature,
         activatedAt: new Date().toISOString(),
         loadMs: info.loadMs,
         warmupMs: info.warmupMs,

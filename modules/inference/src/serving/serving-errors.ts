@@ -16,6 +16,15 @@ export class NoModelError extends ServingError {
   }
 }
 
+/** A request for a version of a model other than the one serving. Maps to HTTP 404. */
+export class ModelVersionNotServedError extends ServingError {
+  readonly code = 'MODEL_VERSION_NOT_SERVED';
+  readonly statusCode = 404;
+  constructor(name: string, requested: string, serving: string) {
+    super(`model "${name}" serves version "${serving}", not "${requested}"`);
+  }
+}
+
 export class PathOutsideStorageError extends ServingError {
   readonly code = 'MODEL_PATH_OUTSIDE_STORAGE';
   readonly statusCode = 400;

@@ -38,6 +38,14 @@ async function handle(request: WorkerRequest): Promise<void> {
         reply({ type: 'detected', requestId: request.requestId, result: { ...result, workerWaitMs, decodeMs, image: { width: frame.geometry.originalWidth, height: frame.geometry.originalHeight } } });
         return;
       }
+      case 'infer-tensors': {
+        const pipeline = loadedModel(request.modelId);
+        const workerWaitMs = Math.max(0, wallClockMs() - request.sentAt);
+        const started = performance.now();
+        const outputs = await pipeline.runTensors(request.inputs);
+        reply({ type: 'inferred', requestId: request.requestId, result: { outputs, workerWaitMs, inferenceMs: performance.now() - started } });
+        return;
+      }
       case 'unload': {
         const pipeline = models.get(request.modelId);
         models.delete(request.modelId);

@@ -1,13 +1,15 @@
 import type { DecodeOptions } from '../image/decode-image.js';
 import type { LoadModelRequest, PipelineResult } from '../pipeline/model-pipeline.js';
 import type { ModelSpec } from '../pipeline/model-spec.js';
-import type { ModelSignature } from '../pipeline/signature.js';
+import type { ModelSignature, Tensor } from '../pipeline/signature.js';
 import type { ExecutionProviders } from '../runtimes/model-runtime.js';
 
 export type WorkerRequest =
   | { type: 'load'; requestId: number; modelId: string; load: LoadModelRequest }
   /** Decode the image bytes in the worker, then infer: one thread, no hand-off between decode and inference. */
   | { type: 'detect'; requestId: number; modelId: string; image: Uint8Array; decode: DecodeOptions; scoreThreshold?: number; sentAt: number }
+  /** Run the model's runtime on tensors the client prepared, in the model's input order: no decoding, no post-processing. */
+  | { type: 'infer-tensors'; requestId: number; modelId: string; inputs: Tensor[]; sentAt: number }
   | { type: 'unload'; requestId: number; modelId: string };
 
 /** Wall-clock milliseconds comparable across threads (each thread's performance.now() has its own origin). */
@@ -44,10 +46,18 @@ export interface DetectedResult extends PipelineResult {
   image: { width: number; height: number };
 }
 
+/** The runtime's outputs for given tensors, in the model's output order. */
+export interface InferredTensors {
+  outputs: Tensor[];
+  workerWaitMs: number;
+  inferenceMs: number;
+}
+
 export type WorkerResponse =
   | { type: 'ready' }
   | { type: 'loaded'; requestId: number; info: LoadedModelInfo }
   | { type: 'detected'; requestId: number; result: DetectedResult }
+  | { type: 'inferred'; requestId: number; result: InferredTensors }
   | { type: 'unloaded'; requestId: number }
   | { type: 'failed'; requestId: number; error: SerializedError };
 

@@ -2,7 +2,8 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from '@edge-ml/edge-kit';
 import type { DecodeOptions } from '../image/decode-image.js';
 import type { LoadModelRequest } from '../pipeline/model-pipeline.js';
-import { wallClockMs, type DetectedResult, type LoadedModelInfo, type WorkerCall, type WorkerResponse } from './protocol.js';
+import type { Tensor } from '../pipeline/signature.js';
+import { wallClockMs, type DetectedResult, type InferredTensors, type LoadedModelInfo, type WorkerCall, type WorkerResponse } from './protocol.js';
 import { spawnInferenceWorker } from './spawn-worker.js';
 import { OverloadedError, WorkerTaskError } from './worker-errors.js';
 
@@ -21,19 +22,17 @@ export interface WorkerPoolOptions {
 }
 
 export type DetectResult = DetectedResult & { queueMs: number };
+export type TensorResult = InferredTensors & { queueMs: number };
 
 interface PendingCall {
   resolve: (response: WorkerResponse) => void;
   reject: (error: Error) => void;
 }
 
+/** A request waiting for a worker: `send` runs it on the worker it is given, with the time it waited in the queue. */
 interface Job {
-  modelId: string;
-  image: Uint8Array;
-  decode: DecodeOptions;
-  scoreThreshold: number | undefined;
   enqueuedAt: number;
-  resolve: (result: DetectResult) => void;
+  send: (worker: PoolWorker, queueMs: number) => Promise<void>;
   reject: (error: Error) => void;
 }
 
@@ -44,6 +43,12 @@ function sendable(image: Uint8Array): { bytes: Uint8Array; transfer: ArrayBuffer
   // A pooled Buffer shares its ArrayBuffer with others: cloning the view would copy all of it.
   const copy = image.slice();
   return { bytes: copy, transfer: [copy.buffer as ArrayBuffer] };
+}
+
+/** The same elements as `like`, over `bytes` (a copy of its bytes that owns its buffer). */
+function retyped(like: Tensor['data'], bytes: Uint8Array): Tensor['data'] {
+  const Constructor = like.constructor as new (buffer: ArrayBuffer) => Tensor['data'];
+  return new Constructor(bytes.buffer as ArrayBuffer);
 }
 
 class PoolWorker {
@@ -163,13 +168,37 @@ export class WorkerPool {
    * `exemptFromQueueLimit` is for the module's own work (acceptance samples), which load must not refuse.
    */
   detect(modelId: string, image: Uint8Array, decode: DecodeOptions, scoreThreshold?: number, options: { exemptFromQueueLimit?: boolean } = {}): Promise<DetectResult> {
+    return this.enqueue(options, async (worker, queueMs) => {
+      const { bytes, transfer } = sendable(image);
+      const threshold = scoreThreshold === undefined ? {} : { scoreThreshold };
+      const response = await worker.call({ type: 'detect', modelId, image: bytes, decode, ...threshold, sentAt: wallClockMs() }, transfer);
+      if (response.type !== 'detected') throw new Error(`unexpected worker response ${response.type}`);
+      // Queueing is the pool's queue plus the wait inside the worker behind the request it was running.
+      return { ...response.result, queueMs: queueMs + response.result.workerWaitMs };
+    });
+  }
+
+  /** Runs a model's runtime on tensors in its input order, in a worker, under the same queue limit as `detect`. */
+  inferTensors(modelId: string, inputs: Tensor[]): Promise<TensorResult> {
+    return this.enqueue({}, async (worker, queueMs) => {
+      const sent = inputs.map((input) => ({ input, ...sendable(new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.byteLength)) }));
+      // As with images: the caller's tensors are cloned, never detached; a view into a larger buffer is cut out first.
+      const tensors = sent.map(({ input, bytes, transfer }) => (transfer.length === 0 ? input : { shape: input.shape, data: retyped(input.data, bytes) }));
+      const response = await worker.call({ type: 'infer-tensors', modelId, inputs: tensors, sentAt: wallClockMs() }, sent.flatMap(({ transfer }) => transfer));
+      if (response.type !== 'inferred') throw new Error(`unexpected worker response ${response.type}`);
+      return { ...response.result, queueMs: queueMs + response.result.workerWaitMs };
+    });
+  }
+
+  /** Queues work for the next free worker; refused with OverloadedError when every worker is busy and the queue full. */
+  private enqueue<T>(options: { exemptFromQueueLimit?: boolean }, send: (worker: PoolWorker, queueMs: number) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the worker pool is closed'));
     const roomNow = this.workers.some((worker) => worker.hasRoom(this.jobsPerWorker));
     if (!roomNow && !options.exemptFromQueueLimit && this.queue.length >= this.options.maxQueue) {
       return Promise.reject(new OverloadedError(1, this.queue.length));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ modelId, image, decode, scoreThreshold, enqueuedAt: performance.now(), resolve, reject });
+      this.queue.push({ enqueuedAt: performance.now(), send: async (worker, queueMs) => resolve(await send(worker, queueMs)), reject });
       this.dispatch();
     });
   }
@@ -197,12 +226,7 @@ export class WorkerPool {
     const queueMs = performance.now() - job.enqueuedAt;
     try {
       await worker.ready;
-      const { bytes, transfer } = sendable(job.image);
-      const threshold = job.scoreThreshold === undefined ? {} : { scoreThreshold: job.scoreThreshold };
-      const response = await worker.call({ type: 'detect', modelId: job.modelId, image: bytes, decode: job.decode, ...threshold, sentAt: wallClockMs() }, transfer);
-      if (response.type !== 'detected') throw new Error(`unexpected worker response ${response.type}`);
-      // Queueing is the pool's queue plus the wait inside the worker behind the request it was running.
-      job.resolve({ ...response.result, queueMs: queueMs + response.result.workerWaitMs });
+      await job.send(worker, queueMs);
     } catch (error) {
       job.reject(error instanceof Error ? error : new Error(String(error)));
     } finally {
