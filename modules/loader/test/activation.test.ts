@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -190,6 +190,44 @@ describe('version policy per model name', () => {
     edge.answer = () => ({ outcome: 'accepted' });
     await desire(4, { keepVersions: 1 });
     expect((await readdir(path.join(storage, 'models', 'ssd'))).sort()).toEqual(['2', '4']);
+  });
+});
+
+describe('a last-known-good lost from disk', () => {
+  /** v1 and v2 confirmed (v2 the last-known-good), v3 rejected: the device serves v2, then v2's folder disappears. */
+  async function loseV2() {
+    for (const index of [1, 2]) await desire(index, { keepVersions: 5 });
+    edge.answer = rejectVersion('3');
+    await desire(3, { keepVersions: 5 });
+    expect((await pointer(CONFIRMED_MODEL_POINTER))?.version).toBe('2');
+    await rm(path.join(storage, 'models', 'ssd', '2'), { recursive: true });
+    return (await pointer(ANNOUNCED_MODEL_POINTER))!;
+  }
+
+  it('falls back to the newest earlier confirmed version when the restarted inference module cannot read it, and says so', async () => {
+    const announced = await loseV2();
+    await edge.deliver(MODEL_STATUS_INPUT, statusFor(announced, { outcome: 'rejected', code: 'MODEL_FILE_UNREADABLE' }, 'startup'));
+    await loader.whenIdle();
+    expect(edge.announcements()).toEqual(['1', '2', '3', '2', '1']);
+    expect((await pointer(CONFIRMED_MODEL_POINTER))?.version).toBe('1');
+    expect((await pointer(ANNOUNCED_MODEL_POINTER))?.version).toBe('1');
+    expect(edge.reported.map((patch) => patch.modelUpdate)).toContainEqual(expect.objectContaining({ state: 'failed', name: 'ssd', version: '2', error: expect.objectContaining({ code: 'LOADER_CONFIRMED_VERSION_LOST' }) }));
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '1' }, activeModel: { version: '1' }, LatestAIModelFileName: 'ssd-1.zip' });
+  });
+
+  it('notices the loss by itself after a restart, and never reports a version active that is not installed', async () => {
+    await loseV2();
+    await loader.close();
+    const seen = edge.reported.length;
+    loader = await startLoader();
+    await desire(3, { keepVersions: 5 });
+    expect(edge.announcements().at(-1)).toBe('1');
+    expect((await pointer(CONFIRMED_MODEL_POINTER))?.version).toBe('1');
+    const activeReports = edge.reported.slice(seen).filter((patch) => patch.activeModel !== undefined).map((patch) => (patch.activeModel as { version: string } | null)?.version ?? null);
+    expect(activeReports).not.toContain('2');
+    expect(activeReports.at(-1)).toBe('1');
+    const listed = await edge.methods.get('listModels')!(null);
+    expect(listed.payload).toMatchObject({ confirmed: { version: '1' } });
   });
 });
 

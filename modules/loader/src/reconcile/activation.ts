@@ -127,3 +127,21 @@ export async function fallBack(context: ExecutorContext, to: VersionRef | undefi
   context.logger.warn({ model: rejected.name, version: rejected.version, code: rejected.error.code, fallback: to ? modelLabel(to) : null }, 'model.fallback');
   await context.reporter.update({ state: 'rejected', name: rejected.name, version: rejected.version, error: rejected.error }, await repositoryReport(context));
 }
+
+/**
+ * The last-known-good cannot serve (gone from disk, or unreadable to the inference module): it is recorded rejected,
+ * the pointers that name it are withdrawn (so it is never reported active), and the loss is reported. The planner
+ * then announces the newest earlier confirmed version still installed, on trial like any other.
+ */
+export async function forgetLost(context: ExecutorContext, lost: VersionRef & { key: string }, error: ErrorInfo): Promise<void> {
+  const { verdicts } = context.state.current;
+  await context.state.update({ verdicts: { ...verdicts, [lost.key]: { verdict: 'rejected', at: new Date().toISOString(), error } } });
+  const announced = await context.repository.readAnnounced();
+  if (announced && `${announced.name}@${announced.version}#${announced.sha256}` === lost.key) {
+    await context.repository.withdrawAnnounced();
+    await context.state.update({ messageSentFor: null });
+  }
+  await context.repository.withdrawConfirmed();
+  context.logger.error({ model: lost.name, version: lost.version, code: error.code, reason: error.message }, 'model.confirmed.lost');
+  await context.reporter.update({ state: 'failed', name: lost.name, version: lost.version, error }, await repositoryReport(context));
+}

@@ -2,7 +2,7 @@ import type { LoaderState, UpdatePolicy } from '@edge-ml/contracts';
 import { patchFromInstalled } from '../download/fetch-by-patch.js';
 import { announcementKey, type InstalledManifest } from '../repository/model-repository.js';
 import { hasStagingFiles, hasVerifiedPackage, type DeltaNote, type ExecutorContext } from './executors.js';
-import type { DeltaFacts, Facts, VersionFact } from './plan.js';
+import { CONFIRMED_VERSION_LOST_CODE, type DeltaFacts, type Facts, type VersionFact } from './plan.js';
 import { targetFingerprint } from './target-fingerprint.js';
 import type { ModelTarget } from './target.js';
 
@@ -43,7 +43,9 @@ export async function gatherFacts(context: ExecutorContext, target: ModelTarget 
   const versions = manifests.map((manifest) => versionFact(state, manifest));
   const find = (pointer: { name: string; version: string; sha256: string } | undefined) => (pointer ? versions.find((version) => version.key === `${pointer.name}@${pointer.version}#${pointer.sha256}`) : undefined);
   const announced = find(await context.repository.readAnnounced());
-  const confirmedVersion = find(await context.repository.readConfirmed());
+  const confirmedPointer = await context.repository.readConfirmed();
+  const confirmedLost = lostConfirmed(context, confirmedPointer, versions);
+  const confirmedVersion = confirmedLost ? undefined : find(confirmedPointer);
   const targetVersion = targetVersionOf(target, manifests, versions);
   let awaiting: Facts['awaiting'];
   if (state.awaiting && announced?.key === state.awaiting.key) {
@@ -68,5 +70,35 @@ export async function gatherFacts(context: ExecutorContext, target: ModelTarget 
     confirmed: confirmedVersion && { ...confirmedVersion, verdict: 'confirmed' },
     awaiting,
     status: status?.outcome === 'accepted' ? { outcome: 'accepted' } : status?.outcome === 'rejected' ? { outcome: 'rejected', error: status.error } : undefined,
+    confirmedLost,
+    recovery: recoveryOf(state, confirmedPointer?.name ?? target?.name, versions, confirmedLost?.version.key),
   };
+}
+
+/** A rejection of the last-known-good that says it cannot serve from disk: its files are unreadable, or it failed at start-up. */
+const UNREADABLE_FILES_CODE = 'MODEL_FILE_UNREADABLE';
+
+/** Whether the confirmed pointer names a version that is no longer installed, or that the inference module could not serve again. */
+function lostConfirmed(context: ExecutorContext, pointer: { name: string; version: string; sha256: string } | undefined, versions: VersionFact[]): Facts['confirmedLost'] {
+  if (!pointer) return undefined;
+  const key = `${pointer.name}@${pointer.version}#${pointer.sha256}`;
+  const version = { name: pointer.name, version: pointer.version, key };
+  if (!versions.some((candidate) => candidate.key === key)) {
+    return { version, error: { code: CONFIRMED_VERSION_LOST_CODE, message: `${pointer.name}@${pointer.version}, the last-known-good, is no longer installed` } };
+  }
+  const status = context.inbox.statusFor(key);
+  if (status?.outcome === 'rejected' && (status.error.code === UNREADABLE_FILES_CODE || status.trigger === 'startup')) {
+    return { version, error: { code: CONFIRMED_VERSION_LOST_CODE, message: `${pointer.name}@${pointer.version}, the last-known-good, no longer serves: the inference module answered ${status.error.code} (${status.error.message})` } };
+  }
+  return undefined;
+}
+
+/** The newest version in the model's confirmation history that is installed and not rejected (nor the lost one). */
+function recoveryOf(state: LoaderState, name: string | undefined, versions: VersionFact[], lostKey: string | undefined): VersionFact | undefined {
+  if (!name) return undefined;
+  for (const entry of [...(state.confirmations[name] ?? [])].reverse()) {
+    const candidate = versions.find((version) => version.key === `${name}@${entry.version}#${entry.modelSha256}`);
+    if (candidate && candidate.key !== lostKey && candidate.verdict !== 'rejected') return candidate;
+  }
+  return undefined;
 }

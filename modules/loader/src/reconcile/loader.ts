@@ -102,7 +102,8 @@ export class Loader {
   receiveStatus(status: ModelStatusMessage): void {
     this.inbox.receive(status);
     this.options.logger.info({ model: status.name, version: status.version, outcome: status.outcome, trigger: status.trigger, ...(status.outcome === 'rejected' ? { code: status.error.code } : {}) }, 'model.status.received');
-    if (!this.runner && this.state.current.awaiting?.key === statusKey(status)) this.trigger();
+    // A rejection may also concern the last-known-good (its files lost): the planner decides.
+    if (!this.runner && (this.state.current.awaiting?.key === statusKey(status) || status.outcome === 'rejected')) this.trigger();
   }
 
   /** The loader's state as read back from storage: verdicts, confirmation history, what is awaited. */

@@ -103,6 +103,31 @@ describe('planSteps: confirmation', () => {
   });
 });
 
+describe('planSteps: a lost last-known-good', () => {
+  const lost = { version: { name: 'ssd', version: '2', key: v2.key }, error: { code: 'LOADER_CONFIRMED_VERSION_LOST', message: 'gone' } };
+  const v0 = version('ssd', '0', 'confirmed');
+  it('forgets it first, before waiting for or fetching anything', () => {
+    expect(planSteps(target, { ...serving, confirmed: undefined, confirmedLost: lost, recovery: v1 })).toEqual([{ action: 'forget-lost', lost: lost.version, error: lost.error }]);
+  });
+  it('settles an awaited announcement before forgetting', () => {
+    expect(actions({ ...awaitingV2, confirmed: undefined, confirmedLost: lost, status: { outcome: 'accepted' } })).toEqual(['confirm']);
+  });
+  it('then puts the newest earlier confirmed version on trial, whatever the target', () => {
+    const rejectedTarget = { ...serving, versions: [v0, v1], confirmed: undefined, announced: undefined, messageSentFor: null, recovery: v0, targetRejected: true };
+    expect(planSteps(target, rejectedTarget).map((step) => step.action)).toEqual(['announce', 'await-confirmation', 'confirm']);
+    expect(planSteps(target, rejectedTarget)[0]).toMatchObject({ action: 'announce', version: { name: 'ssd', version: '0' }, confirmation: 'await' });
+    expect(planSteps(undefined, { ...rejectedTarget, policy: { ...policy, confirmTimeoutSeconds: 0 } }).map((step) => step.action)).toEqual(['announce', 'confirm']);
+  });
+  it('does not put it on trial while something is confirmed or awaited', () => {
+    expect(planSteps(undefined, { ...serving, recovery: v0 })).toEqual([]);
+    expect(planSteps(undefined, { ...awaitingV2, confirmed: undefined, recovery: v0 })[0]).toMatchObject({ action: 'await-confirmation' });
+  });
+  it('keeps the recovery version from garbage collection', () => {
+    const old = version('ssd', '0', 'confirmed', 1);
+    expect(versionsToRemove({ ...none, policy: { ...policy, keepVersions: 1 }, versions: [old, v1, version('ssd', '5', 'confirmed')], recovery: old })).toEqual([{ name: 'ssd', version: '1' }]);
+  });
+});
+
 describe('versionsToRemove: keep N of each name besides the announced, confirmed, awaited and target versions', () => {
   const facts = (versions: VersionFact[], extra: Partial<Facts> = {}): Facts => ({ ...none, policy: { ...policy, keepVersions: 1 }, versions, ...extra });
   it('removes the oldest good versions beyond N, never the pointers', () => {

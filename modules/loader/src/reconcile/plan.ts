@@ -55,6 +55,13 @@ export interface Facts {
   awaiting: { version: VersionFact; deadlineMs: number; lastSentAtMs: number } | undefined;
   /** The inference module's status for the awaited announcement, when one arrived. */
   status: { outcome: 'accepted' } | { outcome: 'rejected'; error: ErrorInfo } | undefined;
+  /**
+   * The confirmed pointer names a version that cannot serve: it is no longer installed, or the inference module could
+   * not read it (MODEL_FILE_UNREADABLE) or rejected it at start-up. `confirmed` is then undefined.
+   */
+  confirmedLost: { version: VersionRef & { key: string }; error: ErrorInfo } | undefined;
+  /** The newest version of the model's confirmation history that is installed and not rejected: where a lost last-known-good falls back to. */
+  recovery: VersionFact | undefined;
 }
 
 export type Step =
@@ -73,9 +80,12 @@ export type Step =
   | { action: 'reject'; version: VersionRef; error: ErrorInfo; blockUnder: string | undefined }
   /** Announces the last-known-good again (or withdraws the pointer when there is none) after `rejected` failed. */
   | { action: 'fall-back'; to: VersionRef | undefined; rejected: VersionRef & { error: ErrorInfo } }
+  /** The last-known-good cannot serve: records it rejected, withdraws the pointers that name it and reports the loss. */
+  | { action: 'forget-lost'; lost: VersionRef & { key: string }; error: ErrorInfo }
   | { action: 'collect-garbage'; remove: VersionRef[] };
 
 export const CONFIRMATION_TIMEOUT_CODE = 'LOADER_CONFIRMATION_TIMEOUT';
+export const CONFIRMED_VERSION_LOST_CODE = 'LOADER_CONFIRMED_VERSION_LOST';
 
 const ref = (version: VersionRef): VersionRef => ({ name: version.name, version: version.version });
 
@@ -89,6 +99,9 @@ export function planSteps(target: ModelTarget | undefined, facts: Facts): Step[]
   const settled = settleAwaiting(target, facts);
   if (settled) return [...settled, ...garbage];
   const { announced, awaiting, confirmed } = facts;
+  if (facts.confirmedLost) return [{ action: 'forget-lost', lost: facts.confirmedLost.version, error: facts.confirmedLost.error }, ...garbage];
+  // Nothing confirmed serves, yet an earlier confirmed version is installed: prove it again before anything else.
+  if (!confirmed && !awaiting && facts.recovery) return [...activationSteps(facts.recovery, facts), ...garbage];
   // A crash between a verdict and the fall-back leaves the pointer on a rejected version.
   if (announced?.verdict === 'rejected' && awaiting?.version.key !== announced.key) {
     return [fallBack(facts, { ...ref(announced), error: announced.error ?? { code: 'LOADER_REJECTED', message: 'rejected' } }), ...garbage];
@@ -176,7 +189,7 @@ function deliverySteps(target: DownloadTarget, facts: Facts): Step[] {
  */
 export function versionsToRemove(facts: Facts): VersionRef[] {
   const target = facts.targetRejected ? undefined : facts.targetVersion;
-  const kept = new Set([facts.announced?.key, facts.confirmed?.key, facts.awaiting?.version.key, target?.key].filter((key): key is string => key !== undefined));
+  const kept = new Set([facts.announced?.key, facts.confirmed?.key, facts.awaiting?.version.key, target?.key, facts.recovery?.key].filter((key): key is string => key !== undefined));
   const byName = new Map<string, VersionFact[]>();
   for (const version of facts.versions) {
     if (kept.has(version.key)) continue;

@@ -163,6 +163,12 @@ export class ModelRepository {
     await writeJsonAtomic(path.join(this.root, CONFIRMED_MODEL_POINTER), pointer);
   }
 
+  /** Removes the confirmed pointer (the version it named is lost). */
+  async withdrawConfirmed(): Promise<void> {
+    await rm(path.join(this.root, CONFIRMED_MODEL_POINTER), { force: true });
+    await fsyncDirectory(this.modelsDirectory);
+  }
+
   async readConfirmed(): Promise<ConfirmedModelPointer | undefined> {
     return readJsonFile(path.join(this.root, CONFIRMED_MODEL_POINTER), ConfirmedModelPointerSchema);
   }
