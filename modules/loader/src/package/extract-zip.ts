@@ -31,6 +31,15 @@ function openZip(zipPath: string): Promise<yauzl.ZipFile> {
   );
 }
 
+/** Closes the archive and resolves once its file descriptor is closed (yauzl closes it asynchronously, then emits close). */
+function closeZip(zip: yauzl.ZipFile): Promise<void> {
+  return new Promise((resolve) => {
+    zip.once('close', () => resolve());
+    zip.once('error', () => resolve());
+    zip.close();
+  });
+}
+
 function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<NodeJS.ReadableStream> {
   // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, a stream that is not there fails the pipeline, which ends as the same InvalidPackageError.
   return new Promise((resolve, reject) => zip.openReadStream(entry, (error, stream) => (error || !stream ? reject(error) : resolve(stream))));
@@ -121,6 +130,6 @@ export async function extractZip(zipPath: string, destination: string, limits: P
     if (isNoSpaceError(error)) throw await diskFullFrom(error, destination);
     throw new InvalidPackageError(error instanceof Error ? error.message : String(error));
   } finally {
-    zip.close();
+    await closeZip(zip);
   }
 }
