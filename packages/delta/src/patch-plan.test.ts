@@ -1,7 +1,7 @@
 import { brotliCompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { applyPatch, createPatch } from './binary-patch.js';
-import { blockCosts, chooseEncoding, entropyBits, planPatch } from './patch-plan.js';
+import { blockCosts, chooseEncoding, entropyBits, planPatch, type BlockEncoding } from './patch-plan.js';
 import { noise } from '../test/noise.js';
 import { nudgedWeights as weights } from '../test/weights.js';
 
@@ -54,23 +54,24 @@ describe('blockCosts', () => {
 });
 
 describe('chooseEncoding', () => {
+  const costs = (...entries: [BlockEncoding, number][]) => new Map(entries);
   // A block of 1000 bytes holds 8000 raw bits; a switch must save 3 % of them, 240 bits.
   it('keeps the previous encoding unless another saves 3 % of the block’s raw bits', () => {
-    expect(chooseEncoding(new Map([['literal', 8000], [5, 5000], [0, 4800]]), 5, 1000)).toBe(5);
-    expect(chooseEncoding(new Map([['literal', 8000], [5, 5000], [0, 4700]]), 5, 1000)).toBe(0);
-    expect(chooseEncoding(new Map([['literal', 2000], [5, 5000], [0, 4700]]), 5, 1000)).toBe('literal');
+    expect(chooseEncoding(costs(['literal', 8000], [5, 5000], [0, 4800]), 5, 1000)).toBe(5);
+    expect(chooseEncoding(costs(['literal', 8000], [5, 5000], [0, 4700]), 5, 1000)).toBe(0);
+    expect(chooseEncoding(costs(['literal', 2000], [5, 5000], [0, 4700]), 5, 1000)).toBe('literal');
     // The margin scales with the block: 240 bits are 6 % of a 500-byte block's raw bits.
-    expect(chooseEncoding(new Map([['literal', 8000], [5, 2500], [0, 2300]]), 5, 500)).toBe(0);
-    expect(chooseEncoding(new Map([['literal', 8000], [5, 2500], [0, 2400]]), 5, 500)).toBe(5);
+    expect(chooseEncoding(costs(['literal', 8000], [5, 2500], [0, 2300]), 5, 500)).toBe(0);
+    expect(chooseEncoding(costs(['literal', 8000], [5, 2500], [0, 2400]), 5, 500)).toBe(5);
   });
 
   it('leaves an encoding that cannot be used for the cheapest', () => {
-    expect(chooseEncoding(new Map([['literal', 900], [5, Infinity], [0, 890]]), 5, 1000)).toBe(0);
+    expect(chooseEncoding(costs(['literal', 900], [5, Infinity], [0, 890]), 5, 1000)).toBe(0);
   });
 
   it('takes the earlier of two equally cheap encodings: literal bytes, then the alignments in order', () => {
-    expect(chooseEncoding(new Map([['literal', 100], [5, 100], [0, 1000]]), 0, 1000)).toBe('literal');
-    expect(chooseEncoding(new Map([['literal', 1000], [5, 100], [0, 100]]), 'literal', 1000)).toBe(5);
+    expect(chooseEncoding(costs(['literal', 100], [5, 100], [0, 1000]), 0, 1000)).toBe('literal');
+    expect(chooseEncoding(costs(['literal', 1000], [5, 100], [0, 100]), 'literal', 1000)).toBe(5);
   });
 });
 
