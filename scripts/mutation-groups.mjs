@@ -35,7 +35,7 @@ export const mutationGroups = {
   },
   'delta-plan': {
     mutate: ['packages/delta/src/patch-plan.ts'],
-    testFiles: ['packages/delta/src/patch-format.test.ts'],
+    testFiles: ['packages/delta/src/patch-plan.test.ts', 'packages/delta/src/patch-format.test.ts'],
   },
   'delta-chunking': {
     mutate: ['packages/delta/src/chunking.ts'],

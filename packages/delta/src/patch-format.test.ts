@@ -6,14 +6,7 @@ import { PatchError } from './patch-error.js';
 import { planPatch } from './patch-plan.js';
 import { ByteWriter } from './varint.js';
 import { noise } from '../test/noise.js';
-
-
-/** fp32 weights and the same weights nudged by about 1 %, as a fine-tune leaves them. */
-function weights(count: number): { before: Uint8Array; after: Uint8Array } {
-  const values = Float32Array.from({ length: count }, (_, index) => Math.sin(index) * 0.1);
-  const nudged = values.map((value, index) => value * (1 + 0.01 * Math.cos(index * 7.3)));
-  return { before: new Uint8Array(values.buffer), after: new Uint8Array(nudged.buffer) };
-}
+import { nudgedWeights as weights } from '../test/weights.js';
 
 const prefix = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest().subarray(0, 8);
 const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
@@ -254,110 +247,5 @@ describe('format-1 patches', () => {
     const options = { old, made: old, flags: 0, control: [[0, 8, 0]], gaps: [], values: [], extra: [], ...overrides };
     const patch = format1(options);
     expect(() => applyPatch(old, patch)).toThrow(PatchError);
-  });
-});
-
-describe('planPatch', () => {
-  const lengthOf = (ops: ReturnType<typeof planPatch>) => ops.reduce((sum, op) => sum + op.length, 0);
-
-  it('copies an unchanged file whole, and writes a new one as literal bytes', () => {
-    const base = noise(5000);
-    expect(planPatch(base, base)).toEqual([{ kind: 'copy', length: 5000, oldStart: 0 }]);
-    expect(planPatch(new Uint8Array(0), base)).toEqual([{ kind: 'literal', length: 5000 }]);
-    expect(planPatch(base, new Uint8Array(0))).toEqual([]);
-  });
-
-  it('finds moved stretches as copies at their old offsets, and inserted bytes as literals', () => {
-    const base = noise(6000);
-    const edited = concat(base.subarray(3000, 6000), noise(500, 9), base.subarray(0, 3000));
-    const ops = planPatch(base, edited);
-    expect(ops).toEqual([
-      { kind: 'copy', length: 3000, oldStart: 3000 },
-      { kind: 'literal', length: 500 },
-      { kind: 'copy', length: 3000, oldStart: 0 },
-    ]);
-  });
-
-  it('keeps adjacent copies from different places apart', () => {
-    const base = noise(4000);
-    const swapped = concat(base.subarray(2000), base.subarray(0, 2000));
-    expect(planPatch(base, swapped)).toEqual([
-      { kind: 'copy', length: 2000, oldStart: 2000 },
-      { kind: 'copy', length: 2000, oldStart: 0 },
-    ]);
-    expect(applyPatch(base, createPatch(base, swapped))).toEqual(swapped);
-  });
-
-  it('copies a match of 24 bytes or more, and leaves a shorter one to the gap', () => {
-    const base = noise(4000);
-    const with24 = concat(noise(1000, 5), base.subarray(2000, 2024), noise(1000, 6));
-    expect(planPatch(base, with24).filter((op) => op.kind === 'copy')).toEqual([{ kind: 'copy', length: 24, oldStart: 2000 }]);
-    const with23 = concat(noise(1000, 5), base.subarray(2000, 2023), noise(1000, 6));
-    expect(planPatch(base, with23).filter((op) => op.kind === 'copy')).toEqual([]);
-  });
-
-  it('finds a 24-byte match at the very start or the very end of the old file, and at the very end of the new one', () => {
-    const base = noise(1000);
-    const copies = (edited: Uint8Array) => planPatch(base, edited).filter((op) => op.kind === 'copy');
-    expect(copies(concat(noise(500, 5), base.subarray(0, 24), noise(500, 6)))).toEqual([{ kind: 'copy', length: 24, oldStart: 0 }]);
-    expect(copies(concat(noise(500, 5), base.subarray(976), noise(500, 6)))).toEqual([{ kind: 'copy', length: 24, oldStart: 976 }]);
-    expect(copies(concat(noise(500, 5), base.subarray(300, 324)))).toEqual([{ kind: 'copy', length: 24, oldStart: 300 }]);
-  });
-
-  it('extends a match backwards when its first window hashes like a later, different window of the old file', () => {
-    // The planner's window hash (FNV-1a over 24 bytes, top 22 bits), written out here to find a collision: the table
-    // then holds the later window, the match is found one byte in, and must be extended back over its first byte.
-    const hashAt = (bytes: Uint8Array, position: number) => {
-      let hash = 0x811c9dc5;
-      for (let index = position; index < position + 24; index += 1) hash = Math.imul(hash ^ (bytes[index] ?? 0), 0x01000193);
-      return (hash >>> 0) >>> 10;
-    };
-    const base = noise(8000, 31);
-    const seen = new Map<number, number>();
-    let pair: [number, number] | undefined;
-    for (let position = 0; position + 24 <= base.length && !pair; position += 1) {
-      const earlier = seen.get(hashAt(base, position));
-      if (earlier !== undefined && position - earlier >= 24 && earlier >= 300) pair = [earlier, position];
-      else seen.set(hashAt(base, position), position);
-    }
-    expect(pair).toBeDefined();
-    const [first] = pair!;
-    const edited = concat(noise(200, 77), base.subarray(first, first + 100), noise(200, 78));
-    expect(planPatch(base, edited)).toContainEqual({ kind: 'copy', length: 100, oldStart: first });
-    expect(applyPatch(base, createPatch(base, edited))).toEqual(edited);
-  });
-
-  it('extends a match forwards to the end of both files', () => {
-    const base = noise(1000);
-    const edited = concat(noise(100, 5), base.subarray(900));
-    expect(planPatch(base, edited)).toContainEqual({ kind: 'copy', length: 100, oldStart: 900 });
-    expect(applyPatch(base, createPatch(base, edited))).toEqual(edited);
-  });
-
-  it('extends a match backwards and forwards to its whole length', () => {
-    const base = noise(4000);
-    const edited = concat(noise(100, 8), base.subarray(1000, 1500), noise(100, 9));
-    expect(planPatch(base, edited)).toContainEqual({ kind: 'copy', length: 500, oldStart: 1000 });
-  });
-
-  it('stores nudged bytes between copies as differences at the copies’ alignment', () => {
-    const { before, after } = weights(2048);
-    const head = noise(2000, 2);
-    const tail = noise(2000, 3);
-    const ops = planPatch(concat(noise(50, 1), head, before, tail), concat(head, after, tail));
-    // The copies may reach a few bytes into the weights where a nudge left them equal.
-    expect(ops[0]).toMatchObject({ kind: 'copy', oldStart: 50 });
-    const last = ops.at(-1);
-    expect(last?.kind === 'copy' && last.oldStart + last.length).toBe(50 + 2000 + before.length + 2000);
-    const middle = ops.slice(1, -1);
-    expect(middle.every((op) => op.kind !== 'literal')).toBe(true);
-    expect(lengthOf(middle)).toBeGreaterThan(after.length - 64);
-    expect(middle.filter((op) => op.kind === 'diff').every((op) => op.kind === 'diff' && op.oldStart >= 2050)).toBe(true);
-  });
-
-  it('plans exactly the length of the new file', () => {
-    const base = noise(10_000);
-    const edited = concat(base.subarray(0, 4000), noise(1500, 4), base.subarray(4100, 9000));
-    expect(lengthOf(planPatch(base, edited))).toBe(edited.length);
   });
 });

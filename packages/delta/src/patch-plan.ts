@@ -35,6 +35,7 @@ function findAnchors(oldBytes: Uint8Array, newBytes: Uint8Array): Anchor[] {
   const table = new Int32Array(1 << HASH_BITS).fill(-1);
   for (let position = 0; position + WINDOW <= oldBytes.length; position += 1) table[hashAt(oldBytes, position)] = position;
   const sameWindow = (oldAt: number, newAt: number) => {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,ArithmeticOperator: equivalent, without the guard a window reaching before or past the old file compares `undefined` with a byte of the new one (newAt's window lies inside it), which fails; the guard spares the reads, and its boundaries (EqualityOperator) are tested.
     if (oldAt < 0 || oldAt + WINDOW > oldBytes.length) return false;
     for (let index = 0; index < WINDOW; index += 1) if (oldBytes[oldAt + index] !== newBytes[newAt + index]) return false;
     return true;
@@ -42,6 +43,7 @@ function findAnchors(oldBytes: Uint8Array, newBytes: Uint8Array): Anchor[] {
   let covered = 0;
   let delta = 0;
   let position = 0;
+  // Stryker disable next-line ArithmeticOperator: equivalent, a window reaching past the new file compares `undefined` with old bytes in sameWindow and matches nothing; this only ends the scan sooner.
   while (position + WINDOW <= newBytes.length) {
     const continued = position + delta;
     // Stryker disable next-line UnaryOperator: equivalent, the typed array always holds the index, so the fallbacks never apply.
@@ -50,10 +52,14 @@ function findAnchors(oldBytes: Uint8Array, newBytes: Uint8Array): Anchor[] {
       position += 1;
       continue;
     }
+    // Back over bytes not yet covered (the previous copy keeps its own), forward to the end of either file.
+    const backLimit = Math.min(position - covered, oldAt);
     let back = 0;
-    while (position - back > covered && oldAt - back > 0 && oldBytes[oldAt - back - 1] === newBytes[position - back - 1]) back += 1;
+    while (back < backLimit && oldBytes[oldAt - back - 1] === newBytes[position - back - 1]) back += 1;
+    // Stryker disable next-line MethodExpression,ArithmeticOperator: equivalent, a read past the end of either file is `undefined` and equals no byte of the other, so the comparison below stops there too; the limit spares those reads.
+    const forwardLimit = Math.min(newBytes.length - position, oldBytes.length - oldAt);
     let forward = WINDOW;
-    while (position + forward < newBytes.length && oldAt + forward < oldBytes.length && oldBytes[oldAt + forward] === newBytes[position + forward]) forward += 1;
+    while (forward < forwardLimit && oldBytes[oldAt + forward] === newBytes[position + forward]) forward += 1;
     anchors.push({ newStart: position - back, oldStart: oldAt - back, length: back + forward });
     covered = position + forward;
     delta = oldAt - position;
@@ -62,32 +68,52 @@ function findAnchors(oldBytes: Uint8Array, newBytes: Uint8Array): Anchor[] {
   return anchors;
 }
 
-/** Estimated compressed bits of a byte histogram (order-0 entropy). */
-function entropyBits(histogram: Uint32Array, total: number): number {
+/** Estimated compressed bits of a byte histogram holding `total` bytes (order-0 entropy). */
+export function entropyBits(histogram: Uint32Array, total: number): number {
   let bits = 0;
   for (const count of histogram) if (count > 0) bits -= count * Math.log2(count / total);
   return bits;
 }
 
-function literalBits(newBytes: Uint8Array, start: number, end: number): number {
-  const histogram = new Uint32Array(256);
-  for (let index = start; index < end; index += 1) histogram[newBytes[index] ?? 0]! += 1;
-  return entropyBits(histogram, end - start);
+/** How a gap block is stored: as literal bytes, or as differences against the old file at an alignment (old = new + delta). */
+export type BlockEncoding = number | 'literal';
+
+/**
+ * Estimated bits of each way to store the block [start, end) of the new file: literal bytes first, then differences
+ * at each alignment in `deltas` (Infinity where that alignment reads outside the old file).
+ */
+export function blockCosts(oldBytes: Uint8Array, newBytes: Uint8Array, start: number, end: number, deltas: readonly number[]): Map<BlockEncoding, number> {
+  const literal = new Uint32Array(256);
+  for (let index = start; index < end; index += 1) literal[newBytes[index] ?? 0]! += 1;
+  const costs = new Map<BlockEncoding, number>([['literal', entropyBits(literal, end - start)]]);
+  for (const delta of new Set(deltas)) {
+    if (start + delta < 0 || end + delta > oldBytes.length) {
+      costs.set(delta, Infinity);
+      continue;
+    }
+    const differences = new Uint32Array(256);
+    for (let index = start; index < end; index += 1) differences[((newBytes[index] ?? 0) - (oldBytes[index + delta] ?? 0)) & 0xff]! += 1;
+    costs.set(delta, entropyBits(differences, end - start));
+  }
+  return costs;
 }
 
-function diffBits(oldBytes: Uint8Array, newBytes: Uint8Array, start: number, end: number, delta: number): number {
-  if (start + delta < 0 || end + delta > oldBytes.length) return Infinity;
-  const histogram = new Uint32Array(256);
-  for (let index = start; index < end; index += 1) histogram[((newBytes[index] ?? 0) - (oldBytes[index + delta] ?? 0)) & 0xff]! += 1;
-  return entropyBits(histogram, end - start);
+/**
+ * The encoding of a block of `blockBytes` bytes: the cheapest (the earlier in `costs` on a tie) if it saves
+ * SWITCH_MARGIN of the block's raw bits over `previous`, the encoding of the block before; otherwise `previous`, so that
+ * near-ties do not fragment the plan.
+ */
+export function chooseEncoding(costs: ReadonlyMap<BlockEncoding, number>, previous: BlockEncoding, blockBytes: number): BlockEncoding {
+  const [cheapest, cheapestBits] = [...costs].reduce((best, entry) => (entry[1] < best[1] ? entry : best));
+  const kept = costs.get(previous) ?? Infinity;
+  return cheapestBits < kept - SWITCH_MARGIN * 8 * blockBytes ? cheapest : previous;
 }
 
 /** Appends an op, merging it into the previous one when it continues it (same kind, and for old bytes the same alignment). */
 function push(ops: PatchOp[], op: PatchOp): void {
-  if (op.length === 0) return;
   const last = ops.at(-1);
-  const continues = last?.kind === op.kind && (op.kind === 'literal' || (last.kind !== 'literal' && last.oldStart + last.length === op.oldStart));
-  if (last && continues) {
+  const continues = last !== undefined && (last.kind === 'literal' ? op.kind === 'literal' : op.kind === last.kind && last.oldStart + last.length === op.oldStart);
+  if (continues) {
     last.length += op.length;
     return;
   }
@@ -96,19 +122,14 @@ function push(ops: PatchOp[], op: PatchOp): void {
 
 /**
  * Fills the gap [start, end) of the new file between two exact copies: block by block, the cheapest by estimated
- * entropy of literal bytes and of differences against each candidate alignment (old = new + delta).
+ * entropy of literal bytes and of differences against each candidate alignment, starting from the first alignment.
  */
-function planGap(ops: PatchOp[], oldBytes: Uint8Array, newBytes: Uint8Array, start: number, end: number, deltas: number[]): void {
-  let previous: number | 'literal' = deltas[0] ?? 'literal';
+function planGap(ops: PatchOp[], oldBytes: Uint8Array, newBytes: Uint8Array, start: number, end: number, deltas: readonly [...number[], number]): void {
+  let previous: BlockEncoding = deltas[0];
   for (let blockStart = start; blockStart < end; blockStart += BLOCK_BYTES) {
-    const blockEnd = Math.min(end, blockStart + BLOCK_BYTES);
-    const costs = new Map<number | 'literal', number>([['literal', literalBits(newBytes, blockStart, blockEnd)]]);
-    for (const delta of deltas) if (!costs.has(delta)) costs.set(delta, diffBits(oldBytes, newBytes, blockStart, blockEnd, delta));
-    let choice = previous;
-    const kept = costs.get(previous) ?? Infinity;
-    for (const [candidate, bits] of costs) if (bits < kept - SWITCH_MARGIN * 8 * (blockEnd - blockStart) && bits < (costs.get(choice) ?? Infinity)) choice = candidate;
-    if (!Number.isFinite(costs.get(choice) ?? Infinity)) choice = 'literal';
-    push(ops, choice === 'literal' ? { kind: 'literal', length: blockEnd - blockStart } : { kind: 'diff', length: blockEnd - blockStart, oldStart: blockStart + choice });
+    const blockBytes = Math.min(end - blockStart, BLOCK_BYTES);
+    const choice = chooseEncoding(blockCosts(oldBytes, newBytes, blockStart, blockStart + blockBytes, deltas), previous, blockBytes);
+    push(ops, choice === 'literal' ? { kind: 'literal', length: blockBytes } : { kind: 'diff', length: blockBytes, oldStart: blockStart + choice });
     previous = choice;
   }
 }
@@ -124,8 +145,8 @@ export function planPatch(oldBytes: Uint8Array, newBytes: Uint8Array): PatchOp[]
     const anchor = anchors[index];
     const gapEnd = anchor ? anchor.newStart : newBytes.length;
     const before = anchors[index - 1];
-    const deltas = [before && before.oldStart - before.newStart, anchor && anchor.oldStart - anchor.newStart, mainDelta, 0].filter((delta): delta is number => delta !== undefined);
-    planGap(ops, oldBytes, newBytes, covered, gapEnd, deltas);
+    const deltas = [before && before.oldStart - before.newStart, anchor && anchor.oldStart - anchor.newStart, mainDelta].filter((delta): delta is number => delta !== undefined);
+    planGap(ops, oldBytes, newBytes, covered, gapEnd, [...deltas, 0]);
     if (!anchor) break;
     push(ops, { kind: 'copy', length: anchor.length, oldStart: anchor.oldStart });
     if (anchor.length >= 1024) mainDelta = anchor.oldStart - anchor.newStart;
