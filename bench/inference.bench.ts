@@ -72,8 +72,8 @@ async function main() {
   const service = await createInferenceService({ config, logger: createLogger({ name: 'bench', level: 'warn' }), edgeClient: null });
   const rssBeforeModel = process.memoryUsage().rss;
   const descriptor = interpolation ? { schemaVersion: 1, input: { interpolation } } : undefined;
-  await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1', ...(descriptor ? { descriptor } : {}) }));
-  await service.manager.detect(image);
+  await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1', ...(descriptor ? { descriptor } : {}) }));
+  await service.models.detect(undefined, image);
   await new Promise((resolve) => setTimeout(resolve, 200));
   // Upper bound of one model's memory in all workers: it includes the runtime's own start-up in each worker.
   const oneModelBytes = process.memoryUsage().rss - rssBeforeModel;
@@ -99,7 +99,7 @@ async function main() {
   const overHttpSamples: number[] = [];
   for (let index = -10; index < sequential; index += 1) {
     let started = performance.now();
-    await service.manager.detect(image);
+    await service.models.detect(undefined, image);
     if (index >= 0) inProcessSamples.push(performance.now() - started);
     started = performance.now();
     const { timings } = await postOnce();
@@ -124,7 +124,7 @@ async function main() {
   const decodeAtEight: number[] = [];
   let httpFailures = 0;
   for (let round = 0; round < rounds; round += 1) {
-    poolRounds.push((await throughput(8, durationMs, () => service.manager.detect(image))).perSecond);
+    poolRounds.push((await throughput(8, durationMs, () => service.models.detect(undefined, image))).perSecond);
     const overHttpRound = await throughput(8, durationMs, async () => decodeAtEight.push((await postOnce()).timings.decodeMs ?? Number.NaN));
     httpRounds.push(overHttpRound.perSecond);
     httpFailures += overHttpRound.failures;
@@ -168,9 +168,9 @@ async function main() {
       rssBeforeFirstSwap = process.memoryUsage().rss;
       peakRss = 0;
     }
-    const outcome = await service.manager.activate({ ...announcement, version: `${announcement.version}.${swap}` });
+    const outcome = await service.models.activate({ ...announcement, version: `${announcement.version}.${swap}` });
     if (outcome.status !== 'activated') throw new Error(`swap ${swap}: ${outcome.status}`);
-    await service.manager.detect(image);
+    await service.models.detect(undefined, image);
     if (swap === 0) {
       await settle();
       firstSwapPeak = peakRss;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ModelNameSchema } from '@edge-ml/contracts';
 import { EdgeConfigSchema } from '@edge-ml/edge-kit';
 import type { HttpLimits } from './http/connection-limits.js';
 
@@ -37,8 +38,19 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
   INFERENCE_MAX_CONNECTIONS: positiveInt(256),
   /** Image requests (receiving, queued or running) at once; one more gets 503 before its body is read. */
   INFERENCE_MAX_IMAGE_REQUESTS: positiveInt(64),
-  /** How often models/announced.json is read besides the fs.watch on models/, so a lost message or event cannot strand the module. */
+  /** How often models/serving.json (or the legacy pointers) is read besides the fs.watch on models/, so a lost message or event cannot strand the module. */
   INFERENCE_POINTER_POLL_MS: positiveInt(15_000),
+  /** The model `/v1/detect`, `/score` and unnamed edge images use, whenever it serves; unset: the serving index's defaultModel. */
+  INFERENCE_DEFAULT_MODEL: z.preprocess((value) => (value === '' ? undefined : value), ModelNameSchema.optional()),
+  /**
+   * MiB that loaded models may take, by the estimate of serving/memory-budget.ts; a model that would exceed it is
+   * refused (MODEL_MEMORY_BUDGET_EXCEEDED). `auto`: 80% of the container's cgroup memory limit less the memory at
+   * start-up, off when there is no limit; `off`: no budget.
+   */
+  INFERENCE_MEMORY_BUDGET_MB: z
+    .string()
+    .default('auto')
+    .pipe(z.union([z.enum(['auto', 'off']), z.string().regex(/^[1-9][0-9]*$/, 'a whole number of MiB, auto or off').transform(Number)])),
   /** The web console at `/` (static files on the API's port). */
   INFERENCE_CONSOLE: z.enum(['on', 'off']).default('on'),
 }).refine((config) => config.INFERENCE_HEADERS_TIMEOUT_MS <= config.INFERENCE_REQUEST_TIMEOUT_MS, {

@@ -1,24 +1,29 @@
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { ANNOUNCED_MODEL_POINTER } from '@edge-ml/contracts';
+import { ANNOUNCED_MODEL_POINTER, CONFIRMED_MODEL_POINTER, SERVING_INDEX, type ActivationReport } from '@edge-ml/contracts';
 import { createEdgeClient, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { httpLimits, type InferenceConfig } from './config.js';
 import { wireInferenceEdge } from './edge/inference-edge.js';
 import { withRelativeStoragePaths } from './edge/relative-storage-paths.js';
 import { buildApp } from './http/app.js';
 import { createMetrics, type InferenceMetrics } from './metrics.js';
-import { ActivationController } from './serving/activation-controller.js';
+import { MemoryBudget, readCgroupMemoryLimit, resolveBudgetBytes } from './serving/memory-budget.js';
 import { ModelManager } from './serving/model-manager.js';
+import { ModelRegistry } from './serving/model-registry.js';
+import { BoundedMap } from './serving/outcome-cache.js';
 import { PointerWatcher } from './serving/pointer-watcher.js';
+import { ServingReconciler } from './serving/serving-reconciler.js';
 import { ServingState } from './serving/serving-state.js';
 import { planThreadBudget } from './worker/thread-budget.js';
 import { WorkerPool } from './worker/worker-pool.js';
 
 export interface InferenceService {
   app: FastifyInstance;
-  manager: ModelManager;
-  controller: ActivationController;
+  /** Every served model name, each with its ModelManager and ActivationController. */
+  models: ModelRegistry;
+  reconciler: ServingReconciler;
+  memory: MemoryBudget;
   pool: WorkerPool;
   state: ServingState;
   metrics: InferenceMetrics;
@@ -40,17 +45,27 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
   const pool = new WorkerPool({ size: budget.workers, jobsPerWorker: budget.jobsPerWorker, maxQueue: config.INFERENCE_MAX_QUEUE, logger: logger.child({ component: 'inference.pool' }) });
   await pool.start();
   const metrics = createMetrics(() => pool.queueLength);
-  const manager = new ModelManager({
-    storageRoot: config.STORAGE_ROOT,
-    pool,
-    runtime: { executionProviders: config.INFERENCE_ONNX_EXECUTION_PROVIDERS, threads: budget.threadsPerWorker },
-    logger: logger.child({ component: 'inference.models' }),
-    decode: { limitPixels: config.INFERENCE_MAX_IMAGE_PIXELS, maxSidePixels: config.INFERENCE_MAX_IMAGE_SIDE, colorProfiles: config.INFERENCE_COLOR_PROFILES },
+  const budgetBytes = resolveBudgetBytes(config.INFERENCE_MEMORY_BUDGET_MB, await readCgroupMemoryLimit(), process.memoryUsage.rss());
+  const memory = new MemoryBudget(budgetBytes, pool.size);
+  logger.info({ setting: config.INFERENCE_MEMORY_BUDGET_MB, budgetMB: budgetBytes === undefined ? null : Math.round(budgetBytes / 2 ** 20) }, 'inference.memory.budget');
+  const managerLogger = logger.child({ component: 'inference.models' });
+  const models = new ModelRegistry({
+    createManager: () =>
+      new ModelManager({
+        storageRoot: config.STORAGE_ROOT,
+        pool,
+        runtime: { executionProviders: config.INFERENCE_ONNX_EXECUTION_PROVIDERS, threads: budget.threadsPerWorker },
+        logger: managerLogger,
+        decode: { limitPixels: config.INFERENCE_MAX_IMAGE_PIXELS, maxSidePixels: config.INFERENCE_MAX_IMAGE_SIDE, colorProfiles: config.INFERENCE_COLOR_PROFILES },
+        memory,
+      }),
+    logger: logger.child({ component: 'inference.activation' }),
+    outcomes: new BoundedMap<string, ActivationReport>(256),
+    configuredDefault: config.INFERENCE_DEFAULT_MODEL,
   });
-  const controller = new ActivationController({ manager, storageRoot: config.STORAGE_ROOT, logger: logger.child({ component: 'inference.activation' }) });
-  const state = new ServingState(manager, metrics, controller);
+  const state = new ServingState(models, metrics, memory);
   const app = await buildApp({
-    manager,
+    models,
     state,
     metrics,
     maxBodyBytes: config.INFERENCE_MAX_BODY_BYTES,
@@ -63,24 +78,26 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
   });
 
   const edge = edgeClient === undefined ? createEdgeClient(config, logger) : (edgeClient ?? undefined);
-  if (edge) wireInferenceEdge({ client: await withRelativeStoragePaths(edge, config.STORAGE_ROOT), manager, controller, state, logger });
+  if (edge) wireInferenceEdge({ client: await withRelativeStoragePaths(edge, config.STORAGE_ROOT), models, state, logger });
 
-  // The last-known-good first, then a newer announced version; afterwards the announced pointer is watched.
-  await controller.reconcileAtStartup();
-  const pointerFile = path.join(config.STORAGE_ROOT, ANNOUNCED_MODEL_POINTER);
+  // Each entry's last-known-good first, then a newer announced version; afterwards the index (or the legacy pointers) is watched.
+  const reconciler = new ServingReconciler({ registry: models, storageRoot: config.STORAGE_ROOT, logger: logger.child({ component: 'inference.reconcile' }) });
+  await reconciler.reconcileAtStartup();
+  const indexFile = path.join(config.STORAGE_ROOT, SERVING_INDEX);
   const watcher = new PointerWatcher({
-    directory: path.dirname(pointerFile),
-    fileName: path.basename(pointerFile),
+    directory: path.dirname(indexFile),
+    fileNames: [SERVING_INDEX, ANNOUNCED_MODEL_POINTER, CONFIRMED_MODEL_POINTER].map((file) => path.basename(file)),
     pollMs: config.INFERENCE_POINTER_POLL_MS,
-    check: () => controller.checkPointer(),
+    check: () => reconciler.check(),
     logger: logger.child({ component: 'inference.pointer' }),
   });
   watcher.start();
 
   return {
     app,
-    manager,
-    controller,
+    models,
+    reconciler,
+    memory,
     pool,
     state,
     metrics,
@@ -89,7 +106,7 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
       await app.close();
       await watcher.stop();
       await edge?.close();
-      await manager.close();
+      await models.close();
       await pool.close();
     },
   };

@@ -58,7 +58,7 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('serves the confirmed version at start-up and, once connected, tells the loader it accepted it', async () => {
-    expect(service.manager.active).toMatchObject({ name: 'yolox', version: '1' });
+    expect(service.models.get('yolox')?.active).toMatchObject({ name: 'yolox', version: '1' });
     const sent = await waitFor(() => (statuses(edge).length > 0 ? statuses(edge) : undefined), 'the start-up status');
     expect(sent).toEqual([expect.objectContaining({ outcome: 'accepted', trigger: 'startup', name: 'yolox', version: '1', sha256: good.sha256 })]);
     expect(edge.outputs.find((output) => output.outputName === MODEL_STATUS_OUTPUT)?.properties).toEqual({ model: 'yolox@1', outcome: 'accepted' });
@@ -71,7 +71,7 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
       expect(lastStatus(edge), kind).toMatchObject({ outcome: 'rejected', trigger: 'message', name: announcement.name, version: announcement.version, sha256: body.sha256, error: { code } });
       // A runtime's error names the file it opened: the status leaves without saying where storage is mounted.
       expect(JSON.stringify(lastStatus(edge)), kind).not.toContain(storage);
-      expect(service.manager.active?.version, kind).toBe('1');
+      expect(service.models.get('yolox')?.active?.version, kind).toBe('1');
       expect(await detectWith(service), kind).toEqual({ status: 200, model: 'yolox@1' });
       const reported = InferenceReportedSchema.parse(edge.reportedState);
       expect(reported.activeModel, kind).toMatchObject({ name: 'yolox', version: '1' });
@@ -86,16 +86,16 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
     const first = await stageModel(storage, { ...YOLOX_ONNX, version: 'back-to-back-1', modelBytes: yolox.subarray(0, 1000) });
     const second = await stageModel(storage, { ...YOLOX_ONNX, version: 'back-to-back-2', modelBytes: yolox.subarray(0, 2000) });
     // Awaited directly: any wrapper (a race with a timer) adds turns that hide the fault. The test's timeout catches a hang.
-    const firstOutcome = await service.manager.activate(first);
-    const secondOutcome = await service.manager.activate(second);
+    const firstOutcome = await service.models.activate(first);
+    const secondOutcome = await service.models.activate(second);
     expect([firstOutcome.status, secondOutcome.status]).toEqual(['failed', 'failed']);
-    expect(service.manager.active?.version).toBe('1');
+    expect(service.models.get('yolox')?.active?.version).toBe('1');
   }, 15_000);
 
   it('answers a repeat of the serving version, or of a rejected one, from what it knows: nothing is loaded again', async () => {
     const loads = vi.spyOn(service.pool, 'loadEverywhere');
     await edge.deliver('DLModelInput', good);
-    expect(lastStatus(edge)).toMatchObject({ outcome: 'accepted', trigger: 'message', version: '1', loadMs: service.manager.active?.loadMs, warmupMs: service.manager.active?.warmupMs });
+    expect(lastStatus(edge)).toMatchObject({ outcome: 'accepted', trigger: 'message', version: '1', loadMs: service.models.get('yolox')?.active?.loadMs, warmupMs: service.models.get('yolox')?.active?.warmupMs });
     const truncated = await announcementBody(storage, { ...YOLOX_ONNX, version: 'truncated', format: 'onnx', modelPath: 'models/yolox/truncated/yolox_nano.onnx', labelsPath: 'models/yolox/truncated/coco_classes.txt' });
     await edge.deliver('DLModelInput', truncated);
     expect(lastStatus(edge)).toMatchObject({ outcome: 'rejected', trigger: 'message', version: 'truncated', error: { code: 'MODEL_LOAD_FAILED' } });
@@ -112,7 +112,9 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
     edge.connected = false;
     const ssd = await announcementBody(storage, await stageModel(storage, { ...SSD_TFLITE, version: '2' }));
     await edge.deliver('DLModelInput', ssd);
-    expect(service.manager.active).toMatchObject({ name: 'ssd', version: '2' });
+    // Another name: served beside yolox, which stays the default.
+    expect(service.models.get('ssd')?.active).toMatchObject({ name: 'ssd', version: '2' });
+    expect(service.models.defaultName()).toBe('yolox');
     expect(statuses(edge)).toHaveLength(before);
     await edge.connect();
     const sent = await waitFor(() => (statuses(edge).length > before ? statuses(edge).slice(before) : undefined), 'the deferred status');
@@ -126,7 +128,7 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
     const staged = await stageModel(storage, { ...YOLOX_ONNX, version: '3', descriptor: { acceptance }, files: { 'person.jpg': person, 'samples/dog.jpg': dog } });
     await edge.deliver('DLModelInput', await announcementBody(storage, staged));
     expect(lastStatus(edge)).toMatchObject({ outcome: 'accepted', version: '3', acceptance: { samples: 2, passed: 2 } });
-    expect(service.manager.active).toMatchObject({ version: '3', acceptance: { samples: 2, passed: 2 } });
+    expect(service.models.get('yolox')?.active).toMatchObject({ version: '3', acceptance: { samples: 2, passed: 2 } });
   }, 60_000);
 
   it('rejects a model that does not see what its samples show with MODEL_ACCEPTANCE_FAILED, naming the sample and what was missing', async () => {
@@ -143,7 +145,7 @@ describe('activation over DLModelInput, answered on DLModelStatus', () => {
       expect(status?.outcome === 'rejected' ? status.error.message : '').toMatch(message);
       expect(await detectWith(service)).toEqual({ status: 200, model: 'yolox@3' });
     }
-    expect(service.pool.loadedModelIds()).toEqual([service.manager.active?.id]);
+    expect(service.pool.loadedModelIds().sort()).toEqual([service.models.get('yolox')?.active?.id, service.models.get('ssd')?.active?.id].sort());
   }, 60_000);
 
   it('shows the last activations with their outcomes on /v1/models, as in reported properties', async () => {

@@ -40,7 +40,7 @@ describe('inference API', () => {
 
   describe('with YOLOX v1 active', () => {
     beforeAll(async () => {
-      const outcome = await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+      const outcome = await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
       expect(outcome.status).toBe('activated');
     });
 
@@ -177,7 +177,7 @@ describe('inference API', () => {
     it('answers an image with more pixels than the limit with 413 naming its size', async () => {
       const small = await startService(storage, { INFERENCE_MAX_IMAGE_PIXELS: '100000' });
       try {
-        await small.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: 'pixels' }));
+        await small.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: 'pixels' }));
         for (const [file, type, size] of [['darknet_person.jpg', 'image/jpeg', '640x424'], ['grace_hopper.bmp', 'image/bmp', '512x600']] as const) {
           const response = await small.app.inject({ method: 'POST', url: '/v1/detect', payload: await readFile(imageFile(file)), headers: { 'content-type': type } });
           expect(response.statusCode).toBe(413);
@@ -208,13 +208,13 @@ describe('inference API', () => {
   describe('model activation', () => {
     it('treats a repeated announcement as a no-op', async () => {
       const announcement = await stageModel(storage, { ...YOLOX_ONNX, version: '1' });
-      expect((await service.manager.activate(announcement)).status).toBe('unchanged');
+      expect((await service.models.activate(announcement)).status).toBe('unchanged');
     });
 
     it('keeps the old model serving when a new one is corrupt, and says why', async () => {
       const announcement = await stageModel(storage, { ...YOLOX_ONNX, version: 'broken' });
       await writeFile(path.join(storage, announcement.modelPath), Buffer.from('this is not an onnx model'));
-      const outcome = await service.manager.activate(announcement);
+      const outcome = await service.models.activate(announcement);
       expect(outcome).toMatchObject({ status: 'failed', error: { code: 'MODEL_LOAD_FAILED' } });
       const models = (await service.app.inject({ url: '/v1/models' })).json();
       expect(models.active.version).toBe('1');
@@ -224,29 +224,30 @@ describe('inference API', () => {
     });
 
     it('refuses a path that leaves the storage root', async () => {
-      const outcome = await service.manager.activate({ name: 'x', version: '1', format: 'onnx', modelPath: '../../etc/passwd', labelsPath: 'x' });
+      const outcome = await service.models.activate({ name: 'x', version: '1', format: 'onnx', modelPath: '../../etc/passwd', labelsPath: 'x' });
       expect(outcome).toMatchObject({ status: 'failed', error: { code: 'MODEL_PATH_OUTSIDE_STORAGE' } });
     });
 
     it('refuses a model whose sha256 differs from the announcement', async () => {
       const announcement = await stageModel(storage, { ...YOLOX_ONNX, version: '3' });
-      const outcome = await service.manager.activate({ ...announcement, sha256: '0'.repeat(64) });
+      const outcome = await service.models.activate({ ...announcement, sha256: '0'.repeat(64) });
       expect(outcome).toMatchObject({ status: 'failed', error: { code: 'MODEL_CHECKSUM_MISMATCH' } });
     });
 
     it('refuses a model whose outputs do not fit the family its model.json names', async () => {
       const announcement = await stageModel(storage, { ...YOLOX_ONNX, version: '4', descriptor: { family: 'ssd' } });
-      const outcome = await service.manager.activate(announcement);
+      const outcome = await service.models.activate(announcement);
       expect(outcome).toMatchObject({ status: 'failed', error: { code: 'MODEL_OUTPUT_MISMATCH' } });
     });
 
     it('lets the newest of several quick announcements win, skipping those in between', async () => {
-      const a = await stageModel(storage, { ...SSD_TFLITE, version: '10' });
-      const b = await stageModel(storage, { ...SSD_TFLITE, version: '11' });
+      // One model name: its versions may be files of any family.
+      const a = await stageModel(storage, { ...SSD_TFLITE, name: 'yolox', version: '10' });
+      const b = await stageModel(storage, { ...SSD_TFLITE, name: 'yolox', version: '11' });
       const c = await stageModel(storage, { ...YOLOX_ONNX, version: '12' });
-      const outcomes = await Promise.all([service.manager.activate(a), service.manager.activate(b), service.manager.activate(c)]);
+      const outcomes = await Promise.all([service.models.activate(a), service.models.activate(b), service.models.activate(c)]);
       expect(outcomes.map((outcome) => outcome.status)).toEqual(['superseded', 'superseded', 'activated']);
-      expect(service.manager.active?.version).toBe('12');
+      expect(service.models.get('yolox')?.active?.version).toBe('12');
     });
   });
 });

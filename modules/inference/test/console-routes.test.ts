@@ -45,7 +45,7 @@ describe('the web console, served by the module', () => {
   });
 
   it('finds in /v1/models what it shows of the active model: load and warm-up time, threshold', async () => {
-    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+    await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
     const { active } = (await service.app.inject({ url: '/v1/models' })).json();
     expect(active).toMatchObject({ name: 'yolox', version: '1', family: 'yolox', runtime: 'onnxruntime', activatedAt: expect.any(String) });
     expect(active.loadMs).toBeGreaterThan(0);

@@ -32,7 +32,7 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
   beforeAll(async () => {
     storage = await createStorage();
     service = await startService(storage);
-    expect((await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }))).status).toBe('activated');
+    expect((await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }))).status).toBe('activated');
     origin = await service.app.listen({ host: '127.0.0.1', port: 0 });
     profile = await mkdtemp(path.join(tmpdir(), 'console-chromium-'));
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 860 } });
@@ -108,7 +108,7 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
 
   it('shows a model swap made while the page is open, and says which model drew the boxes on screen', async () => {
     // Through the activation controller, as a DLModelInput message would: the attempt is reported with its outcome.
-    expect(await service.controller.request(await stageModel(storage, { ...SSD_TFLITE, version: '2' }), 'message')).toMatchObject({ outcome: 'accepted' });
+    expect(await service.models.request(await stageModel(storage, { ...SSD_TFLITE, version: '2' }), 'message')).toMatchObject({ outcome: 'accepted' });
     await expect.poll(() => page.textContent('#model-name'), { timeout: 15_000 }).toBe('ssd');
     expect(await page.textContent('#model-version')).toBe('2');
     expect(await page.textContent('#model-runtime')).toBe('litert');
@@ -125,7 +125,7 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
   it('shows a rejected activation with its error code', async () => {
     const broken = await stageModel(storage, { ...YOLOX_ONNX, version: 'broken' });
     await writeFile(path.join(storage, broken.modelPath), 'not a model');
-    expect(await service.controller.request(broken, 'message')).toMatchObject({ outcome: 'rejected', error: { code: 'MODEL_LOAD_FAILED' } });
+    expect(await service.models.request(broken, 'message')).toMatchObject({ outcome: 'rejected', error: { code: 'MODEL_LOAD_FAILED' } });
     await page.waitForSelector('#activations li[data-outcome="rejected"]', { timeout: 15_000 });
     expect(await page.textContent('#activations li[data-outcome="rejected"]')).toContain('MODEL_LOAD_FAILED');
     expect(await page.textContent('#model-name')).toBe('ssd');

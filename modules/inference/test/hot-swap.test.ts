@@ -20,7 +20,7 @@ describe('hot swap under load', () => {
   beforeAll(async () => {
     storage = await createStorage();
     service = await startService(storage, { INFERENCE_MAX_QUEUE: '64' });
-    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '0' }));
+    await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, name: 'detector', version: '0' }));
     baseUrl = await service.app.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(() => service.close());
@@ -29,8 +29,9 @@ describe('hot swap under load', () => {
     const image = await readFile(imageFile('darknet_person.jpg'));
     const announcements = [];
     for (let swap = 1; swap <= 20; swap += 1) {
+      // One model name whose versions alternate between the two files.
       const family = swap % 2 === 1 ? SSD_TFLITE : YOLOX_ONNX;
-      announcements.push(await stageModel(storage, { ...family, version: String(swap) }));
+      announcements.push(await stageModel(storage, { ...family, name: 'detector', version: String(swap) }));
     }
 
     let swapping = true;
@@ -48,7 +49,7 @@ describe('hot swap under load', () => {
 
     const activatedVersions: string[] = [];
     for (const announcement of announcements) {
-      const outcome = await service.manager.activate(announcement);
+      const outcome = await service.models.activate(announcement);
       expect(outcome.status).toBe('activated');
       activatedVersions.push(announcement.version);
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -59,8 +60,8 @@ describe('hot swap under load', () => {
     expect(responses.length).toBeGreaterThan(100);
     expect(responses.filter((response) => response.status !== 200)).toEqual([]);
     for (const { body } of responses) {
-      const family = body!.model.name;
-      expect(body!.model.family).toBe(family === 'ssd' ? 'ssd' : 'yolox');
+      const family = body!.model.family;
+      expect(body!.model.name).toBe('detector');
       expect(body!.detections.map((detection) => detection.label)).toContain(SIGNATURE_LABEL[family]);
       // Odd versions are SSD, even ones YOLOX: the version named must be the model that ran.
       expect(Number(body!.model.version) % 2 === 1 ? 'ssd' : 'yolox').toBe(family);
@@ -68,7 +69,7 @@ describe('hot swap under load', () => {
     const versionsSeen = new Set(responses.map((response) => response.body!.model.version));
     expect(versionsSeen.size).toBeGreaterThan(10);
     expect(service.state.snapshot().swapCount).toBe(20);
-    expect(service.manager.active?.version).toBe('20');
+    expect(service.models.get('detector')?.active?.version).toBe('20');
   }, 120_000);
 
   it('frees retired models: the workers hold only the active one afterwards', async () => {
@@ -76,7 +77,7 @@ describe('hot swap under load', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const text = await (await fetch(`${baseUrl}/metrics`)).text();
     expect(text).toMatch(/inference_model_swaps_total\{outcome="swapped"\} 20/);
-    expect(service.pool.loadedModelIds()).toEqual([service.manager.active?.id]);
+    expect(service.pool.loadedModelIds()).toEqual([service.models.get('detector')?.active?.id]);
   });
 });
 
@@ -85,7 +86,7 @@ describe('overload', () => {
   beforeAll(async () => {
     const storage = await createStorage();
     service = await startService(storage, { INFERENCE_WORKERS: '1', INFERENCE_MAX_QUEUE: '2' });
-    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+    await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
   });
   afterAll(() => service.close());
 

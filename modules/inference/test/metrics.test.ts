@@ -22,7 +22,7 @@ describe('Prometheus metrics', () => {
   beforeAll(async () => {
     storage = await createStorage();
     service = await startService(storage);
-    expect((await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }))).status).toBe('activated');
+    expect((await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }))).status).toBe('activated');
     const person = await readFile(imageFile('darknet_person.jpg'));
     for (let i = 0; i < 2; i += 1) {
       const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: person, headers: { 'content-type': 'image/jpeg' } });

@@ -70,7 +70,7 @@ describe('the served OpenAPI document', () => {
   beforeAll(async () => {
     storage = await createStorage();
     service = await startService(storage);
-    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+    await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
     const response = await service.app.inject({ url: '/openapi.json' });
     expect(response.statusCode).toBe(200);
     document = response.json<OpenApiDocument>();
@@ -193,7 +193,7 @@ describe('responses under the generated schemas', () => {
   it('serializes every field of /v1/models, before and after a model serves', async () => {
     const before = await service.app.inject({ url: '/v1/models' });
     expect(before.json()).toEqual(JSON.parse(JSON.stringify(service.state.snapshot())));
-    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+    await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
     const after = await service.app.inject({ url: '/v1/models' });
     const snapshot = JSON.parse(JSON.stringify(service.state.snapshot())) as { active: { input: Record<string, unknown> } };
     expect(after.json()).toEqual(snapshot);
@@ -201,9 +201,9 @@ describe('responses under the generated schemas', () => {
   });
 
   it('serializes every field of a detection: the body equals what the manager returns, timings aside', async () => {
-    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
+    await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }));
     const image = await readFile(imageFile('darknet_person.jpg'));
-    const direct = await service.manager.detect(image);
+    const direct = await service.models.detect(undefined, image);
     const response = await service.app.inject({ method: 'POST', url: '/v1/detect', payload: image, headers: { 'content-type': 'image/jpeg' } });
     const body = response.json<DetectionResult>();
     const withoutTimings = ({ timings: _timings, ...rest }: DetectionResult) => rest;
@@ -214,7 +214,7 @@ describe('responses under the generated schemas', () => {
 
   it('serializes every field of the seed-compatible answer and of the health answers', async () => {
     const image = await readFile(imageFile('darknet_person.jpg'));
-    const direct = toSeedDetections(await service.manager.detect(image, { scoreThreshold: 0.5 }), 0.5);
+    const direct = toSeedDetections(await service.models.detect(undefined, image, { scoreThreshold: 0.5 }), 0.5);
     const score = await service.app.inject({ method: 'POST', url: '/score', payload: image, headers: { 'content-type': 'image/jpeg' } });
     expect(score.json()).toEqual(direct);
     expect((await service.app.inject({ url: '/health/live' })).json()).toEqual({ status: 'ok' });

@@ -35,7 +35,7 @@ describe('messages that leave the device carry no absolute storage path', () => 
   it('a corrupt model: the runtime names the file it opened, /v1/models and reported properties name it relative to storage', async () => {
     const announcement = await stageModel(storage, { ...SSD_TFLITE, version: 'corrupt' });
     await writeFile(path.join(storage, announcement.modelPath), Buffer.alloc(1000, 7));
-    const outcome = await service.manager.activate(announcement);
+    const outcome = await service.models.activate(announcement);
     // The manager keeps the full message for its logs; what goes out is rewritten.
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'MODEL_LOAD_FAILED', message: expect.stringContaining(storage) } });
 
@@ -58,7 +58,7 @@ describe('messages that leave the device carry no absolute storage path', () => 
     try {
       const announcement = await stageModel(storage, { ...SSD_TFLITE, version: 'corrupt-linked' });
       await writeFile(path.join(storage, announcement.modelPath), Buffer.alloc(1000, 7));
-      const outcome = await other.manager.activate(announcement);
+      const outcome = await other.models.activate(announcement);
       expect(outcome).toMatchObject({ status: 'failed', error: { message: expect.stringContaining(storage) } });
       const body = (await other.app.inject({ url: '/v1/models' })).body;
       expect(body).toContain(announcement.modelPath);

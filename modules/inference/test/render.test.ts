@@ -36,7 +36,7 @@ describe('POST /v1/detect with the detections drawn on the image', () => {
   beforeAll(async () => {
     const storage = await createStorage();
     service = await startService(storage);
-    expect((await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }))).status).toBe('activated');
+    expect((await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '1' }))).status).toBe('activated');
     person = await readFile(imageFile('darknet_person.jpg'));
     json = (await service.app.inject({ method: 'POST', url: '/v1/detect', payload: person, headers: { 'content-type': 'image/jpeg' } })).json<DetectionResult>();
   });

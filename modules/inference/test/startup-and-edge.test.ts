@@ -20,7 +20,8 @@ describe('start-up', () => {
     await mkdir(path.dirname(path.join(storage, ANNOUNCED_MODEL_POINTER)), { recursive: true });
     await writeFile(path.join(storage, ANNOUNCED_MODEL_POINTER), JSON.stringify({ local_model_path: staged.modelPath, local_labelmap_path: staged.labelsPath }));
     service = await startService(storage);
-    expect(service.manager.active).toMatchObject({ name: 'ssd', version: '7', family: 'ssd', runtime: 'litert' });
+    expect(service.models.get('ssd')?.active).toMatchObject({ name: 'ssd', version: '7', family: 'ssd', runtime: 'litert' });
+    expect(service.models.defaultName()).toBe('ssd');
   });
 
   it('starts without a model when the pointer is missing or damaged, and serves 503 until one arrives', async () => {
@@ -28,7 +29,7 @@ describe('start-up', () => {
     await mkdir(path.join(storage, 'models'), { recursive: true });
     await writeFile(path.join(storage, ANNOUNCED_MODEL_POINTER), '{"local_model_path": "../x"');
     service = await startService(storage);
-    expect(service.manager.active).toBeUndefined();
+    expect(service.models.names()).toEqual([]);
     expect((await service.app.inject({ url: '/health/ready' })).statusCode).toBe(503);
   });
 });

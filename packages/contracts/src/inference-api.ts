@@ -21,6 +21,12 @@ export const DetectQuerySchema = z.object({
 });
 export type DetectQuery = z.infer<typeof DetectQuerySchema>;
 
+/** The path of `POST /v1/models/{name}/detect`; a name that no served model has is a 404 `MODEL_NOT_FOUND`. */
+export const ModelRouteParamsSchema = z.object({
+  name: z.string().min(1).meta({ description: 'a model name, as `GET /v1/models` lists them' }),
+});
+export type ModelRouteParams = z.infer<typeof ModelRouteParamsSchema>;
+
 const input = InputSpecSchema.shape;
 
 /**
@@ -47,16 +53,41 @@ export type ServedInputSpec = z.infer<typeof ServedInputSpecSchema>;
 export const RuntimeNameSchema = z.enum(['onnxruntime', 'litert']);
 export type RuntimeName = z.infer<typeof RuntimeNameSchema>;
 
-/** The body of `GET /v1/models`: what serves, what served before, and what happened to the recent activation attempts. */
+/** A served model's version as `GET /v1/models` shows it: what it is, how it loaded and how it reads an image. */
+export const ServedModelVersionSchema = ActiveModelReportSchema.extend({
+  runtime: RuntimeNameSchema,
+  sha256: z.string(),
+  loadMs: z.number().meta({ description: 'loading the model in every worker' }),
+  warmupMs: z.number().meta({ description: 'the warm-up inference after loading' }),
+  scoreThreshold: z.number().meta({ description: 'the score threshold a detect route applies unless a request sets one' }),
+  input: ServedInputSpecSchema,
+});
+export type ServedModelVersion = z.infer<typeof ServedModelVersionSchema>;
+
+/** One entry of the models the module serves (by name): its version serving, if any, and its last activation. */
+export const ServedModelEntrySchema = z.object({
+  name: z.string().meta({ description: 'the model name: the `{name}` of `POST /v1/models/{name}/detect`' }),
+  default: z.boolean().meta({ description: 'whether `/v1/detect`, `/score` and unnamed edge images use this model' }),
+  active: ServedModelVersionSchema.nullable().meta({ description: 'the version serving, or null while none does (loading, or every version rejected)' }),
+  lastActivation: ActivationReportSchema.nullable(),
+  lastError: InferenceReportedSchema.shape.lastSwapError,
+  memoryMB: z.number().nonnegative().meta({ description: 'the memory its loaded versions are estimated to take in all workers (INFERENCE_MEMORY_BUDGET_MB counts this)' }),
+});
+export type ServedModelEntry = z.infer<typeof ServedModelEntrySchema>;
+
+/**
+ * The body of `GET /v1/models`: every model served, which one is the default, what served before, and what happened to
+ * the recent activation attempts. `active`, `lastError` and `lastActivation` are the default model's (what a client of
+ * one model reads); `history`, `swapCount` and `activations` cover every model, each entry naming its model.
+ */
 export const ModelsResponseSchema = z.object({
-  active: ActiveModelReportSchema.extend({
-    runtime: RuntimeNameSchema,
-    sha256: z.string(),
-    loadMs: z.number().meta({ description: 'loading the model in every worker' }),
-    warmupMs: z.number().meta({ description: 'the warm-up inference after loading' }),
-    scoreThreshold: z.number().meta({ description: 'the score threshold /v1/detect applies unless a request sets one' }),
-    input: ServedInputSpecSchema,
-  }).nullable(),
+  active: ServedModelVersionSchema.nullable(),
+  defaultModel: z.string().nullable().meta({ description: 'the model `/v1/detect` uses; null while none serves' }),
+  models: z.array(ServedModelEntrySchema).meta({ description: 'every model of the serving index, by name' }),
+  memory: z.object({
+    budgetMB: z.number().nullable().meta({ description: 'INFERENCE_MEMORY_BUDGET_MB as applied; null when off' }),
+    estimatedMB: z.number().nonnegative().meta({ description: 'what every loaded version is estimated to take, in all workers' }),
+  }),
   history: z.array(z.object({ name: z.string(), version: z.string(), activatedAt: z.iso.datetime() })),
   lastError: InferenceReportedSchema.shape.lastSwapError,
   swapCount: z.number().int().nonnegative(),
@@ -70,6 +101,7 @@ export type LivenessResponse = z.infer<typeof LivenessResponseSchema>;
 
 export const ReadinessResponseSchema = z.object({
   status: z.literal('ready'),
-  model: z.string().meta({ description: 'the serving model as name@version' }),
+  model: z.string().meta({ description: 'the default model as name@version' }),
+  models: z.array(z.string()).meta({ description: 'every model serving, as name@version' }),
 });
 export type ReadinessResponse = z.infer<typeof ReadinessResponseSchema>;

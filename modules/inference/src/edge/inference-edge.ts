@@ -1,8 +1,8 @@
-import { ModelMessageSchema, toModelAnnouncement, type DetectionResult } from '@edge-ml/contracts';
+import { ModelMessageSchema, toModelAnnouncement, type ApiError, type DetectionResult } from '@edge-ml/contracts';
 import type { EdgeClient, EdgeMessage, Logger } from '@edge-ml/edge-kit';
-import type { ActivationController } from '../serving/activation-controller.js';
-import type { ModelManager } from '../serving/model-manager.js';
+import type { ModelRegistry } from '../serving/model-registry.js';
 import type { ServingState } from '../serving/serving-state.js';
+import { serializeError } from '../worker/protocol.js';
 
 import { INFERENCE_EDGE_INTERFACE } from '../edge-interface.js';
 import { StatusOutbox } from './status-outbox.js';
@@ -10,10 +10,12 @@ import { StatusOutbox } from './status-outbox.js';
 export const [MODEL_INPUT, IMAGE_INPUT] = INFERENCE_EDGE_INTERFACE.inputs;
 export const [DETECTIONS_OUTPUT, MODEL_STATUS_OUTPUT] = INFERENCE_EDGE_INTERFACE.outputs;
 
+/** The message property of an image message that names the model to use; without it the default model answers. */
+export const MODEL_PROPERTY = 'model';
+
 export interface InferenceEdgeOptions {
   client: EdgeClient;
-  manager: ModelManager;
-  controller: ActivationController;
+  models: ModelRegistry;
   state: ServingState;
   logger: Logger;
 }
@@ -48,15 +50,39 @@ export function detectionsMessage(result: DetectionResult, source: EdgeMessage):
 }
 
 /**
- * Wires the module to edgeHub: DLModelInput asks for a model, each activation attempt is answered on DLModelStatus,
- * images in get detections out, and serving state goes to reported properties.
+ * The message sent on `detections` instead, for an image that got no detections: the API's error body, with the
+ * input's properties, an `error` property holding the code (for routes to filter on), and its correlation.
  */
-export function wireInferenceEdge({ client, manager, controller, state, logger }: InferenceEdgeOptions): void {
+export function imageErrorMessage(error: unknown, source: EdgeMessage): EdgeMessage {
+  const { code, message } = serializeError(error);
+  const status = error instanceof Error ? (error as Error & { statusCode?: unknown }).statusCode : undefined;
+  const statusCode = typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+  // As the HTTP API answers: a fault of the module (not a 503) says nothing of its cause, which is logged.
+  const internal = statusCode >= 500 && statusCode !== 503;
+  const body: ApiError = internal ? { error: 'INTERNAL', message: 'Internal Server Error', statusCode: 500 } : { error: code, message, statusCode };
+  const correlationId = source.correlationId ?? source.messageId;
+  return {
+    body: Buffer.from(JSON.stringify(body)),
+    properties: { ...source.properties, error: body.error },
+    contentType: 'application/json',
+    contentEncoding: 'utf-8',
+    ...(correlationId ? { correlationId } : {}),
+  };
+}
+
+/**
+ * Wires the module to edgeHub: DLModelInput asks the entry it names for a version, each activation attempt of every
+ * entry is answered on DLModelStatus, each image in gets one message out (detections by the model its `model`
+ * property names, or the default model; or an error), and serving state goes to reported properties.
+ */
+export function wireInferenceEdge({ client, models, state, logger }: InferenceEdgeOptions): void {
   const log = logger.child({ component: 'inference.edge' });
   const outbox = new StatusOutbox(client, MODEL_STATUS_OUTPUT, log);
-  controller.on('attempted', (_report, status) => {
-    if (status) void outbox.send(status);
-  });
+  models.forEachEntry(({ controller }) =>
+    controller.on('attempted', (_report, status) => {
+      if (status) void outbox.send(status);
+    }),
+  );
   client.onInput(MODEL_INPUT, async (message) => {
     const parsed = parseModelMessage(message.body);
     if (!parsed.ok) {
@@ -65,15 +91,18 @@ export function wireInferenceEdge({ client, manager, controller, state, logger }
       return;
     }
     log.info({ model: parsed.announcement.name, version: parsed.announcement.version }, 'model.message.received');
-    await controller.request(parsed.announcement, 'message');
+    await models.request(parsed.announcement, 'message');
   });
   client.onInput(IMAGE_INPUT, async (message) => {
+    const named = message.properties[MODEL_PROPERTY];
+    let out: EdgeMessage;
     try {
-      const result = await manager.detect(message.body);
-      await client.sendOutput(DETECTIONS_OUTPUT, detectionsMessage(result, message));
+      out = detectionsMessage(await models.detect(named === undefined || named === '' ? undefined : named, message.body), message);
     } catch (error) {
-      log.warn({ err: error }, 'image.message.failed');
+      log.warn({ err: error, model: named }, 'image.message.failed');
+      out = imageErrorMessage(error, message);
     }
+    await client.sendOutput(DETECTIONS_OUTPUT, out).catch((error: unknown) => log.warn({ err: error }, 'image.message.unsent'));
   });
   const report = (reported: ReturnType<ServingState['reported']>) =>
     client.patchReported(reported).catch((error: unknown) => log.debug({ err: error }, 'reported.update.deferred'));

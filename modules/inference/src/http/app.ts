@@ -2,7 +2,7 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { InferenceMetrics } from '../metrics.js';
-import type { ModelManager } from '../serving/model-manager.js';
+import type { ModelRegistry } from '../serving/model-registry.js';
 import type { ServingState } from '../serving/serving-state.js';
 import { rewriteStrings, storagePathRelativizer } from '../storage-paths.js';
 import { answerClientError, guardConnections, connectionsCheckingIntervalMs, type HttpLimits } from './connection-limits.js';
@@ -19,7 +19,8 @@ import { statusRoutes } from './routes/status-routes.js';
 const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
 
 export interface AppOptions {
-  manager: ModelManager;
+  /** Every served model by name; detect routes resolve a name (or the default model) through it. */
+  models: ModelRegistry;
   state: ServingState;
   metrics: InferenceMetrics;
   maxBodyBytes: number;
@@ -97,7 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       security: [],
       tags: [
         { name: 'inference', description: 'Detections for one image' },
-        { name: 'models', description: 'The served model and its activations' },
+        { name: 'models', description: 'The served models and their activations' },
         { name: 'health', description: 'Liveness, readiness, metrics and this document' },
         { name: 'open inference protocol', description: 'The Open Inference Protocol (KServe v2) REST API: raw tensors or an image, JSON or binary tensor data' },
       ],
@@ -110,24 +111,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const imageRequests = new ImageRequestGate(limits.maxImageRequests);
   await app.register(detectRoutes, {
-    manager: options.manager,
+    models: options.models,
     metrics: options.metrics,
     seedScoreThreshold: options.seedScoreThreshold,
     imageRequests,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
   });
-  // One manager today, serving its active model under that model's name; the registry of #16 gives one per name.
-  const servedNames = () => (options.manager.active ? [options.manager.active.name] : []);
+  // One ModelManager per served name (the registry): the protocol's model routes resolve a name through it.
   await app.register(oipRoutes, {
     prefix: '/v2',
-    resolve: (name) => (servedNames().includes(name) ? options.manager : undefined),
-    names: servedNames,
+    resolve: (name) => options.models.get(name),
+    names: () => options.models.names(),
     metrics: options.metrics,
     imageRequests,
     maxBodyBytes: options.maxBodyBytes,
     outsideMessage,
   });
-  await app.register(statusRoutes, { state: options.state, metrics: options.metrics, outside: (value) => rewriteStrings(value, outsideMessage) });
+  await app.register(statusRoutes, { state: options.state, models: options.models, metrics: options.metrics, outside: (value) => rewriteStrings(value, outsideMessage) });
   if (options.console) await app.register(consoleRoutes);
   app.get('/openapi.json', {
     schema: { operationId: 'getOpenApiDocument', summary: 'This document', tags: ['health'], response: { 200: openApiDocumentResponse, ...commonErrorResponses } },

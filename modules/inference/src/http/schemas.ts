@@ -136,8 +136,10 @@ export const imageErrorResponses = {
   408: errorSchema('REQUEST_TIMEOUT: the request was not received in time'),
   413: errorSchema('BODY_TOO_LARGE or IMAGE_TOO_LARGE'),
   415: errorSchema('UNSUPPORTED_MEDIA_TYPE: the message lists the accepted types'),
-  503: errorSchema('NO_MODEL (no model loaded yet) or OVERLOADED (with Retry-After)'),
+  503: errorSchema('NO_MODEL (no model serving yet) or OVERLOADED (with Retry-After)'),
   ...commonErrorResponses,
 };
 
 export const notReadyResponse = errorSchema('NO_MODEL: no model is loaded yet');
+
+export const modelNotFoundResponse = errorSchema('MODEL_NOT_FOUND: no served model has this name (GET /v1/models lists them)');

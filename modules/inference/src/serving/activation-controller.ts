@@ -3,7 +3,7 @@ import type { ActivationReport, ActivationTrigger, ModelAnnouncement, ModelStatu
 import { ModelStatusMessageSchema } from '@edge-ml/contracts';
 import type { Logger } from '@edge-ml/edge-kit';
 import type { ActivationOutcome, ActiveModel, ModelManager } from './model-manager.js';
-import { announcementKey, readAnnouncedModel, readConfirmedModel } from './model-pointers.js';
+import { announcementKey } from './model-pointers.js';
 import { BoundedMap } from './outcome-cache.js';
 
 export interface ActivationControllerEvents {
@@ -13,10 +13,9 @@ export interface ActivationControllerEvents {
 
 export interface ActivationControllerOptions {
   manager: ModelManager;
-  storageRoot: string;
   logger: Logger;
-  /** Outcomes remembered, by name@version#sha256 (default 64). */
-  outcomeCapacity?: number;
+  /** Outcomes remembered, by name@version#sha256: shared by the controllers of every model name. */
+  outcomes?: BoundedMap<string, ActivationReport>;
 }
 
 type Result = Pick<ActivationReport, 'outcome' | 'error' | 'loadMs' | 'warmupMs' | 'acceptance' | 'sha256'>;
@@ -46,7 +45,7 @@ export function toStatusMessage(report: ActivationReport): ModelStatusMessage | 
 const UNREADABLE_FILES = 'MODEL_FILE_UNREADABLE';
 
 /**
- * Decides what to load, whatever asked (a DLModelInput message, a changed announced pointer, start-up), and reports
+ * Decides what one model name loads, whatever asked (a DLModelInput message, a changed serving index, start-up), and reports
  * each attempt once. Remembers outcomes per name@version#sha256 (bounded): a rejected version is not loaded again,
  * since installed versions are immutable; a message for it gets the remembered rejection, the pointer watch skips it.
  * A request for the version being loaded joins that load; one for the version serving answers without reloading.
@@ -56,12 +55,11 @@ export class ActivationController extends EventEmitter<ActivationControllerEvent
   private readonly inFlight = new Map<string, Promise<ActivationOutcome>>();
   /** The key last handed to the manager while it is loading: anything handed earlier will be superseded. */
   private latestKey: string | undefined;
-  private lastPointerProblem: string | undefined;
   private readonly log: Logger;
 
   constructor(private readonly options: ActivationControllerOptions) {
     super();
-    this.outcomes = new BoundedMap(options.outcomeCapacity ?? 64);
+    this.outcomes = options.outcomes ?? new BoundedMap(64);
     this.log = options.logger;
   }
 
@@ -95,47 +93,15 @@ export class ActivationController extends EventEmitter<ActivationControllerEvent
     }
   }
 
-  /** Reads the announced pointer and tries it when it names a version neither serving, loading nor known to be bad. */
-  async checkPointer(): Promise<void> {
-    let announced: ModelAnnouncement | undefined;
-    try {
-      announced = await readAnnouncedModel(this.options.storageRoot);
-      this.lastPointerProblem = undefined;
-    } catch (error) {
-      const problem = error instanceof Error ? error.message : String(error);
-      if (problem !== this.lastPointerProblem) this.log.warn({ err: error }, 'model.pointer.unreadable');
-      this.lastPointerProblem = problem;
-      return;
-    }
-    if (!announced) return;
-    const key = announcementKey(announced);
-    if (this.latestKey === key) return;
-    if (this.inFlight.size === 0 && serves(this.options.manager.active, announced)) return;
-    if (this.outcomes.get(key)?.outcome === 'rejected') return;
-    this.log.info({ model: announced.name, version: announced.version }, 'model.pointer.changed');
-    await this.request(announced, 'pointer');
-  }
-
   /**
-   * Start-up: serve the last-known-good (confirmed.json) first, then try announced.json when it names another version.
-   * The confirmed version's status goes to the loader only when it is also the announced one (what the loader awaits).
+   * Whether the reconciler should ask for this version: not the one loading, not the one serving, not one known to be
+   * bad. A message asks regardless (and gets its answer from memory); the index watch asks only when this says so.
    */
-  async reconcileAtStartup(): Promise<void> {
-    const confirmed = await this.readPointerSafely(readConfirmedModel, 'confirmed');
-    const announced = await this.readPointerSafely(readAnnouncedModel, 'announced');
-    const same = confirmed !== undefined && announced !== undefined && announcementKey(confirmed) === announcementKey(announced);
-    if (!confirmed && !announced) {
-      this.log.info({ storageRoot: this.options.storageRoot }, 'model.startup.none');
-      return;
-    }
-    if (confirmed) {
-      this.log.info({ model: confirmed.name, version: confirmed.version }, 'model.startup.confirmed');
-      await this.request(confirmed, 'startup', { sendStatus: same });
-    }
-    if (announced && !same) {
-      this.log.info({ model: announced.name, version: announced.version }, 'model.startup.announced');
-      await this.request(announced, 'startup');
-    }
+  wants(announcement: ModelAnnouncement): boolean {
+    const key = announcementKey(announcement);
+    if (this.latestKey === key) return false;
+    if (this.inFlight.size === 0 && serves(this.options.manager.active, announcement)) return false;
+    return this.outcomes.get(key)?.outcome !== 'rejected';
   }
 
   private activate(key: string, announcement: ModelAnnouncement): Promise<ActivationOutcome> {
@@ -174,14 +140,5 @@ export class ActivationController extends EventEmitter<ActivationControllerEvent
     this.log.info({ model: report.name, version: report.version, outcome: report.outcome, trigger, code: report.error?.code }, 'model.activation.concluded');
     this.emit('attempted', report, status);
     return report;
-  }
-
-  private async readPointerSafely(read: (storageRoot: string) => Promise<ModelAnnouncement | undefined>, pointer: string): Promise<ModelAnnouncement | undefined> {
-    try {
-      return await read(this.options.storageRoot);
-    } catch (error) {
-      this.log.warn({ err: error, pointer }, 'model.pointer.unreadable');
-      return undefined;
-    }
   }
 }

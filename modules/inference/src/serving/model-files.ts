@@ -1,4 +1,4 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256OfFile } from '@edge-ml/edge-kit';
 import { ModelDescriptorSchema, type AcceptanceSample, type ModelAnnouncement, type ModelDescriptor } from '@edge-ml/contracts';
@@ -24,6 +24,7 @@ export interface ModelFiles {
   labelsText: string;
   descriptor?: ModelDescriptor;
   sha256: string;
+  sizeBytes: number;
 }
 
 /** Reads what an announcement points at and checks it: confined paths, a parseable descriptor, the announced sha256. */
@@ -48,7 +49,8 @@ export async function readModelFiles(storageRoot: string, announcement: ModelAnn
   const sha256 = await sha256OfFile(modelPath);
   if (announcement.sha256 && announcement.sha256 !== sha256) throw new ModelChecksumError(announcement.modelPath, announcement.sha256, sha256);
   const labelsText = await readFile(labelsPath, 'utf8');
-  return { modelPath, labelsText, sha256, ...(descriptor ? { descriptor } : {}) };
+  const { size: sizeBytes } = await stat(modelPath);
+  return { modelPath, labelsText, sha256, sizeBytes, ...(descriptor ? { descriptor } : {}) };
 }
 
 /** An acceptance sample with its image read from the package. */

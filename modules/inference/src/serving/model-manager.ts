@@ -9,6 +9,7 @@ import type { RuntimeOptions } from '../runtimes/model-runtime.js';
 import { serializeError } from '../worker/protocol.js';
 import type { WorkerPool } from '../worker/worker-pool.js';
 import { describeFindings, missingLabels } from './acceptance.js';
+import type { MemoryBudget } from './memory-budget.js';
 import { readAcceptanceSamples, readModelFiles, type LoadedSample } from './model-files.js';
 import { AcceptanceFailedError, ModelVersionNotServedError, NoModelError } from './serving-errors.js';
 
@@ -62,6 +63,8 @@ export interface ModelManagerOptions {
   runtime: RuntimeOptions;
   logger: Logger;
   decode: DecodeOptions;
+  /** Shared by every model name's manager: a version is loaded only once its estimated memory is reserved. */
+  memory?: MemoryBudget;
 }
 
 interface Queued {
@@ -70,7 +73,7 @@ interface Queued {
 }
 
 /**
- * Owns which model serves. Activations run one at a time: load and warm up in every worker, pass the package's
+ * Owns which version of one model name serves (one instance per name, held by the ModelRegistry). Activations run one at a time: load and warm up in every worker, pass the package's
  * acceptance samples (when it has any), switch one reference, then free the old model once the requests pinned to it
  * have finished. A newer announcement that arrives while one is loading supersedes any still waiting; a repeat of the
  * active model is a no-op. A failure leaves the old model serving.
@@ -154,11 +157,24 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     return model;
   }
 
-  /** Waits for any activation in progress, then unloads the active model. */
+  /** Cancels the activation waiting, and waits for the one in progress. */
   async close(): Promise<void> {
     this.waiting?.resolve({ status: 'superseded' });
     this.waiting = undefined;
     await this.running;
+  }
+
+  /**
+   * Stops serving: cancels what waits, lets a load in progress end, then retires the active model, which is freed
+   * once the requests pinned to it have finished (a request arriving after this gets NoModelError).
+   */
+  async unload(): Promise<void> {
+    await this.close();
+    const active = this.current;
+    if (!active) return;
+    this.current = undefined;
+    this.options.logger.info({ model: active.name, version: active.version }, 'model.unloading');
+    this.retire(active);
   }
 
   private async drainQueue(): Promise<void> {
@@ -191,6 +207,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         return { status: 'unchanged', model: this.current };
       }
       const samples = await readAcceptanceSamples(this.options.storageRoot, announcement, files.descriptor);
+      this.options.memory?.reserve(id, announcement, files.sizeBytes);
       log.info('model.load.start');
       const info = await this.options.pool.loadEverywhere(id, {
         format: announcement.format,
@@ -203,6 +220,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
       if (this.waiting) {
         log.info('model.activation.superseded');
         await this.options.pool.unloadEverywhere(id);
+        this.options.memory?.release(id);
         return { status: 'superseded' };
       }
       const acceptanceStarted = performance.now();
@@ -232,6 +250,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
       return previous ? { status: 'activated', model, previous } : { status: 'activated', model };
     } catch (error) {
       if (loaded) await this.options.pool.unloadEverywhere(id);
+      this.options.memory?.release(id);
       const { code, message } = serializeError(error, 'MODEL_LOAD_FAILED');
       const info = { code, message };
       log.error({ err: error, code: info.code }, 'model.activation.failed');
@@ -273,6 +292,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
   private async free(model: ActiveModel): Promise<void> {
     if (!this.retiring.delete(model.id)) return;
     await this.options.pool.unloadEverywhere(model.id);
+    this.options.memory?.release(model.id);
     this.options.logger.info({ model: model.name, version: model.version }, 'model.retired');
     this.emit('retired', model);
   }

@@ -5,8 +5,8 @@ import type { Logger } from '@edge-ml/edge-kit';
 export interface PointerWatcherOptions {
   /** The directory holding the pointer (models/ on shared storage); it may not exist yet. */
   directory: string;
-  /** The pointer's file name; the loader replaces it by rename, which fs.watch reports on the directory. */
-  fileName: string;
+  /** The files watched (the serving index, the legacy pointers); the loader replaces each by rename, which fs.watch reports on the directory. */
+  fileNames: readonly string[];
   /** The slow poll that catches what the watch misses (network file systems, a directory created later). */
   pollMs: number;
   /** Reads the pointer and acts on it; never run twice at once. */
@@ -14,7 +14,7 @@ export interface PointerWatcherOptions {
   logger: Logger;
 }
 
-/** Calls `check` when the pointer file may have changed: on fs.watch events for it, and every `pollMs` regardless. */
+/** Calls `check` when a watched file may have changed: on fs.watch events for it, and every `pollMs` regardless. */
 export class PointerWatcher {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -65,7 +65,7 @@ export class PointerWatcher {
     try {
       const watcher = watch(this.options.directory, { persistent: false }, (_event, fileName) => {
         // A rename shows up as several events in a row: check once they settle.
-        if (fileName !== null && path.basename(fileName.toString()) !== this.options.fileName) return;
+        if (fileName !== null && !this.options.fileNames.includes(path.basename(fileName.toString()))) return;
         clearTimeout(this.debounce);
         this.debounce = setTimeout(() => this.trigger(), 50);
       });

@@ -64,3 +64,23 @@ export class AcceptanceFailedError extends ServingError {
     super(`acceptance sample "${sample}" failed: ${detail}`);
   }
 }
+
+export class ModelNotFoundError extends ServingError {
+  readonly code = 'MODEL_NOT_FOUND';
+  readonly statusCode = 404;
+  constructor(name: string, served: readonly string[]) {
+    super(`no model named "${name}" is served; served: ${served.length > 0 ? served.join(', ') : 'none'} (GET /v1/models lists them)`);
+  }
+}
+
+export class MemoryBudgetExceededError extends ServingError {
+  readonly code = 'MODEL_MEMORY_BUDGET_EXCEEDED';
+  readonly statusCode = 507;
+  constructor(model: string, estimateBytes: number, reservedBytes: number, budgetBytes: number) {
+    const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+    super(
+      `${model} would take an estimated ${mib(estimateBytes)} in all workers, and loaded models already take ${mib(reservedBytes)} ` +
+        `of the ${mib(budgetBytes)} memory budget (INFERENCE_MEMORY_BUDGET_MB): not loaded`,
+    );
+  }
+}

@@ -1,50 +1,69 @@
-import type { ActivationReport, InferenceReported, ModelsResponse } from '@edge-ml/contracts';
+import type { ActivationReport, InferenceReported, ModelsResponse, ServedModelReport, ServedModelVersion } from '@edge-ml/contracts';
 import type { InferenceMetrics } from '../metrics.js';
-import type { ActivationController } from './activation-controller.js';
-import type { ModelManager } from './model-manager.js';
+import type { MemoryBudget } from './memory-budget.js';
+import type { ActiveModel } from './model-manager.js';
+import type { ModelRegistry, ServedEntry } from './model-registry.js';
 
 /** What `/v1/models` answers. */
 export type ServingSnapshot = ModelsResponse;
 
 const HISTORY_LENGTH = 10;
+/** Names no longer served that reports keep as null (the hub merges a patch: a name must be nulled to disappear). */
+const DEPARTED_LENGTH = 64;
+const MIB = 2 ** 20;
 
 /** Every field present, null where it does not apply: the hub merges a reported patch, so a missing key would keep its old value. */
 function reportedActivation(report: ActivationReport): ActivationReport {
   return { sha256: null, error: null, loadMs: null, warmupMs: null, acceptance: null, ...report };
 }
 
-/** What the module tells the world about serving: the API's /v1/models, reported properties and metrics, from the manager's events. */
+function reportedActive(active: ActiveModel | undefined): InferenceReported['activeModel'] {
+  return active ? { name: active.name, version: active.version, format: active.format, family: active.family, sha256: active.sha256, activatedAt: active.activatedAt } : null;
+}
+
+function servedVersion(active: ActiveModel | undefined): ServedModelVersion | null {
+  return active
+    ? { name: active.name, version: active.version, format: active.format, family: active.family, runtime: active.runtime, sha256: active.sha256, activatedAt: active.activatedAt, loadMs: active.loadMs, warmupMs: active.warmupMs, scoreThreshold: active.spec.scoreThreshold, input: active.spec.input }
+    : null;
+}
+
+interface NameState {
+  lastActivation: ActivationReport | null;
+  lastError: ServingSnapshot['lastError'];
+}
+
+/**
+ * What the module tells the world about serving: the API's /v1/models, reported properties and metrics, from the
+ * events of every served name's manager and controller. The single-model fields (`activeModel`, `lastActivation`,
+ * `lastSwapError`) are the default model's; `models` has every name.
+ */
 export class ServingState {
   private history: ServingSnapshot['history'] = [];
-  private lastError: ServingSnapshot['lastError'] = null;
   private swapCount = 0;
   private activations: ActivationReport[] = [];
+  private readonly byName = new Map<string, NameState>();
+  private readonly departed = new Set<string>();
+  private readonly gaugeLabels = new Map<string, { name: string; version: string; family: string; runtime: string }>();
   private readonly listeners: ((reported: InferenceReported) => void)[] = [];
 
   constructor(
-    private readonly manager: ModelManager,
+    private readonly registry: ModelRegistry,
     private readonly metrics: InferenceMetrics,
-    controller?: ActivationController,
+    private readonly memory?: MemoryBudget,
   ) {
-    controller?.on('attempted', (report) => {
-      this.activations = [report, ...this.activations].slice(0, HISTORY_LENGTH);
-      metrics.activations.inc({ outcome: report.outcome, trigger: report.trigger });
+    registry.forEachEntry((entry) => this.follow(entry));
+    registry.on('removed', (entry) => {
+      this.byName.delete(entry.name);
+      this.setGauge(entry.name, undefined);
+      this.departed.delete(entry.name);
+      this.departed.add(entry.name);
+      for (const oldest of this.departed) {
+        if (this.departed.size <= DEPARTED_LENGTH) break;
+        this.departed.delete(oldest);
+      }
       this.publish();
     });
-    manager.on('activated', (model, previous) => {
-      if (previous) this.swapCount += 1;
-      this.history = [{ name: model.name, version: model.version, activatedAt: model.activatedAt }, ...this.history].slice(0, HISTORY_LENGTH);
-      this.lastError = null;
-      metrics.swaps.inc({ outcome: previous ? 'swapped' : 'loaded' });
-      metrics.activeModel.reset();
-      metrics.activeModel.set({ name: model.name, version: model.version, family: model.family, runtime: model.runtime }, 1);
-      this.publish();
-    });
-    manager.on('failed', (announcement, error) => {
-      this.lastError = { ...error, name: announcement.name, version: announcement.version, at: new Date().toISOString() };
-      metrics.swaps.inc({ outcome: 'failed' });
-      this.publish();
-    });
+    registry.on('defaultChanged', () => this.publish());
   }
 
   /** Called with the reported properties every time they change. */
@@ -53,29 +72,92 @@ export class ServingState {
   }
 
   reported(): InferenceReported {
-    const active = this.manager.active;
+    const defaultName = this.registry.reportedDefaultName();
+    const defaultState = defaultName ? this.byName.get(defaultName) : undefined;
+    const models: Record<string, ServedModelReport | null> = {};
+    for (const name of this.departed) models[name] = null;
+    for (const name of this.registry.names()) {
+      const last = this.byName.get(name)?.lastActivation;
+      models[name] = { activeModel: reportedActive(this.registry.get(name)?.active), lastActivation: last ? reportedActivation(last) : null };
+    }
     return {
-      activeModel: active
-        ? { name: active.name, version: active.version, format: active.format, family: active.family, sha256: active.sha256, activatedAt: active.activatedAt }
-        : null,
-      lastSwapError: this.lastError,
+      activeModel: reportedActive(defaultName ? this.registry.get(defaultName)?.active : undefined),
+      lastSwapError: defaultState?.lastError ?? null,
       swapCount: this.swapCount,
-      lastActivation: this.activations[0] ? reportedActivation(this.activations[0]) : null,
+      lastActivation: defaultState?.lastActivation ? reportedActivation(defaultState.lastActivation) : null,
+      models,
+      defaultModel: this.registry.defaultName() ?? null,
     };
   }
 
   snapshot(): ServingSnapshot {
-    const active = this.manager.active;
+    const defaultName = this.registry.reportedDefaultName();
+    const defaultState = defaultName ? this.byName.get(defaultName) : undefined;
+    const serving = this.registry.defaultName();
     return {
-      active: active
-        ? { name: active.name, version: active.version, format: active.format, family: active.family, runtime: active.runtime, sha256: active.sha256, activatedAt: active.activatedAt, loadMs: active.loadMs, warmupMs: active.warmupMs, scoreThreshold: active.spec.scoreThreshold, input: active.spec.input }
-        : null,
+      active: servedVersion(defaultName ? this.registry.get(defaultName)?.active : undefined),
+      defaultModel: serving ?? null,
+      models: this.registry.names().map((name) => ({
+        name,
+        default: name === serving,
+        active: servedVersion(this.registry.get(name)?.active),
+        lastActivation: this.byName.get(name)?.lastActivation ?? null,
+        lastError: this.byName.get(name)?.lastError ?? null,
+        memoryMB: (this.memory?.reservedBytesOf(name) ?? 0) / MIB,
+      })),
+      memory: {
+        budgetMB: this.memory?.budgetBytes === undefined ? null : this.memory.budgetBytes / MIB,
+        estimatedMB: (this.memory?.reservedBytes ?? 0) / MIB,
+      },
       history: this.history,
-      lastError: this.lastError,
+      lastError: defaultState?.lastError ?? null,
       swapCount: this.swapCount,
-      lastActivation: this.activations[0] ?? null,
+      lastActivation: defaultState?.lastActivation ?? null,
       activations: this.activations,
     };
+  }
+
+  private follow({ name, manager, controller }: ServedEntry): void {
+    const current = () => this.registry.entry(name)?.manager === manager;
+    const stateOf = () => {
+      const known = this.byName.get(name) ?? { lastActivation: null, lastError: null };
+      this.byName.set(name, known);
+      return known;
+    };
+    this.departed.delete(name);
+    controller.on('attempted', (report) => {
+      this.activations = [report, ...this.activations].slice(0, HISTORY_LENGTH);
+      this.metrics.activations.inc({ outcome: report.outcome, trigger: report.trigger });
+      if (!current()) return;
+      stateOf().lastActivation = report;
+      this.publish();
+    });
+    manager.on('activated', (model, previous) => {
+      if (previous) this.swapCount += 1;
+      this.history = [{ name: model.name, version: model.version, activatedAt: model.activatedAt }, ...this.history].slice(0, HISTORY_LENGTH);
+      this.metrics.swaps.inc({ outcome: previous ? 'swapped' : 'loaded' });
+      if (!current()) return;
+      stateOf().lastError = null;
+      this.setGauge(name, model);
+      this.publish();
+    });
+    manager.on('failed', (announcement, error) => {
+      this.metrics.swaps.inc({ outcome: 'failed' });
+      if (!current()) return;
+      stateOf().lastError = { ...error, name: announcement.name, version: announcement.version, at: new Date().toISOString() };
+      this.publish();
+    });
+  }
+
+  /** `inference_active_model_info`: one series per served name, for the version it serves. */
+  private setGauge(name: string, model: ActiveModel | undefined): void {
+    const previous = this.gaugeLabels.get(name);
+    if (previous) this.metrics.activeModel.remove(previous);
+    this.gaugeLabels.delete(name);
+    if (!model) return;
+    const labels = { name: model.name, version: model.version, family: model.family, runtime: model.runtime };
+    this.metrics.activeModel.set(labels, 1);
+    this.gaugeLabels.set(name, labels);
   }
 
   private publish(): void {

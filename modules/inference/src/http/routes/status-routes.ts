@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { InferenceMetrics } from '../../metrics.js';
+import type { ModelRegistry } from '../../serving/model-registry.js';
 import type { ServingState } from '../../serving/serving-state.js';
 import { LivenessResponseSchema, ModelsResponseSchema, ReadinessResponseSchema } from '@edge-ml/contracts';
 import { commonErrorResponses, notReadyResponse, responseSchema, textResponseSchema } from '../schemas.js';
 
 export interface StatusRoutesOptions {
   state: ServingState;
+  models: ModelRegistry;
   metrics: InferenceMetrics;
   /** Rewrites a body before it leaves the device (absolute storage paths in error messages become relative). */
   outside: <T>(value: T) => T;
@@ -17,7 +19,7 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
   app.get('/v1/models', {
     schema: {
       operationId: 'getModels',
-      summary: 'The active model, recent swaps, the last activation attempts with their outcomes, and the last activation error',
+      summary: 'Every served model and the default one, recent swaps, the last activation attempts with their outcomes, and the last activation error',
       tags: ['models'],
       response: { 200: responseSchema(ModelsResponseSchema, 'What serves and what happened to the recent activation attempts'), ...commonErrorResponses },
     },
@@ -35,14 +37,19 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
   app.get('/health/ready', {
     schema: {
       operationId: 'getReadiness',
-      summary: 'Readiness: a model is loaded and serving',
+      summary: 'Readiness: at least one model is loaded and serving',
       tags: ['health'],
-      response: { 200: responseSchema(ReadinessResponseSchema, 'A model is loaded and serving'), 503: notReadyResponse, ...commonErrorResponses },
+      response: { 200: responseSchema(ReadinessResponseSchema, 'At least one model is loaded and serving'), 503: notReadyResponse, ...commonErrorResponses },
     },
   }, async (_request, reply) => {
-    const active = state.snapshot().active;
+    const defaultName = options.models.defaultName();
+    const active = defaultName === undefined ? undefined : options.models.get(defaultName)?.active;
     if (!active) return reply.status(503).send({ error: 'NO_MODEL', message: 'no model is loaded yet', statusCode: 503 });
-    return { status: 'ready' as const, model: `${active.name}@${active.version}` };
+    const serving = options.models.servingNames().flatMap((name) => {
+      const model = options.models.get(name)?.active;
+      return model ? [`${model.name}@${model.version}`] : [];
+    });
+    return { status: 'ready' as const, model: `${active.name}@${active.version}`, models: serving };
   });
 
   app.get('/metrics', {

@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ANNOUNCED_MODEL_POINTER,
+  CONFIRMED_MODEL_POINTER,
+  ConfirmedModelPointerSchema,
+  ModelMessageSchema,
+  SERVING_INDEX,
+  ServingIndexSchema,
+  type ConfirmedModelPointer,
+  type ModelMessage,
+} from '@edge-ml/contracts';
+import { planFromIndex, planFromLegacyPointers, type ServingPlan } from './serving-plan.js';
+
+/** What reading shared storage gave: a plan, nothing at all, or an index file that cannot be read (kept apart: never a reason to unload). */
+export type ServingPlanRead =
+  | { status: 'planned'; plan: ServingPlan }
+  | { status: 'none' }
+  | { status: 'unreadable'; file: string; problem: string };
+
+async function readJson(storageRoot: string, file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path.join(storageRoot, file), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return JSON.parse(text) as unknown;
+}
+
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** The serving index, parsed; undefined when the file does not exist. Throws when it exists and is not a valid index. */
+async function readIndex(storageRoot: string): Promise<ServingPlan | undefined> {
+  const json = await readJson(storageRoot, SERVING_INDEX);
+  return json === undefined ? undefined : planFromIndex(ServingIndexSchema.parse(json));
+}
+
+/** The legacy pointers, each read on its own: a damaged one counts as absent (`problems` says why). */
+export async function readLegacyPlan(storageRoot: string, problems: (file: string, problem: string) => void): Promise<ServingPlan | undefined> {
+  let announced: ModelMessage | undefined;
+  let confirmed: ConfirmedModelPointer | undefined;
+  try {
+    const json = await readJson(storageRoot, ANNOUNCED_MODEL_POINTER);
+    announced = json === undefined ? undefined : ModelMessageSchema.parse(json);
+  } catch (error) {
+    problems(ANNOUNCED_MODEL_POINTER, describe(error));
+  }
+  try {
+    const json = await readJson(storageRoot, CONFIRMED_MODEL_POINTER);
+    confirmed = json === undefined ? undefined : ConfirmedModelPointerSchema.parse(json);
+  } catch (error) {
+    problems(CONFIRMED_MODEL_POINTER, describe(error));
+  }
+  try {
+    return planFromLegacyPointers(announced, confirmed, new Date().toISOString());
+  } catch (error) {
+    // A seed body whose file name says no format.
+    problems(ANNOUNCED_MODEL_POINTER, describe(error));
+    return undefined;
+  }
+}
+
+/**
+ * What shared storage says to serve: models/serving.json when it exists (the loader writes it atomically), else the
+ * legacy pointers models/announced.json and models/confirmed.json of a loader from before the index.
+ */
+export async function readServingPlan(storageRoot: string, problems: (file: string, problem: string) => void): Promise<ServingPlanRead> {
+  let index: ServingPlan | undefined;
+  try {
+    index = await readIndex(storageRoot);
+  } catch (error) {
+    return { status: 'unreadable', file: SERVING_INDEX, problem: describe(error) };
+  }
+  if (index) return { status: 'planned', plan: index };
+  const legacy = await readLegacyPlan(storageRoot, problems);
+  return legacy ? { status: 'planned', plan: legacy } : { status: 'none' };
+}
