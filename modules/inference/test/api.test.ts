@@ -84,7 +84,7 @@ describe('inference API', () => {
     });
 
     it('is ready and names the model', async () => {
-      expect((await service.app.inject({ url: '/health/ready' })).json()).toEqual({ status: 'ready', model: 'yolox@1' });
+      expect((await service.app.inject({ url: '/health/ready' })).json()).toEqual({ status: 'ready', model: 'yolox@1', models: ['yolox@1'] });
       const models = (await service.app.inject({ url: '/v1/models' })).json();
       expect(models.active).toMatchObject({ name: 'yolox', version: '1', runtime: 'onnxruntime', input: { width: 416 } });
     });

@@ -39,7 +39,7 @@ describe('start-up from the repository', () => {
       service = await startService(storage, { INFERENCE_WORKERS: '1', INFERENCE_POINTER_POLL_MS: '600000' }, edge);
       expect(service.models.get('yolox')?.active).toMatchObject({ name: 'yolox', version: '1', sha256: good.sha256 });
       const ready = await service.app.inject({ url: '/health/ready' });
-      expect(ready.json()).toEqual({ status: 'ready', model: 'yolox@1' });
+      expect(ready.json()).toEqual({ status: 'ready', model: 'yolox@1', models: ['yolox@1'] });
       expect(service.state.reported().lastActivation).toMatchObject({ version: '2', outcome: 'rejected', trigger: 'startup', error: { code: 'MODEL_LOAD_FAILED' } });
     }
     // Statuses wait for the connection; the loader hears about the announced version only (v1 is not what it awaits).
