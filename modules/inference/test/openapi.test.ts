@@ -121,7 +121,7 @@ describe('the served OpenAPI document', () => {
       [
         'get /health/live', 'get /health/ready', 'get /metrics', 'get /openapi.json', 'get /v1/models', 'get /v2', 'get /v2/health/live', 'get /v2/health/ready',
         'get /v2/models/{name}', 'get /v2/models/{name}/ready', 'get /v2/models/{name}/versions/{version}', 'get /v2/models/{name}/versions/{version}/ready',
-        'post /score', 'post /v1/detect', 'post /v2/models/{name}/infer', 'post /v2/models/{name}/versions/{version}/infer',
+        'post /score', 'post /v1/detect', 'post /v1/models/{name}/detect', 'post /v2/models/{name}/infer', 'post /v2/models/{name}/versions/{version}/infer',
       ],
     );
     const ids = operations.map(({ operation }) => operation.operationId);
@@ -135,7 +135,9 @@ describe('the served OpenAPI document', () => {
       expect(Object.keys(operation.requestBody?.content ?? {}), `${method} ${route}`).toEqual(expect.arrayContaining(IMAGE_BODY_TYPES));
       expect(operation.requestBody?.content['image/jpeg']?.schema).toEqual({ type: 'string', format: 'binary' });
       expect(operation.requestBody?.content['multipart/form-data']?.schema).toMatchObject({ type: 'object', required: ['image'] });
-      expect(Object.keys(operation.responses).sort()).toEqual(['200', '400', '408', '413', '415', '500', '503']);
+      // Only a route that names its model can answer 404 MODEL_NOT_FOUND.
+      const named = route.includes('{name}') ? ['404'] : [];
+      expect(Object.keys(operation.responses).sort(), `${method} ${route}`).toEqual(['200', '400', ...named, '408', '413', '415', '500', '503']);
     }
   });
 
@@ -150,16 +152,20 @@ describe('the served OpenAPI document', () => {
     }
   });
 
-  it('documents the query of /v1/detect (threshold in 0..1, render jpeg or png) and its 200 as JSON or the drawn image', () => {
-    const detect = document.paths['/v1/detect']?.post as Operation & { parameters?: unknown[]; responses: Record<string, { content: Record<string, { schema: unknown }> }> };
-    expect(detect.parameters).toEqual([
+  it('documents the query of both detect routes (threshold in 0..1, render jpeg or png), the model name in the path of the named one, and their 200 as JSON or the drawn image', () => {
+    const query = [
       expect.objectContaining({ in: 'query', name: 'threshold', required: false, schema: { type: 'number', minimum: 0, maximum: 1 } }),
       expect.objectContaining({ in: 'query', name: 'render', required: false, schema: { type: 'string', enum: ['jpeg', 'png'] } }),
-    ]);
-    const ok = detect.responses['200']?.content ?? {};
-    expect(Object.keys(ok).sort()).toEqual(['application/json', 'image/jpeg', 'image/png']);
-    expect(ok['image/png']?.schema).toEqual({ type: 'string', format: 'binary' });
-    expect(ok['application/json']?.schema).toMatchObject({ type: 'object', required: expect.arrayContaining(['model', 'detections']) });
+    ];
+    for (const [route, path] of [['/v1/detect', []], ['/v1/models/{name}/detect', [expect.objectContaining({ in: 'path', name: 'name', required: true, schema: { type: 'string', minLength: 1 } })]]] as const) {
+      const detect = document.paths[route]?.post as Operation & { parameters?: unknown[]; responses: Record<string, { content: Record<string, { schema: unknown }> }> };
+      expect(detect.parameters?.filter((parameter) => (parameter as { in: string }).in === 'query'), route).toEqual(query);
+      expect(detect.parameters?.filter((parameter) => (parameter as { in: string }).in === 'path'), route).toEqual(path);
+      const ok = detect.responses['200']?.content ?? {};
+      expect(Object.keys(ok).sort()).toEqual(['application/json', 'image/jpeg', 'image/png']);
+      expect(ok['image/png']?.schema).toEqual({ type: 'string', format: 'binary' });
+      expect(ok['application/json']?.schema).toMatchObject({ type: 'object', required: expect.arrayContaining(['model', 'detections']) });
+    }
   });
 
   it('leaves the web console\'s files out, though they are served', async () => {
@@ -218,7 +224,7 @@ describe('responses under the generated schemas', () => {
     const score = await service.app.inject({ method: 'POST', url: '/score', payload: image, headers: { 'content-type': 'image/jpeg' } });
     expect(score.json()).toEqual(direct);
     expect((await service.app.inject({ url: '/health/live' })).json()).toEqual({ status: 'ok' });
-    expect((await service.app.inject({ url: '/health/ready' })).json()).toEqual({ status: 'ready', model: 'yolox@1' });
+    expect((await service.app.inject({ url: '/health/ready' })).json()).toEqual({ status: 'ready', model: 'yolox@1', models: ['yolox@1'] });
   });
 
   it('answers a query the contract refuses with INVALID_REQUEST naming the parameter, and reads an empty threshold as absent', async () => {
