@@ -6,7 +6,7 @@ import { applyMergePatch, type DesiredListener, type EdgeClient, type EdgeMessag
  * are merged as the hub merges them (RFC 7396), so stale keys stay visible.
  */
 export class RecordingEdgeClient implements EdgeClient {
-  readonly outputs: { outputName: string; body: unknown; properties: Record<string, string> }[] = [];
+  readonly outputs: { outputName: string; body: unknown; properties: Record<string, string>; correlationId?: string }[] = [];
   reportedState: Record<string, unknown> = {};
   connected = false;
   private readonly desiredListeners: DesiredListener[] = [];
@@ -31,7 +31,7 @@ export class RecordingEdgeClient implements EdgeClient {
   }
   async sendOutput(outputName: string, message: EdgeMessage): Promise<void> {
     if (!this.connected) throw new Error('edge client is not connected');
-    this.outputs.push({ outputName, body: JSON.parse(message.body.toString('utf8')), properties: message.properties });
+    this.outputs.push({ outputName, body: JSON.parse(message.body.toString('utf8')), properties: message.properties, ...(message.correlationId ? { correlationId: message.correlationId } : {}) });
   }
 
   /** Connects (again) and delivers the full desired document, as the adapter does after every (re)connect. */
@@ -40,11 +40,11 @@ export class RecordingEdgeClient implements EdgeClient {
     for (const listener of this.desiredListeners) await listener({ version: 1, properties: {}, full: true });
   }
 
-  /** Delivers a message on an input and waits for its handler, as edgeHub delivers DLModelInput. */
-  async deliver(inputName: string, body: unknown): Promise<void> {
+  /** Delivers a message on an input and waits for its handler, as edgeHub delivers DLModelInput: a Buffer as it is, anything else as JSON. */
+  async deliver(inputName: string, body: unknown, properties: Record<string, string> = {}, messageId?: string): Promise<void> {
     const handler = this.inputs.get(inputName);
     if (!handler) throw new Error(`no handler for input ${inputName}`);
-    await handler({ body: Buffer.from(JSON.stringify(body)), properties: {} });
+    await handler({ body: Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)), properties, ...(messageId ? { messageId } : {}) });
   }
 
   /** The bodies sent on one output, oldest first. */

@@ -55,10 +55,12 @@ export {
   ActiveModelReportSchema,
   InferenceReportedSchema,
   ServedModelReportSchema,
+  SwapErrorSchema,
   type ActivationReport,
   type ActiveModelReport,
   type InferenceReported,
   type ServedModelReport,
+  type SwapError,
 } from './inference-twin.js';
 export {
   BoxSchema,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ActivationReportSchema, ActiveModelReportSchema, InferenceReportedSchema } from './inference-twin.js';
+import { ActivationReportSchema, ActiveModelReportSchema, SwapErrorSchema } from './inference-twin.js';
 import { InputSpecSchema } from './model-descriptor.js';
 
 /** The body of every error the inference API answers, from a route or from the server itself. */
@@ -70,7 +70,7 @@ export const ServedModelEntrySchema = z.object({
   default: z.boolean().meta({ description: 'whether `/v1/detect`, `/score` and unnamed edge images use this model' }),
   active: ServedModelVersionSchema.nullable().meta({ description: 'the version serving, or null while none does (loading, or every version rejected)' }),
   lastActivation: ActivationReportSchema.nullable(),
-  lastError: InferenceReportedSchema.shape.lastSwapError,
+  lastError: SwapErrorSchema.nullable(),
   memoryMB: z.number().nonnegative().meta({ description: 'the memory its loaded versions are estimated to take in all workers (INFERENCE_MEMORY_BUDGET_MB counts this)' }),
 });
 export type ServedModelEntry = z.infer<typeof ServedModelEntrySchema>;
@@ -89,7 +89,7 @@ export const ModelsResponseSchema = z.object({
     estimatedMB: z.number().nonnegative().meta({ description: 'what every loaded version is estimated to take, in all workers' }),
   }),
   history: z.array(z.object({ name: z.string(), version: z.string(), activatedAt: z.iso.datetime() })),
-  lastError: InferenceReportedSchema.shape.lastSwapError,
+  lastError: SwapErrorSchema.nullable(),
   swapCount: z.number().int().nonnegative(),
   lastActivation: ActivationReportSchema.nullable(),
   activations: z.array(ActivationReportSchema),

@@ -41,12 +41,17 @@ export const ServedModelReportSchema = z.object({
 });
 export type ServedModelReport = z.infer<typeof ServedModelReportSchema>;
 
-/** Reported properties of the inference module twin. */
+/** A failed activation: its code and message, the version, and when. */
+export const SwapErrorSchema = z.object({ code: z.string(), message: z.string(), name: z.string(), version: z.string(), at: z.iso.datetime() });
+export type SwapError = z.infer<typeof SwapErrorSchema>;
+
+/**
+ * Reported properties of the inference module twin. The module sends null where nothing applies (no model serving, no
+ * failure); the hub's merge deletes a key patched to null, so a reader finds such a key absent: both mean none.
+ */
 export const InferenceReportedSchema = z.object({
-  activeModel: ActiveModelReportSchema.nullable(),
-  lastSwapError: z
-    .object({ code: z.string(), message: z.string(), name: z.string(), version: z.string(), at: z.iso.datetime() })
-    .nullable(),
+  activeModel: ActiveModelReportSchema.nullish(),
+  lastSwapError: SwapErrorSchema.nullish(),
   swapCount: z.number().int().nonnegative(),
   /** The last activation attempt, accepted or rejected (null before the first); absent from older modules. */
   lastActivation: ActivationReportSchema.nullable().optional(),
