@@ -1,4 +1,4 @@
-// The inference console: sends an image to /v1/detect, draws what comes back, and follows /v1/models and /metrics.
+// The inference console: sends an image to /v1/detect (or to the model picked), draws what comes back, and follows /v1/models and /metrics.
 import { activationEntries } from './activations.js';
 import { diffSummaries, histogramQuantile, parsePrometheus, summarizeMetrics } from './prometheus.js';
 
@@ -13,6 +13,7 @@ const view = {
   status: $('status'), stale: $('stale'), table: $('detections'), threshold: $('threshold'), thresholdValue: $('threshold-value'),
   thresholdReset: $('threshold-reset'), download: $('download'), serving: $('serving'), servingText: $('serving-text'),
   activations: $('activations'), swapCount: $('swap-count'), liveWindow: $('live-window'),
+  picker: $('model-picker'), pickerLabel: $('model-picker-label'),
 };
 
 const state = {
@@ -20,6 +21,8 @@ const state = {
   result: undefined,
   threshold: undefined, // undefined: the model's own
   active: undefined,
+  picked: undefined, // a model name; undefined: the default model
+  models: undefined, // the last /v1/models
   summaries: [],
   requestSequence: 0,
 };
@@ -77,7 +80,8 @@ function detectUrl(render) {
   if (state.threshold !== undefined) query.set('threshold', String(state.threshold));
   if (render) query.set('render', render);
   const text = query.toString();
-  return text ? `/v1/detect?${text}` : '/v1/detect';
+  const path = state.picked === undefined ? '/v1/detect' : `/v1/models/${encodeURIComponent(state.picked)}/detect`;
+  return text ? `${path}?${text}` : path;
 }
 
 async function postImage(render) {
@@ -206,8 +210,24 @@ async function downloadAnnotated() {
 
 // ---- the model and activations ---------------------------------------------------------------------------
 
+/** The picker lists the default and every model when there are several; a picked model that left falls back to the default. */
+function showPicker(models) {
+  const names = (models.models ?? []).map((entry) => entry.name);
+  if (state.picked !== undefined && !names.includes(state.picked)) state.picked = undefined;
+  view.pickerLabel.hidden = names.length < 2;
+  const options = [['', `default${models.defaultModel ? ` (${models.defaultModel})` : ''}`], ...names.map((name) => [name, name])];
+  const current = [...view.picker.options].map((option) => `${option.value}=${option.textContent}`).join();
+  if (current !== options.map(([value, text]) => `${value}=${text}`).join()) {
+    view.picker.replaceChildren(...options.map(([value, text]) => Object.assign(element('option', '', text), { value })));
+  }
+  view.picker.value = state.picked ?? '';
+}
+
 function showModel(models) {
-  const active = models.active;
+  state.models = models;
+  showPicker(models);
+  const picked = state.picked === undefined ? undefined : models.models?.find((entry) => entry.name === state.picked);
+  const active = picked ? picked.active : models.active;
   state.active = active ?? undefined;
   $('model-name').textContent = active?.name ?? 'none';
   $('model-version').textContent = active?.version ?? '—';
@@ -341,6 +361,11 @@ view.thresholdReset.addEventListener('click', () => {
   void detect();
 });
 view.download.addEventListener('click', () => void downloadAnnotated());
+view.picker.addEventListener('change', () => {
+  state.picked = view.picker.value === '' ? undefined : view.picker.value;
+  if (state.models) showModel(state.models);
+  void detect();
+});
 for (const container of [view.boxes, view.table]) {
   container.addEventListener('mouseover', (event) => {
     const index = event.target.closest?.('[data-index]')?.dataset.index;

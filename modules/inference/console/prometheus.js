@@ -18,7 +18,7 @@ export function parsePrometheus(text) {
   return samples;
 }
 
-const DETECT_ROUTES = new Set(['/v1/detect', '/score']);
+const DETECT_ROUTES = new Set(['/v1/detect', '/v1/models/:name/detect', '/score']);
 
 /** The counters the console turns into rates and latencies, over every model and version: detect requests, failed ones, the total-stage histogram. */
 export function summarizeMetrics(samples) {

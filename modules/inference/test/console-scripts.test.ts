@@ -58,10 +58,12 @@ describe('the console reading /metrics', () => {
       'inference_active_model_info{name="a \\"quoted\\" name",version="1",family="yolox",runtime="onnxruntime"} 1',
     ].join('\n');
 
-  it('counts detect requests (JSON and seed routes) and their failures, not its own polling', () => {
+  it('counts detect requests (JSON, named-model and seed routes) and their failures, not its own polling', () => {
     const summary = prometheus.summarizeMetrics(prometheus.parsePrometheus(text(10, [['0.01', 4], ['0.025', 9], ['+Inf', 10]])));
     expect(summary).toMatchObject({ requests: 13, errors: 2, queue: 3, latencyCount: 10, latencySum: 0.5 });
     expect(summary.buckets).toEqual([{ le: 0.01, count: 4 }, { le: 0.025, count: 9 }, { le: Infinity, count: 10 }]);
+    const named = prometheus.summarizeMetrics(prometheus.parsePrometheus(`${text(10, [['+Inf', 10]])}\ninference_requests_total{route="/v1/models/:name/detect",status="404"} 3`));
+    expect(named).toMatchObject({ requests: 16, errors: 5 });
   });
 
   it('sums the series of every model and version, as after a swap', () => {

@@ -108,7 +108,9 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
 
   it('shows a model swap made while the page is open, and says which model drew the boxes on screen', async () => {
     // Through the activation controller, as a DLModelInput message would: the attempt is reported with its outcome.
+    // Another name: ssd serves beside yolox, and is the default (no index names one: the first by name).
     expect(await service.models.request(await stageModel(storage, { ...SSD_TFLITE, version: '2' }), 'message')).toMatchObject({ outcome: 'accepted' });
+    expect(service.models.defaultName()).toBe('ssd');
     await expect.poll(() => page.textContent('#model-name'), { timeout: 15_000 }).toBe('ssd');
     expect(await page.textContent('#model-version')).toBe('2');
     expect(await page.textContent('#model-runtime')).toBe('litert');
@@ -130,6 +132,20 @@ describe.skipIf(chromiumMissing)('the web console, in headless Chromium', () => 
     expect(await page.textContent('#activations li[data-outcome="rejected"]')).toContain('MODEL_LOAD_FAILED');
     expect(await page.textContent('#model-name')).toBe('ssd');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'after-swap.png'), fullPage: true });
+  });
+
+  it('offers a model picker once several models serve, and sends the image to the model picked', async () => {
+    await expect.poll(() => page.isVisible('#model-picker'), { timeout: 15_000 }).toBe(true);
+    expect(await page.$$eval('#model-picker option', (options) => options.map((option) => option.textContent))).toEqual(['default (ssd)', 'ssd', 'yolox']);
+    const named = page.waitForRequest((request) => request.url().endsWith('/v1/models/yolox/detect'));
+    await page.selectOption('#model-picker', 'yolox');
+    await named;
+    await expect.poll(() => page.textContent('#status'), { timeout: 15_000 }).toMatch(/found by yolox 1/);
+    expect(await page.textContent('#model-name')).toBe('yolox');
+    expect(await page.isVisible('#stale')).toBe(false);
+    await page.selectOption('#model-picker', '');
+    await expect.poll(() => page.textContent('#status'), { timeout: 15_000 }).toMatch(/found by ssd 2/);
+    expect(await page.textContent('#model-name')).toBe('ssd');
   });
 
   it('loaded nothing from anywhere but the module, and ran without script errors', () => {

@@ -41,8 +41,11 @@ export function toStatusMessage(report: ActivationReport): ModelStatusMessage | 
   return parsed.success ? parsed.data : undefined;
 }
 
-/** The rejection code of a version whose files are missing or unreadable: a storage fault, not a verdict on the model. */
-const UNREADABLE_FILES = 'MODEL_FILE_UNREADABLE';
+/**
+ * Rejections that are no verdict on the model's files, so not remembered: files missing or unreadable (a storage
+ * fault the loader may repair), and a memory budget that other models filled (they may leave).
+ */
+const CIRCUMSTANTIAL_REJECTIONS = new Set(['MODEL_FILE_UNREADABLE', 'MODEL_MEMORY_BUDGET_EXCEEDED']);
 
 /**
  * Decides what one model name loads, whatever asked (a DLModelInput message, a changed serving index, start-up), and reports
@@ -131,9 +134,10 @@ export class ActivationController extends EventEmitter<ActivationControllerEvent
       ...(result.acceptance ? { acceptance: result.acceptance } : {}),
       at: new Date().toISOString(),
     };
-    // A version whose files could not be read is not judged: the loader may put them back (a re-download after they
-    // were deleted), and the pointer watch must then try it again. Every other rejection is about the files' content.
-    if (report.error?.code === UNREADABLE_FILES) this.outcomes.delete(announcementKey(announcement));
+    // A version whose files could not be read, or that did not fit the memory budget, is not judged: the loader may put
+    // the files back, other models may leave, and the index watch must then try it again. Every other rejection is
+    // about the files' content.
+    if (report.error?.code !== undefined && CIRCUMSTANTIAL_REJECTIONS.has(report.error.code)) this.outcomes.delete(announcementKey(announcement));
     else this.outcomes.set(announcementKey(announcement), report);
     const status = sendStatus ? toStatusMessage(report) : undefined;
     if (sendStatus && !status) this.log.warn({ model: report.name, version: report.version }, 'model.status.unsendable');
