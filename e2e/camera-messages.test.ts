@@ -74,4 +74,21 @@ describe('a camera module sending images as edge messages', () => {
     expect(upstream.properties).toMatchObject({ camera: 'gate-3', model: 'yolox@1' });
     expect(upstream).toMatchObject({ correlationId: 'frame-42', contentType: 'application/json' });
   }, 60_000);
+
+  it('uses the model a frame names in its `model` property, and answers a name no one serves with an error message', async () => {
+    const frame = await readFile(path.join(root, 'testdata/images/darknet_dog.jpg'));
+    await camera.sendOutput('images', { body: frame, properties: { camera: 'gate-3', model: 'yolox' }, messageId: 'frame-43', contentType: 'image/jpeg' });
+    await camera.sendOutput('images', { body: frame, properties: { camera: 'gate-3', model: 'nope' }, messageId: 'frame-44', contentType: 'image/jpeg' });
+    const answers = await system.waitFor(async () => {
+      const messages = await system.control<{ module: string; output: string; body: string; properties: Record<string, string>; correlationId?: string }[]>('GET', '/upstream');
+      const named = messages.find((message) => message.module === 'inference' && message.correlationId === 'frame-43');
+      const unknown = messages.find((message) => message.module === 'inference' && message.correlationId === 'frame-44');
+      return named && unknown ? { named, unknown } : undefined;
+    }, 30_000, 'both answers upstream');
+    expect(JSON.parse(answers.named.body)).toMatchObject({ model: { name: 'yolox', version: '1' } });
+    expect(answers.named.properties).toMatchObject({ camera: 'gate-3', model: 'yolox@1' });
+    expect(answers.unknown.output).toBe('detections');
+    expect(JSON.parse(answers.unknown.body)).toMatchObject({ error: 'MODEL_NOT_FOUND', statusCode: 404, message: expect.stringContaining('"nope"') });
+    expect(answers.unknown.properties).toMatchObject({ camera: 'gate-3', model: 'nope', error: 'MODEL_NOT_FOUND' });
+  }, 60_000);
 });
