@@ -32,6 +32,11 @@ export async function startInferenceProcess(storageRoot: string, model: StagedMo
   const announcement = await stageModel(storageRoot, model);
   await mkdir(path.join(storageRoot, 'models'), { recursive: true });
   await writeFile(path.join(storageRoot, ANNOUNCED_MODEL_POINTER), JSON.stringify({ local_model_path: announcement.modelPath, local_labelmap_path: announcement.labelsPath }));
+  return spawnInferenceProcess(storageRoot, env);
+}
+
+/** Starts the module on a free port over storage as it is (a serving index the test wrote, or nothing). */
+export async function spawnInferenceProcess(storageRoot: string, env: Record<string, string> = {}): Promise<InferenceProcess> {
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH, STORAGE_ROOT: storageRoot, EDGE_MODE: 'off', INFERENCE_HOST: '127.0.0.1', INFERENCE_PORT: '0', INFERENCE_WORKERS: '1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

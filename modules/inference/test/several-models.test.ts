@@ -4,8 +4,6 @@ import {
   ANNOUNCED_MODEL_POINTER,
   InferenceReportedSchema,
   MODEL_STATUS_OUTPUT,
-  SERVING_INDEX,
-  ServingIndexSchema,
   type ApiError,
   type DetectionResult,
   type ModelStatusMessage,
@@ -14,17 +12,11 @@ import {
 import type { InferenceService } from '../src/service.js';
 import { RecordingEdgeClient } from './recording-edge-client.js';
 import { startService } from './service.js';
-import { announcementBody, createStorage, SSD_TFLITE, stageModel, waitFor, writePointer, YOLOX_ONNX } from './storage.js';
+import { announcementBody, CLASSIFIER_TFLITE, createStorage, SSD_TFLITE, stageModel, waitFor, writePointer, writeServingIndex, YOLOX_ONNX } from './storage.js';
 import { imageFile } from './testdata.js';
 
-const CLASSIFIER = { name: 'classifier', model: 'mobilenet_v2_1.0_224_quant.tflite', labels: 'imagenet_labels.txt' };
-const confirmed = (body: RichModelMessage) => ({ ...body, confirmedAt: new Date().toISOString() });
-
-/** Writes models/serving.json as the loader does (atomically), checked against the contract first. */
-async function writeIndex(storage: string, defaultModel: string | null, models: Record<string, { announced: RichModelMessage; confirmed: RichModelMessage | null }>) {
-  const entries = Object.fromEntries(Object.entries(models).map(([name, entry]) => [name, { announced: entry.announced, confirmed: entry.confirmed ? confirmed(entry.confirmed) : null }]));
-  await writePointer(storage, SERVING_INDEX, ServingIndexSchema.parse({ schemaVersion: 1, defaultModel, models: entries, updatedAt: new Date().toISOString() }));
-}
+const CLASSIFIER = CLASSIFIER_TFLITE;
+const writeIndex = writeServingIndex;
 
 const post = (service: InferenceService, url: string, payload: Buffer) => service.app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'image/jpeg' } });
 

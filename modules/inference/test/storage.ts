@@ -1,7 +1,7 @@
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ModelAnnouncement, ModelFormat, RichModelMessage } from '@edge-ml/contracts';
+import { SERVING_INDEX, ServingIndexSchema, type ModelAnnouncement, type ModelFormat, type RichModelMessage } from '@edge-ml/contracts';
 import { sha256OfFile, writeJsonAtomic } from '@edge-ml/edge-kit';
 import { modelFile } from './testdata.js';
 
@@ -67,6 +67,16 @@ export async function writePointer(storageRoot: string, pointer: string, body: u
   await mkdir(path.dirname(path.join(storageRoot, pointer)), { recursive: true });
   await writeJsonAtomic(path.join(storageRoot, pointer), body);
 }
+
+/** Writes models/serving.json as the loader does (atomically), checked against the contract first; `confirmed` gets a confirmedAt. */
+export async function writeServingIndex(storageRoot: string, defaultModel: string | null, models: Record<string, { announced: RichModelMessage; confirmed: RichModelMessage | null }>): Promise<void> {
+  const at = new Date().toISOString();
+  const entries = Object.fromEntries(Object.entries(models).map(([name, entry]) => [name, { announced: entry.announced, confirmed: entry.confirmed ? { ...entry.confirmed, confirmedAt: at } : null }]));
+  await writePointer(storageRoot, SERVING_INDEX, ServingIndexSchema.parse({ schemaVersion: 1, defaultModel, models: entries, updatedAt: at }));
+}
+
+/** A classifier of testdata: MobileNet v2 (8-bit TFLite), ImageNet labels; it calls parrot.jpg a macaw. */
+export const CLASSIFIER_TFLITE = { name: 'classifier', model: 'mobilenet_v2_1.0_224_quant.tflite', labels: 'imagenet_labels.txt' };
 
 /** Resolves once `probe` returns something other than undefined, checking every 25 ms; fails after `timeoutMs`. */
 export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
