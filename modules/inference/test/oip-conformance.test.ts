@@ -10,7 +10,7 @@ import type { ModelRuntime } from '../src/runtimes/model-runtime.js';
 import { OnnxModelRuntime } from '../src/runtimes/onnx-runtime.js';
 import type { InferenceService } from '../src/service.js';
 import { binaryBody, bytesElement, oipSchemaValidator, splitBinaryResponse } from './oip-client.js';
-import { startService } from './service.js';
+import { defaultActive, startService } from './service.js';
 import { createStorage, SSD_TFLITE, stageModel, YOLOX_ONNX } from './storage.js';
 import { imageFile, modelFile } from './testdata.js';
 
@@ -32,7 +32,7 @@ async function serve(staged: typeof YOLOX_ONNX | typeof SSD_TFLITE, version: str
   const storage = await createStorage();
   const service = await startService(storage, { INFERENCE_THREADS_PER_WORKER: '1', INFERENCE_MAX_BODY_BYTES: String(8 * 1024 * 1024) });
   const announcement = await stageModel(storage, { ...staged, version });
-  const outcome = await service.manager.activate(announcement);
+  const outcome = await service.models.activate(announcement);
   expect(outcome.status).toBe('activated');
   const origin = await service.app.listen({ host: '127.0.0.1', port: 0 });
   const runtime: ModelRuntime = staged.model.endsWith('.onnx')
@@ -43,7 +43,7 @@ async function serve(staged: typeof YOLOX_ONNX | typeof SSD_TFLITE, version: str
 
 /** The model's own input tensor for a photo, preprocessed in this process as the module's pipeline does it. */
 async function preprocessedPhoto(service: InferenceService, photo: string): Promise<Tensor> {
-  const model = service.manager.active;
+  const model = defaultActive(service);
   if (!model) throw new Error('no model');
   const { width, height, layout } = model.spec.input;
   const frame = await decodeToFrame(await readFile(imageFile(photo)), model.spec.input, DECODE);

@@ -18,26 +18,26 @@ describe('raw tensors while the model swaps', () => {
   beforeAll(async () => {
     storage = await createStorage();
     service = await startService(storage, { INFERENCE_MAX_QUEUE: '64' });
-    await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '0' }));
+    await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: '0' }));
     origin = await service.app.listen({ host: '127.0.0.1', port: 0 });
-    const spec = service.manager.active!.spec;
+    const spec = service.models.get('yolox')!.active!.spec;
     const frame = await decodeToFrame(await readFile(imageFile('darknet_person.jpg')), spec.input, { limitPixels: 40_000_000, maxSidePixels: 16_384, colorProfiles: 'ignore' });
     input = { name: 'images', dtype: 'float32', shape: [1, 3, 416, 416], data: frameToTensorData(frame, spec.input) };
   });
   afterAll(() => service.close());
 
   it('inferTensors keeps the model it started on loaded until it returns, though a newer one activated meanwhile', async () => {
-    const before = service.manager.active!;
+    const before = service.models.get('yolox')!.active!;
     const staged = await stageModel(storage, { ...YOLOX_ONNX, version: '1' });
     // More requests than the workers hold at once: the queued ones run after the swap, on the model they pinned.
-    const inFlight = Array.from({ length: 24 }, () => service.manager.inferTensors([input]));
-    const outcome = await service.manager.activate(staged);
+    const inFlight = Array.from({ length: 24 }, () => service.models.get('yolox')!.inferTensors([input]));
+    const outcome = await service.models.activate(staged);
     expect(outcome.status).toBe('activated');
     const results = await Promise.all(inFlight);
     expect(results.map((result) => result.model.version)).toEqual(results.map(() => before.version));
     expect(results[0]?.outputs.map(({ name, shape }) => ({ name, shape }))).toEqual([{ name: 'output', shape: [1, 3549, 85] }]);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(service.pool.loadedModelIds()).toEqual([service.manager.active?.id]);
+    expect(service.pool.loadedModelIds()).toEqual([service.models.get('yolox')?.active?.id]);
   });
 
   it('swaps 6 times while 4 clients send binary tensors to /v2: every request answers, with the same bytes, from a version that served', async () => {
@@ -63,7 +63,7 @@ describe('raw tensors while the model swaps', () => {
     const clients = Array.from({ length: 4 }, client);
     const versions = ['1'];
     for (let swap = 2; swap <= 7; swap += 1) {
-      const outcome = await service.manager.activate(await stageModel(storage, { ...YOLOX_ONNX, version: String(swap) }));
+      const outcome = await service.models.activate(await stageModel(storage, { ...YOLOX_ONNX, version: String(swap) }));
       expect(outcome.status).toBe('activated');
       versions.push(String(swap));
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -79,6 +79,6 @@ describe('raw tensors while the model swaps', () => {
       expect(answer.bytes?.equals(first!.bytes!)).toBe(true);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(service.pool.loadedModelIds()).toEqual([service.manager.active?.id]);
+    expect(service.pool.loadedModelIds()).toEqual([service.models.get('yolox')?.active?.id]);
   }, 120_000);
 });
