@@ -9,6 +9,7 @@ export const FAILPOINTS = [
   'delta.range-stored',
   'delta.assembled',
   'announce.awaiting-recorded',
+  'index.written',
   'announce.pointer-written',
   'announce.sent',
   'confirm.pointer-written',
@@ -16,6 +17,7 @@ export const FAILPOINTS = [
   'reject.recorded',
   'fallback.pointer-written',
   'gc.renamed',
+  'removal.unindexed',
 ] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];

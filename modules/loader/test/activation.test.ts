@@ -67,7 +67,7 @@ describe('closed-loop activation', () => {
     expect(edge.reportedState.modelUpdate).not.toHaveProperty('confirmDeadline');
     const confirmed = ConfirmedModelPointerSchema.parse(await pointer(CONFIRMED_MODEL_POINTER));
     expect(confirmed).toMatchObject({ name: 'ssd', version: '1', sha256: (await pointer(ANNOUNCED_MODEL_POINTER))!.sha256 });
-    expect(loader.loaderState).toMatchObject({ awaiting: null, confirmations: { ssd: [{ version: '1' }] } });
+    expect(loader.loaderState).toMatchObject({ entries: { ssd: { awaiting: null } }, confirmations: { ssd: [{ version: '1' }] } });
   });
 
   it('falls back to the last-known-good when the inference module rejects a version, and never announces it again', async () => {
@@ -142,7 +142,7 @@ describe('closed-loop activation', () => {
     await waitUntil(() => edge.announcements().includes('2'));
     await loader.close();
     await pending;
-    expect(loader.loaderState.awaiting).toMatchObject({ version: '2' });
+    expect(loader.loaderState.entries.ssd?.awaiting).toMatchObject({ version: '2' });
     edge.answer = () => ({ outcome: 'accepted' });
     loader = await startLoader();
     await desire(2, { confirmTimeoutSeconds: 60, confirmResendSeconds: 30 });
@@ -237,7 +237,7 @@ describe('state read back from storage', () => {
     await loader.close();
     await writeFile(path.join(storage, '.loader', 'state.json'), '{"failure":null,"awaiting":{"key":');
     loader = await startLoader();
-    expect(loader.loaderState).toMatchObject({ awaiting: null, verdicts: {} });
+    expect(loader.loaderState).toMatchObject({ entries: {}, verdicts: {} });
     expect((await readdir(path.join(storage, '.loader'))).some((entry) => entry.startsWith('state.json.invalid-'))).toBe(true);
     await desire(1);
     expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '1' } });
@@ -247,7 +247,8 @@ describe('state read back from storage', () => {
     await loader.close();
     await writeFile(path.join(storage, '.loader', 'state.json'), JSON.stringify({ failure: null, messageSentFor: null, override: { desired: { model: { name: 'ssd', version: '1', url: 'https://rollback.invalid/installed', sha256: 'a'.repeat(64) } }, sinceDesiredVersion: 3 } }));
     loader = await startLoader();
-    expect(loader.loaderState).toMatchObject({ override: null, awaiting: null, rejections: [] });
+    expect(loader.loaderState).toMatchObject({ rejections: [] });
+    expect(loader.loaderState.entries.ssd).toMatchObject({ override: null, awaiting: null });
   });
 });
 

@@ -51,7 +51,7 @@ async function checkRepository(storage: string, onTrial = false): Promise<{ anno
     const state = LoaderStateSchema.parse(JSON.parse(await readFile(path.join(storage, '.loader', 'state.json'), 'utf8')));
     const key = `${announced.name}@${announced.version}#${announced.sha256}`;
     // On trial (awaiting its status), or rejected with the fall-back still to run: either way the restart resolves it.
-    expect(state.awaiting?.key === key || state.verdicts[key]?.verdict === 'rejected', `${key} is unconfirmed, yet neither awaited nor rejected`).toBe(true);
+    expect(state.entries[announced.name]?.awaiting?.key === key || state.verdicts[key]?.verdict === 'rejected', `${key} is unconfirmed, yet neither awaited nor rejected`).toBe(true);
   }
   return { announced: announced?.version, confirmed: confirmed?.version };
 }
@@ -102,9 +102,9 @@ describe('crash safety', () => {
   });
 
   it(`keeps the repository consistent through ${RUNS} SIGKILLs at injected points, and a restart finishes the update or falls back`, async () => {
-    // Every failpoint of a full download (the delta ones are exercised below). A confirmation point needs v2 confirmed,
+    // Every failpoint of a full download (the delta and removal ones are exercised below). A confirmation point needs v2 confirmed,
     // a rejection point needs it unconfirmed; the others alternate between the two.
-    const points = FAILPOINTS.filter((point) => !point.startsWith('delta.'));
+    const points = FAILPOINTS.filter((point) => !point.startsWith('delta.') && !point.startsWith('removal.'));
     const needsRejection = new Set(['announce.awaiting-recorded', 'reject.recorded', 'fallback.pointer-written']);
     const reached = new Map<string, number>();
     for (let run = 0; run < RUNS; run += 1) {

@@ -102,21 +102,68 @@ const legacyOverride = (value: unknown) => {
   return { target: { source: 'desired', desired }, sinceDesiredVersion };
 };
 
-/** .loader/state.json: what the loader must remember across restarts beyond what the repository shows. */
-export const LoaderStateSchema = z.object({
+const OverrideRecordSchema = z.preprocess(legacyOverride, z.object({ target: OverrideTargetSchema, sinceDesiredVersion: z.number().int() }).nullable());
+
+/** What the loader remembers of one model (one entry of the desired `models` map, or the single model). */
+export const EntryStateSchema = z.object({
   /** A target that failed in a way retrying cannot fix; it holds for that whole desired model (fingerprint): changing any field retries. */
   failure: z.object({ key: z.string(), url: z.string(), fingerprint: z.string().optional(), code: z.string(), message: z.string() }).nullable().default(null),
-  /** The announcement last sent on DLModelOutput, as name@version#sha256. */
+  /** The announcement of this model last sent on DLModelOutput, as name@version#sha256. */
   messageSentFor: z.string().nullable().default(null),
   /** A target set by a direct method; it yields to the next newer desired version. */
-  override: z.preprocess(legacyOverride, z.object({ target: OverrideTargetSchema, sinceDesiredVersion: z.number().int() }).nullable()).default(null),
-  /** The announcement waiting for the inference module's status, if any. */
+  override: OverrideRecordSchema.default(null),
+  /** The announcement of this model waiting for the inference module's status, if any. */
   awaiting: AwaitingConfirmationSchema.nullable().default(null),
-  /** Verdicts by announcement key. */
-  verdicts: z.record(z.string(), VerdictRecordSchema).default({}),
-  /** Rejected announcements not to announce again while their target stands. */
-  rejections: z.array(RejectionBlockSchema).default([]),
-  /** Per model name, the versions the inference module confirmed, in order of first confirmation. */
-  confirmations: z.record(z.string(), z.array(ConfirmationEntrySchema)).default({}),
+  /** When the entry left the desired state (it is `removed`); null while it is desired. */
+  removedAt: z.iso.datetime().nullable().default(null),
 });
+export type EntryState = z.output<typeof EntryStateSchema>;
+
+/** The name an announcement key (name@version#sha256) names. */
+const nameOfKey = (key: unknown) => (typeof key === 'string' && key.includes('@') ? key.slice(0, key.indexOf('@')) : undefined);
+
+/** The model name a single-model override names: a rollback's, or the updateModel payload's (the legacy form included). */
+function nameOfOverride(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as { target?: { name?: unknown; desired?: { model?: { name?: unknown } } }; desired?: { model?: { name?: unknown } } };
+  const name = record.target?.name ?? record.target?.desired?.model?.name ?? record.desired?.model?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/**
+ * State files written before several models (#16) held one `failure`, `messageSentFor`, `override` and `awaiting`:
+ * each moves into the entry of the model name it mentions. A failure names no model: it joins the entry that the other
+ * fields name, or is dropped (the update is then tried once more and fails again).
+ */
+function legacySingleModelState(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || 'entries' in value) return value;
+  const { failure, messageSentFor, override, awaiting, ...rest } = value as Record<string, unknown>;
+  const entries: Record<string, Record<string, unknown>> = {};
+  const put = (name: string | undefined, field: string, fieldValue: unknown) => {
+    if (name === undefined || fieldValue === undefined || fieldValue === null) return;
+    entries[name] = { ...entries[name], [field]: fieldValue };
+  };
+  const awaitingName = typeof awaiting === 'object' && awaiting !== null ? (awaiting as { name?: unknown }).name : undefined;
+  // An awaited announcement that names no model is no valid state: it lands under "" so that the entry's name fails.
+  put(typeof awaitingName === 'string' ? awaitingName : (nameOfKey((awaiting as { key?: unknown } | null)?.key) ?? ''), 'awaiting', awaiting);
+  put(nameOfKey(messageSentFor), 'messageSentFor', messageSentFor);
+  put(nameOfOverride(override), 'override', override);
+  put(Object.keys(entries).find(Boolean), 'failure', failure);
+  return { ...rest, entries };
+}
+
+/** .loader/state.json: what the loader must remember across restarts beyond what the repository and the serving index show. */
+export const LoaderStateSchema = z.preprocess(
+  legacySingleModelState,
+  z.object({
+    /** Per model name: its failure, last announcement, override, awaited announcement and removal. */
+    entries: z.record(ModelNameSchema, EntryStateSchema).default({}),
+    /** Verdicts by announcement key. */
+    verdicts: z.record(z.string(), VerdictRecordSchema).default({}),
+    /** Rejected announcements not to announce again while their target stands. */
+    rejections: z.array(RejectionBlockSchema).default([]),
+    /** Per model name, the versions the inference module confirmed, in order of first confirmation. */
+    confirmations: z.record(z.string(), z.array(ConfirmationEntrySchema)).default({}),
+  }),
+);
 export type LoaderState = z.output<typeof LoaderStateSchema>;

@@ -61,6 +61,8 @@ export const UpdatePolicySchema = z.object({
   confirmTimeoutSeconds: z.number().int().min(0).max(86_400).default(300),
   /** While waiting, DLModelOutput is sent again this often, so that one lost message cannot stall the update. */
   confirmResendSeconds: z.number().int().min(1).max(3_600).default(30),
+  /** How long the versions of a model removed from the desired state stay on disk: re-adding it within this time serves it from disk. */
+  removeGraceSeconds: z.number().int().min(0).max(30 * 86_400).default(3_600),
 });
 export type UpdatePolicy = z.infer<typeof UpdatePolicySchema>;
 

@@ -1,4 +1,4 @@
-import { DesiredModelSchema } from '@edge-ml/contracts';
+import { DesiredModelSchema, ModelNameSchema } from '@edge-ml/contracts';
 import { z } from 'zod';
 import { DiskFullError, InvalidDesiredError, LoaderError } from '../errors.js';
 import { asDiskFullIfNoSpace } from '../storage/disk-space.js';
@@ -8,6 +8,7 @@ import type { Loader } from '../reconcile/loader.js';
 import { listVersions, previousConfirmed } from '../reconcile/version-history.js';
 
 const UpdatePayloadSchema = z.looseObject({ name: z.unknown().optional(), url: z.string() });
+const RollbackPayloadSchema = z.looseObject({ name: ModelNameSchema.optional() });
 
 /** The 400 answer for a payload that is not a valid desired model: the same code and wording as for the twin. */
 function invalid(issues: readonly { path: PropertyKey[]; message: string }[]): MethodResult {
@@ -41,8 +42,9 @@ function guarded(storageRoot: string, handler: MethodHandler): MethodHandler {
 }
 
 /**
- * Direct methods: updateModel (the blog post's payload: url, version, sha256), rollback (to the previous confirmed
- * version of the same model), listModels. A method's target holds until a newer desired version arrives.
+ * Direct methods: updateModel (the blog post's payload: url, version, sha256; it sets the entry of its model's name),
+ * rollback (`{ name? }`: to the previous confirmed version of that model; the name may be left out when one model is
+ * desired), listModels (every entry). A method's target holds until a newer desired version arrives.
  */
 export function registerLoaderMethods(edge: EdgeClient, loader: Loader): void {
   const root = loader.repository.root;
@@ -55,9 +57,15 @@ export function registerLoaderMethods(edge: EdgeClient, loader: Loader): void {
     return { status: 202, payload: { accepted: true, name: parsed.data.name, version: parsed.data.version } };
   }));
 
-  edge.onMethod('rollback', guarded(root, async (): Promise<MethodResult> => {
-    const previous = await previousConfirmed(loader);
-    if (!previous) return { status: 409, payload: { error: 'LOADER_NOTHING_TO_ROLL_BACK', message: 'no earlier confirmed version of this model is installed' } };
+  edge.onMethod('rollback', guarded(root, async (payload): Promise<MethodResult> => {
+    const parsed = RollbackPayloadSchema.safeParse(payload ?? {});
+    if (!parsed.success) return invalid(parsed.error.issues);
+    const names = loader.entryNames();
+    const name = parsed.data.name ?? (names.length === 1 ? names[0] : undefined);
+    if (!name) return { status: 400, payload: { error: 'LOADER_MODEL_NAME_REQUIRED', message: `several models are desired (${names.join(', ')}): name the one to roll back ({ "name": ... })` } };
+    if (!names.includes(name)) return { status: 404, payload: { error: 'LOADER_MODEL_NOT_DESIRED', message: `no desired model is named ${name}` } };
+    const previous = await previousConfirmed(loader, name);
+    if (!previous) return { status: 409, payload: { error: 'LOADER_NOTHING_TO_ROLL_BACK', message: `no earlier confirmed version of ${name} is installed` } };
     await loader.applyOverride({ source: 'installed', name: previous.name, version: previous.version, modelSha256: previous.modelSha256 });
     return { status: 202, payload: { accepted: true, name: previous.name, version: previous.version } };
   }));

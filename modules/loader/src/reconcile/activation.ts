@@ -29,18 +29,6 @@ async function send(context: ExecutorContext, manifest: InstalledManifest, messa
   context.inbox.markSent(announcementKey(manifest), Date.now());
 }
 
-/** The reported properties that describe the repository: the confirmed version and what is installed. */
-export async function repositoryReport(context: ExecutorContext) {
-  const confirmed = await context.repository.readConfirmed();
-  const manifest = confirmed && (await context.repository.readManifest(confirmed.name, confirmed.version));
-  const installed = await context.repository.listInstalled();
-  return {
-    activeModel: confirmed ? { name: confirmed.name, version: confirmed.version, sha256: confirmed.sha256 } : null,
-    ...(manifest ? { LatestAIModelFileName: manifest.packageFileName ?? manifest.name } : {}),
-    installedVersions: installed.map(modelLabel),
-  };
-}
-
 /** Names the version in the announced pointer and on DLModelOutput; `await` records it as awaiting its status first. */
 export async function announce(context: ExecutorContext, version: VersionRef, confirmation: 'await' | 'none', policy: { confirmTimeoutSeconds: number }): Promise<void> {
   const manifest = await manifestOf(context, version);
@@ -49,26 +37,26 @@ export async function announce(context: ExecutorContext, version: VersionRef, co
   context.inbox.startAnnouncement(key);
   const deadline = new Date(Date.now() + policy.confirmTimeoutSeconds * 1000).toISOString();
   if (confirmation === 'await') {
-    await context.state.update({ awaiting: { key, name: manifest.name, version: manifest.version, announcedAt: message.announcedAt ?? new Date().toISOString(), deadline } });
+    await context.state.updateEntry(context.name, { awaiting: { key, name: manifest.name, version: manifest.version, announcedAt: message.announcedAt ?? new Date().toISOString(), deadline } });
     failpoint('announce.awaiting-recorded');
   }
-  await context.repository.writeAnnounced(message);
+  await context.index.setAnnounced(message);
   failpoint('announce.pointer-written');
   await send(context, manifest, message);
   failpoint('announce.sent');
-  await context.state.update({ messageSentFor: key });
+  await context.state.updateEntry(context.name, { messageSentFor: key });
   context.logger.info({ model: manifest.name, version: manifest.version, confirmation, ...(confirmation === 'await' ? { deadline } : {}) }, 'model.announced');
   if (confirmation === 'await') {
-    await context.reporter.update({ state: 'announced', name: manifest.name, version: manifest.version, confirmDeadline: deadline, ...(manifest.delivery ?? {}) }, await repositoryReport(context));
-  } else if ((await context.repository.readConfirmed())?.sha256 === manifest.modelSha256) {
-    await context.reporter.update({ state: 'active', name: manifest.name, version: manifest.version }, await repositoryReport(context));
+    await context.reporter.update({ state: 'announced', name: manifest.name, version: manifest.version, confirmDeadline: deadline, ...(manifest.delivery ?? {}) });
+  } else if (context.index.entry(manifest.name)?.confirmed?.sha256 === manifest.modelSha256) {
+    await context.reporter.update({ state: 'active', name: manifest.name, version: manifest.version });
   }
 }
 
 /** Sends the awaited announcement again (the pointer already names it): one lost message must not stall the update. */
 export async function resend(context: ExecutorContext, version: VersionRef): Promise<void> {
   const manifest = await manifestOf(context, version);
-  const message = (await context.repository.readAnnounced()) ?? context.repository.announcementFor(manifest);
+  const message = context.index.entry(manifest.name)?.announced ?? context.repository.announcementFor(manifest);
   await send(context, manifest, message);
   context.logger.info({ model: manifest.name, version: manifest.version }, 'model.announce.resent');
 }
@@ -83,29 +71,28 @@ export async function awaitConfirmation(context: ExecutorContext, version: Versi
 export async function confirm(context: ExecutorContext, version: VersionRef): Promise<void> {
   const manifest = await manifestOf(context, version);
   const key = announcementKey(manifest);
-  const announced = await context.repository.readAnnounced();
+  const announced = context.index.entry(manifest.name)?.announced;
   const body = announced && announced.name === manifest.name && announced.version === manifest.version && announced.sha256 === manifest.modelSha256 ? announced : context.repository.announcementFor(manifest);
   const confirmedAt = new Date().toISOString();
-  await context.repository.writeConfirmed({ ...body, confirmedAt });
+  await context.index.setConfirmed({ ...body, confirmedAt });
   failpoint('confirm.pointer-written');
-  await context.state.update({ ...context.state.confirmation({ name: manifest.name, version: manifest.version, key, modelSha256: manifest.modelSha256 }, confirmedAt), failure: null });
+  await context.state.update(context.state.confirmation({ name: manifest.name, version: manifest.version, key, modelSha256: manifest.modelSha256 }, confirmedAt), { name: context.name, change: { awaiting: null, failure: null } });
   failpoint('confirm.recorded');
   const status = context.inbox.statusFor(key);
   context.logger.info({ model: manifest.name, version: manifest.version, ...(status?.outcome === 'accepted' ? { loadMs: status.loadMs, warmupMs: status.warmupMs, trigger: status.trigger } : {}) }, 'model.confirmed');
-  await context.reporter.update({ state: 'active', name: manifest.name, version: manifest.version, ...(manifest.delivery ?? {}) }, await repositoryReport(context));
+  await context.reporter.update({ state: 'active', name: manifest.name, version: manifest.version, ...(manifest.delivery ?? {}) });
 }
 
 /** Records that the version failed (the inference module's code, or the confirmation timeout); the fall-back follows. */
 export async function reject(context: ExecutorContext, version: VersionRef, error: ErrorInfo, blockUnder: string | undefined): Promise<void> {
   const manifest = await context.repository.readManifest(version.name, version.version);
-  const awaiting = context.state.current.awaiting;
+  const { awaiting } = context.state.entry(context.name);
   const key = manifest ? announcementKey(manifest) : awaiting?.name === version.name && awaiting.version === version.version ? awaiting.key : undefined;
   const { verdicts, rejections } = context.state.current;
   await context.state.update({
     ...(key ? { verdicts: { ...verdicts, [key]: { verdict: 'rejected', at: new Date().toISOString(), error } } } : {}),
     ...(key && blockUnder ? { rejections: [...rejections.filter((block) => block.key !== key), { key, targetKey: blockUnder }] } : {}),
-    awaiting: null,
-  });
+  }, { name: context.name, change: { awaiting: null } });
   failpoint('reject.recorded');
   context.logger.warn({ model: version.name, version: version.version, code: error.code, reason: error.message }, 'model.rejected');
 }
@@ -116,16 +103,17 @@ export async function fallBack(context: ExecutorContext, to: VersionRef | undefi
     const manifest = await manifestOf(context, to);
     const message = context.repository.announcementFor(manifest);
     context.inbox.startAnnouncement(announcementKey(manifest));
-    await context.repository.writeAnnounced(message);
+    await context.index.setAnnounced(message);
     failpoint('fallback.pointer-written');
     await send(context, manifest, message);
-    await context.state.update({ messageSentFor: announcementKey(manifest) });
+    await context.state.updateEntry(context.name, { messageSentFor: announcementKey(manifest) });
   } else {
-    await context.repository.withdrawAnnounced();
-    await context.state.update({ messageSentFor: null });
+    // Nothing of this model was ever confirmed: it leaves the index (the inference module serves the others).
+    await context.index.withdraw(context.name);
+    await context.state.updateEntry(context.name, { messageSentFor: null });
   }
   context.logger.warn({ model: rejected.name, version: rejected.version, code: rejected.error.code, fallback: to ? modelLabel(to) : null }, 'model.fallback');
-  await context.reporter.update({ state: 'rejected', name: rejected.name, version: rejected.version, error: rejected.error }, await repositoryReport(context));
+  await context.reporter.update({ state: 'rejected', name: rejected.name, version: rejected.version, error: rejected.error });
 }
 
 /**
@@ -136,12 +124,13 @@ export async function fallBack(context: ExecutorContext, to: VersionRef | undefi
 export async function forgetLost(context: ExecutorContext, lost: VersionRef & { key: string }, error: ErrorInfo): Promise<void> {
   const { verdicts } = context.state.current;
   await context.state.update({ verdicts: { ...verdicts, [lost.key]: { verdict: 'rejected', at: new Date().toISOString(), error } } });
-  const announced = await context.repository.readAnnounced();
+  const announced = context.index.entry(context.name)?.announced;
   if (announced && `${announced.name}@${announced.version}#${announced.sha256}` === lost.key) {
-    await context.repository.withdrawAnnounced();
-    await context.state.update({ messageSentFor: null });
+    await context.index.withdraw(context.name);
+    await context.state.updateEntry(context.name, { messageSentFor: null });
+  } else {
+    await context.index.withdrawConfirmed(context.name);
   }
-  await context.repository.withdrawConfirmed();
   context.logger.error({ model: lost.name, version: lost.version, code: error.code, reason: error.message }, 'model.confirmed.lost');
-  await context.reporter.update({ state: 'failed', name: lost.name, version: lost.version, error }, await repositoryReport(context));
+  await context.reporter.update({ state: 'failed', name: lost.name, version: lost.version, error });
 }

@@ -11,6 +11,7 @@ import { preparePackage } from '../package/prepare-package.js';
 import { isNoSpaceError } from '../storage/disk-space.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
 import type { LoaderStateStore } from './loader-state.js';
+import type { ServingIndexStore } from '../serving/serving-index-store.js';
 import type { VersionRef } from './plan.js';
 import type { Reporter } from './reporter.js';
 import type { StatusInbox } from './status-inbox.js';
@@ -22,8 +23,12 @@ const DOWNLOAD_RESERVE_FACTOR = 2.2;
 /** What this process learnt of a target's delta manifest: the manifest and the paths that failed, or that it is unusable. */
 export type DeltaNote = { manifest: DeltaManifest; manifestBytes: number; failed: ('patch' | 'chunks')[] } | 'unusable';
 
+/** What the executors of one entry (one model name) work with; everything but `name` and `reporter` is shared. */
 export interface ExecutorContext {
+  /** The model name of the entry the steps belong to. */
+  name: string;
   repository: ModelRepository;
+  index: ServingIndexStore;
   state: LoaderStateStore;
   reporter: Reporter;
   inbox: StatusInbox;

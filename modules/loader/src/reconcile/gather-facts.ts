@@ -39,22 +39,25 @@ function targetVersionOf(target: ModelTarget | undefined, manifests: InstalledMa
  */
 export async function gatherFacts(context: ExecutorContext, target: ModelTarget | undefined, policy: UpdatePolicy): Promise<Facts> {
   const state = context.state.current;
+  const entryState = context.state.entry(context.name);
   const manifests = await context.repository.listInstalled();
-  const versions = manifests.map((manifest) => versionFact(state, manifest));
-  const find = (pointer: { name: string; version: string; sha256: string } | undefined) => (pointer ? versions.find((version) => version.key === `${pointer.name}@${pointer.version}#${pointer.sha256}`) : undefined);
-  const announced = find(await context.repository.readAnnounced());
-  const confirmedPointer = await context.repository.readConfirmed();
+  // The entry's own versions: another entry's are its own business (garbage collection, pointers).
+  const versions = manifests.filter((manifest) => manifest.name === context.name).map((manifest) => versionFact(state, manifest));
+  const find = (pointer: { name: string; version: string; sha256: string } | undefined | null) => (pointer ? versions.find((version) => version.key === `${pointer.name}@${pointer.version}#${pointer.sha256}`) : undefined);
+  const entry = context.index.entry(context.name);
+  const announced = find(entry?.announced);
+  const confirmedPointer = entry?.confirmed ?? undefined;
   const confirmedLost = lostConfirmed(context, confirmedPointer, versions);
   const confirmedVersion = confirmedLost ? undefined : find(confirmedPointer);
   const targetVersion = targetVersionOf(target, manifests, versions);
   let awaiting: Facts['awaiting'];
-  if (state.awaiting && announced?.key === state.awaiting.key) {
-    const sends = context.inbox.sends(state.awaiting.key);
-    const deadlineMs = Math.max(Date.parse(state.awaiting.deadline), sends.firstMs === undefined ? Number.POSITIVE_INFINITY : sends.firstMs + policy.confirmResendSeconds * 1000);
+  if (entryState.awaiting && announced?.key === entryState.awaiting.key) {
+    const sends = context.inbox.sends(entryState.awaiting.key);
+    const deadlineMs = Math.max(Date.parse(entryState.awaiting.deadline), sends.firstMs === undefined ? Number.POSITIVE_INFINITY : sends.firstMs + policy.confirmResendSeconds * 1000);
     awaiting = { version: announced, deadlineMs, lastSentAtMs: sends.lastMs ?? 0 };
   }
   const status = awaiting ? context.inbox.statusFor(awaiting.version.key) : undefined;
-  const { failure } = state;
+  const { failure } = entryState;
   return {
     nowMs: Date.now(),
     policy,
@@ -66,12 +69,12 @@ export async function gatherFacts(context: ExecutorContext, target: ModelTarget 
     targetRejected: target !== undefined && state.rejections.some((block) => block.targetKey === target.key),
     delta: deltaFacts(target, target ? context.deltas.get(target.key) : undefined, manifests),
     announced,
-    messageSentFor: state.messageSentFor,
+    messageSentFor: entryState.messageSentFor,
     confirmed: confirmedVersion && { ...confirmedVersion, verdict: 'confirmed' },
     awaiting,
     status: status?.outcome === 'accepted' ? { outcome: 'accepted' } : status?.outcome === 'rejected' ? { outcome: 'rejected', error: status.error } : undefined,
     confirmedLost,
-    recovery: recoveryOf(state, confirmedPointer?.name ?? target?.name, versions, confirmedLost?.version.key),
+    recovery: recoveryOf(state, context.name, versions, confirmedLost?.version.key),
   };
 }
 
@@ -94,8 +97,7 @@ function lostConfirmed(context: ExecutorContext, pointer: { name: string; versio
 }
 
 /** The newest version in the model's confirmation history that is installed and not rejected (nor the lost one). */
-function recoveryOf(state: LoaderState, name: string | undefined, versions: VersionFact[], lostKey: string | undefined): VersionFact | undefined {
-  if (!name) return undefined;
+function recoveryOf(state: LoaderState, name: string, versions: VersionFact[], lostKey: string | undefined): VersionFact | undefined {
   for (const entry of [...(state.confirmations[name] ?? [])].reverse()) {
     const candidate = versions.find((version) => version.key === `${name}@${entry.version}#${entry.modelSha256}`);
     if (candidate && candidate.key !== lostKey && candidate.verdict !== 'rejected') return candidate;

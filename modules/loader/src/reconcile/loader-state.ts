@@ -1,19 +1,25 @@
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { LoaderStateSchema, type LoaderState } from '@edge-ml/contracts';
+import { EntryStateSchema, LoaderStateSchema, type EntryState, type LoaderState } from '@edge-ml/contracts';
 import { writeJsonAtomic, type Logger } from '@edge-ml/edge-kit';
 
-export type { LoaderState };
+export type { EntryState, LoaderState };
 
 const EMPTY: LoaderState = LoaderStateSchema.parse({});
+const EMPTY_ENTRY: EntryState = EntryStateSchema.parse({});
 
 /** How many confirmed versions per model name the history keeps (rollback walks it back). */
 const HISTORY_LIMIT = 20;
 
-/** The loader's own state on shared storage (.loader/state.json), written atomically after every change. */
+/**
+ * The loader's own state on shared storage (.loader/state.json), written atomically after every change. Entries
+ * reconcile concurrently: a change is applied in memory at once and the writes run one at a time, each writing the
+ * newest state.
+ */
 export class LoaderStateStore {
   private readonly file: string;
   private state: LoaderState = structuredClone(EMPTY);
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(root: string, private readonly logger?: Logger) {
     this.file = path.join(root, '.loader', 'state.json');
@@ -50,20 +56,45 @@ export class LoaderStateStore {
     return this.state;
   }
 
-  async update(change: Partial<LoaderState>): Promise<void> {
-    this.state = { ...this.state, ...change };
-    await writeJsonAtomic(this.file, this.state);
+  /** One model's state (its defaults when the loader keeps none). */
+  entry(name: string): EntryState {
+    return this.state.entries[name] ?? EMPTY_ENTRY;
   }
 
-  /** The change that records a confirmation: verdict, per-name history (first confirmation keeps its place), no awaiting. */
-  confirmation(version: { name: string; version: string; key: string; modelSha256: string }, at: string): Partial<LoaderState> {
+  /** Changes the shared fields and, in the same write, one entry's (so that a verdict and its entry's awaiting change together). */
+  async update(change: Partial<Omit<LoaderState, 'entries'>>, entry?: { name: string; change: Partial<EntryState> }): Promise<void> {
+    const entries = entry ? { ...this.state.entries, [entry.name]: { ...this.entry(entry.name), ...entry.change } } : this.state.entries;
+    this.state = { ...this.state, ...change, entries };
+    await this.persist();
+  }
+
+  async updateEntry(name: string, change: Partial<EntryState>): Promise<void> {
+    this.state = { ...this.state, entries: { ...this.state.entries, [name]: { ...this.entry(name), ...change } } };
+    await this.persist();
+  }
+
+  /** Forgets a model's state (its versions were removed); its verdicts and confirmation history stay. */
+  async forgetEntry(name: string): Promise<void> {
+    if (!(name in this.state.entries)) return;
+    const { [name]: _forgotten, ...entries } = this.state.entries;
+    this.state = { ...this.state, entries };
+    await this.persist();
+  }
+
+  private persist(): Promise<void> {
+    const run = this.writing.then(() => writeJsonAtomic(this.file, this.state));
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The change that records a confirmation: verdict and per-name history (first confirmation keeps its place). */
+  confirmation(version: { name: string; version: string; key: string; modelSha256: string }, at: string): Partial<Omit<LoaderState, 'entries'>> {
     const history = this.state.confirmations[version.name] ?? [];
     const known = history.some((entry) => entry.version === version.version && entry.modelSha256 === version.modelSha256);
     const next = known ? history : [...history.filter((entry) => entry.version !== version.version), { version: version.version, modelSha256: version.modelSha256, confirmedAt: at }].slice(-HISTORY_LIMIT);
     return {
       verdicts: { ...this.state.verdicts, [version.key]: { verdict: 'confirmed', at } },
       confirmations: { ...this.state.confirmations, [version.name]: next },
-      awaiting: null,
     };
   }
 }

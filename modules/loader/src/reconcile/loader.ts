@@ -1,21 +1,21 @@
 import { desiredFormOf, UpdatePolicySchema, type ModelStatusMessage, type OverrideTarget, type UpdatePolicy } from '@edge-ml/contracts';
-import { applyMergePatch, backoffDelayMs, redactSecrets, sleep, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
+import { applyMergePatch, redactSecrets, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { registerStatusInput } from '../edge/status-input.js';
-import { DiskFullError, LoaderError } from '../errors.js';
+import type { LoaderError } from '../errors.js';
+import { failpoint } from '../failpoint.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
-import { ModelRepository } from '../repository/model-repository.js';
-import { isResumableStagingEntry, type DeltaNote, type ExecutorContext } from './executors.js';
-import { gatherFacts } from './gather-facts.js';
-import { LoaderStateStore } from './loader-state.js';
-import { planSteps, type Step } from './plan.js';
-import { Reporter } from './reporter.js';
-import { statusKey, StatusInbox } from './status-inbox.js';
-import { createStepExecutors, executeStep } from './step-executors.js';
-import { desiredTargetKeys, pruneStaging } from './staging-budget.js';
-import { targetFingerprint } from './target-fingerprint.js';
-import { asDiskFullIfNoSpace } from '../storage/disk-space.js';
+import { announcementKey, ModelRepository } from '../repository/model-repository.js';
+import { legacyPointersOf } from '../serving/index-changes.js';
+import { ServingIndexStore } from '../serving/serving-index-store.js';
 import { withRelativeStoragePaths } from '../storage/relative-paths.js';
-import { installedTarget, readDesired, type ModelTarget } from './target.js';
+import { EntryLoop } from './entry-loop.js';
+import { isResumableStagingEntry, type DeltaNote, type ExecutorContext } from './executors.js';
+import { LoaderStateStore } from './loader-state.js';
+import { planRemovals } from './removal-plan.js';
+import { Reporter, type EntryDescription } from './reporter.js';
+import { pruneStaging } from './staging-budget.js';
+import { statusKey, StatusInbox } from './status-inbox.js';
+import { installedTarget, readDesired, type DesiredTargets, type ModelTarget } from './target.js';
 
 export interface LoaderOptions {
   storageRoot: string;
@@ -28,56 +28,59 @@ export interface LoaderOptions {
   progressIntervalMs?: number;
 }
 
+/** What the desired properties and the direct methods' overrides ask for now. */
+interface Resolution {
+  /** The target of every desired entry, by model name. */
+  targets: Map<string, ModelTarget>;
+  /** The twin's own targets' keys (a rejection stands while its target stands, in the twin or an override). */
+  twinKeys: string[];
+  policy: UpdatePolicy;
+  /** The default entry: the desired defaultModel or the single form's name (null: the `models` form names none). */
+  defaultModel: string | null;
+  error?: LoaderError;
+}
+
+const DEFAULT_POLICY = UpdatePolicySchema.parse({});
+
 /**
- * The loader's reconciler: desired properties in, a confirmed model out. Each round gathers facts from disk and from
- * the inference module's statuses, plans, and executes one step; retryable failures back off (capped, jittered) for
- * as long as the desired state stands, permanent ones are reported and wait for a new desired state. A new desired
- * state aborts work in progress, including a wait for confirmation.
+ * The loader: desired properties in, every desired model confirmed out. Each entry (model name) has its own
+ * reconciler (EntryLoop) with its own closed loop; this class resolves the desired entries (twin plus direct-method
+ * overrides), starts, re-targets and stops the entries' loops, keeps the serving index's default, and removes entries
+ * that left the desired state under the never-dark rule (removal-plan.ts).
  */
 export class Loader {
   readonly repository: ModelRepository;
+  readonly index: ServingIndexStore;
   private readonly state: LoaderStateStore;
-  private readonly reporter: Reporter;
+  private readonly topReporter: Reporter;
   private readonly inbox = new StatusInbox();
   private readonly deltas = new Map<string, DeltaNote>();
-  private readonly context: ExecutorContext;
   private readonly backoff: BackoffOptions;
+  private readonly loops = new Map<string, EntryLoop>();
   private desired: Record<string, unknown> = {};
   private desiredVersion = -1;
-  private runner: Promise<void> | undefined;
-  private controller: AbortController | undefined;
-  private runningKey: string | undefined;
-  private dirty = false;
   private closed = false;
   private stagingPrunedAtStart = false;
   /** The desired form last reported (JSON), so that it is reported when it changes only. */
   private reportedDesiredForm: string | undefined;
-  private idleWaiters: (() => void)[] = [];
+  /** Entry changes and removal reviews run one after another, in the order they were asked for. */
+  private pending: Promise<void> = Promise.resolve();
+  private reviewTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LoaderOptions) {
     this.repository = new ModelRepository(options.storageRoot);
     this.state = new LoaderStateStore(options.storageRoot, options.logger);
-    this.reporter = new Reporter(options.edge, options.logger, options.progressIntervalMs);
+    this.index = new ServingIndexStore(this.repository, options.logger);
+    this.topReporter = new Reporter(options.edge, options.logger, options.progressIntervalMs);
     this.backoff = options.backoff ?? { initialDelayMs: 2_000, maxDelayMs: 5 * 60_000 };
-    this.context = {
-      repository: this.repository,
-      state: this.state,
-      reporter: this.reporter,
-      inbox: this.inbox,
-      deltas: this.deltas,
-      edge: options.edge,
-      logger: options.logger,
-      limits: options.limits ?? DEFAULT_PACKAGE_LIMITS,
-      idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
-      ...(options.maxBytesPerSecond ? { maxBytesPerSecond: options.maxBytesPerSecond } : {}),
-    };
     if (options.edge) registerStatusInput(options.edge, options.logger, (status) => this.receiveStatus(status));
   }
 
-  /** Prepares the repository: unfinished extractions are removed, resumable downloads and verified packages kept. */
+  /** Prepares the repository (unfinished extractions removed, resumable downloads kept) and reads state and serving index. */
   async initialise(): Promise<void> {
     await this.repository.initialise();
     await this.state.load();
+    await this.index.load();
     const removed = await this.repository.cleanStaging(isResumableStagingEntry);
     if (removed.length > 0) this.options.logger.info({ removed }, 'repository.staging.cleaned');
   }
@@ -87,149 +90,270 @@ export class Loader {
     if (!document.full && document.version <= this.desiredVersion) return;
     this.desired = document.full ? document.properties : applyMergePatch(this.desired, document.properties);
     this.desiredVersion = document.version;
-    const override = this.state.current.override;
-    if (override && document.version > override.sinceDesiredVersion) void this.state.update({ override: null });
-    this.trigger();
+    this.enqueue(async () => {
+      for (const [name, entry] of Object.entries(this.state.current.entries)) {
+        if (entry.override && document.version > entry.override.sinceDesiredVersion) await this.state.updateEntry(name, { override: null });
+      }
+      await this.reconcileEntries();
+    });
   }
 
-  /** Sets a target from a direct method; it holds until a newer desired version arrives. */
+  /** Sets one entry's target from a direct method; it holds until a newer desired version arrives. */
   async applyOverride(target: OverrideTarget): Promise<void> {
-    await this.state.update({ override: { target, sinceDesiredVersion: this.desiredVersion } });
-    this.trigger();
+    const name = target.source === 'installed' ? target.name : overrideName(target);
+    if (!name) return;
+    const run = this.enqueue(async () => {
+      // The single forms name one model: a method's target replaces it, and with it any other entry's override.
+      if (this.resolve().twinKind !== 'models') {
+        for (const [other, entry] of Object.entries(this.state.current.entries)) if (other !== name && entry.override) await this.state.updateEntry(other, { override: null });
+      }
+      await this.state.updateEntry(name, { override: { target, sinceDesiredVersion: this.desiredVersion } });
+      await this.reconcileEntries();
+    });
+    await run;
   }
 
-  /** A DLModelStatus from the inference module (already parsed): kept for the announcement it names, and the loop woken. */
+  /** A DLModelStatus from the inference module (already parsed): kept for the announcement it names, and its entry woken. */
   receiveStatus(status: ModelStatusMessage): void {
     this.inbox.receive(status);
     this.options.logger.info({ model: status.name, version: status.version, outcome: status.outcome, trigger: status.trigger, ...(status.outcome === 'rejected' ? { code: status.error.code } : {}) }, 'model.status.received');
-    // A rejection may also concern the last-known-good (its files lost): the planner decides.
-    if (!this.runner && (this.state.current.awaiting?.key === statusKey(status) || status.outcome === 'rejected')) this.trigger();
+    const loop = this.loops.get(status.name);
+    // A rejection may also concern the entry's last-known-good (its files lost): the planner decides.
+    if (loop && !loop.running && (this.state.entry(status.name).awaiting?.key === statusKey(status) || status.outcome === 'rejected')) loop.trigger();
   }
 
-  /** The loader's state as read back from storage: verdicts, confirmation history, what is awaited. */
+  /** The loader's state as read back from storage: entries, verdicts, confirmation history. */
   get loaderState() {
     return this.state.current;
   }
 
+  /** The names of the desired entries, in name order. */
+  entryNames(): string[] {
+    return [...this.resolve().targets.keys()].sort();
+  }
+
+  /** The entry `modelUpdate`, `activeModel` and `LatestAIModelFileName` describe: the default model, else the first by name. */
+  defaultEntry(): string | undefined {
+    const { defaultModel, targets } = this.resolve();
+    return defaultModel ?? [...targets.keys()].sort()[0];
+  }
+
   /** Resolves once nothing is left to do for the current desired state, including waiting for confirmation (for tests and tools). */
-  whenIdle(): Promise<void> {
-    if (!this.runner) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      await this.pending;
+      const running = [...this.loops.values()].filter((loop) => loop.running);
+      if (running.length === 0) {
+        await this.pending;
+        if (![...this.loops.values()].some((loop) => loop.running)) return;
+      }
+      await Promise.all(running.map((loop) => loop.whenIdle()));
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.controller?.abort(new Error('loader closing'));
-    await this.runner;
+    clearTimeout(this.reviewTimer);
+    await Promise.all([...this.loops.values()].map((loop) => loop.close()));
+    await this.pending;
   }
 
-  /** The target of the twin's desired properties, and the policy (which an override set by updateModel may carry). */
-  private resolveTarget(): { target: ModelTarget | undefined; policy: UpdatePolicy; error?: LoaderError } {
-    const override = this.state.current.override?.target;
-    if (override?.source === 'installed') {
-      // A rollback names its target itself; the twin only lends the policy (the defaults when it does not parse).
-      let policy = UpdatePolicySchema.parse({});
-      try {
-        policy = readDesired(this.desired).policy;
-      } catch {
-        // keep the defaults
-      }
-      return { target: installedTarget(override.name, override.version, override.modelSha256), policy };
-    }
-    try {
-      return readDesired(override?.source === 'desired' ? override.desired : this.desired);
-    } catch (error) {
-      return { target: undefined, policy: UpdatePolicySchema.parse({}), error: error as LoaderError };
-    }
-  }
-
-  /** What a running round works for: a change of any field of the target aborts it. */
-  private static runKey(target: ModelTarget | undefined): string | undefined {
-    return target ? targetFingerprint(target) : undefined;
-  }
-
-  private trigger(): void {
-    if (this.closed) return;
-    this.dirty = true;
-    const { target } = this.resolveTarget();
-    if (this.controller && this.runningKey !== Loader.runKey(target)) this.controller.abort(new Error('desired state changed'));
-    this.runner ??= this.loop().finally(() => {
-      this.runner = undefined;
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const run = this.pending.then(async () => {
+      if (!this.closed) await work();
     });
+    this.pending = run.catch((error: unknown) => this.options.logger.warn({ err: error }, 'loader.entries.failed'));
+    return run;
   }
 
-  private async loop(): Promise<void> {
-    while (this.dirty && !this.closed) {
-      this.dirty = false;
-      await this.reportDesiredForm();
-      const { target, policy, error } = this.resolveTarget();
-      if (error) {
-        this.options.logger.warn({ code: error.code, reason: error.message }, 'desired.invalid');
-        await this.reporter.update({ state: 'failed', error: { code: error.code, message: this.outgoingMessage(error) } });
-        continue;
+  /** The desired entries now: the twin's, with the direct methods' overrides applied. */
+  private resolve(): Resolution & { twinKind: DesiredTargets['kind'] | undefined } {
+    let twin: DesiredTargets;
+    try {
+      twin = readDesired(this.desired);
+    } catch (error) {
+      return { targets: new Map(), twinKeys: [], policy: DEFAULT_POLICY, defaultModel: null, error: error as LoaderError, twinKind: undefined };
+    }
+    const targets = new Map<string, ModelTarget>(twin.targets);
+    let { defaultModel } = twin;
+    for (const entry of Object.values(this.state.current.entries)) {
+      const override = entry.override?.target;
+      if (!override) continue;
+      let target: ModelTarget | undefined;
+      if (override.source === 'installed') {
+        target = installedTarget(override.name, override.version, override.modelSha256);
+      } else {
+        try {
+          target = readDesired(override.desired).target;
+        } catch {
+          target = undefined;
+        }
       }
-      // Only once desired properties arrived: a status may wake the loop before, when no target is known yet.
-      if (!this.stagingPrunedAtStart && this.desiredVersion >= 0) {
-        this.stagingPrunedAtStart = true;
-        await this.pruneStaging('start');
+      if (!target) continue;
+      if (twin.kind !== 'models') {
+        targets.clear();
+        defaultModel = target.name;
       }
-      await this.releaseRejections();
-      const controller = new AbortController();
-      this.controller = controller;
-      this.runningKey = Loader.runKey(target);
-      await this.reconcile(target, policy, controller.signal);
-      this.controller = undefined;
+      targets.set(target.name, target);
+    }
+    return { targets, twinKeys: [...twin.targets.values()].map((target) => target.key), policy: twin.policy, defaultModel, twinKind: twin.kind };
+  }
+
+  /** Starts or re-targets the desired entries' loops, and marks the others removed. */
+  private async reconcileEntries(): Promise<void> {
+    if (this.desiredVersion < 0) return;
+    await this.reportDesiredForm();
+    const resolution = this.resolve();
+    if (resolution.error) {
+      const { error } = resolution;
+      this.options.logger.warn({ code: error.code, reason: error.message }, 'desired.invalid');
+      await this.topReporter.update({ state: 'failed', error: { code: error.code, message: this.outgoingMessage(error) } });
+      return;
+    }
+    if (!this.stagingPrunedAtStart) {
+      this.stagingPrunedAtStart = true;
+      await this.pruneStaging('start');
+    }
+    await this.releaseRejections(resolution);
+    await this.index.setDefault(resolution.defaultModel);
+    const installedNames = new Set((await this.repository.listInstalled()).map((manifest) => manifest.name));
+    const known = new Set([...this.index.names(), ...Object.keys(this.state.current.entries), ...this.loops.keys(), ...installedNames]);
+    for (const name of known) {
+      if (!resolution.targets.has(name)) await this.markRemoved(name, resolution.policy);
+    }
+    for (const name of resolution.targets.keys()) {
+      if (this.state.entry(name).removedAt !== null) {
+        await this.state.updateEntry(name, { removedAt: null });
+        this.options.logger.info({ model: name }, 'model.entry.readded');
+      }
+      this.loopFor(name).trigger();
+    }
+    await this.reviewRemovals();
+  }
+
+  private loopFor(name: string): EntryLoop {
+    let loop = this.loops.get(name);
+    if (loop) return loop;
+    const context: ExecutorContext = {
+      name,
+      repository: this.repository,
+      index: this.index,
+      state: this.state,
+      reporter: new Reporter(this.options.edge, this.options.logger, this.options.progressIntervalMs, { name, isDefault: () => this.defaultEntry() === name, describe: () => this.describe(name) }),
+      inbox: this.inbox,
+      deltas: this.deltas,
+      edge: this.options.edge,
+      logger: this.options.logger,
+      limits: this.options.limits ?? DEFAULT_PACKAGE_LIMITS,
+      idleTimeoutMs: this.options.idleTimeoutMs ?? 60_000,
+      ...(this.options.maxBytesPerSecond ? { maxBytesPerSecond: this.options.maxBytesPerSecond } : {}),
+    };
+    loop = new EntryLoop(name, {
+      context,
+      backoff: this.backoff,
+      resolve: () => {
+        const { targets, policy } = this.resolve();
+        return { target: targets.get(name), policy };
+      },
+      outgoingMessage: (error) => this.outgoingMessage(error),
+      pruneStaging: (reason) => this.pruneStaging(reason),
+      onSettled: () => void this.enqueue(() => this.reviewRemovals()),
+    });
+    this.loops.set(name, loop);
+    return loop;
+  }
+
+  /** An entry that left the desired state: its loop stops, it is reported `removed` until its versions are deleted. */
+  private async markRemoved(name: string, policy: UpdatePolicy): Promise<void> {
+    const loop = this.loops.get(name);
+    if (loop) {
+      this.loops.delete(name);
+      await loop.close();
+    }
+    let { removedAt } = this.state.entry(name);
+    if (removedAt !== null) return;
+    removedAt = new Date().toISOString();
+    await this.state.updateEntry(name, { removedAt, awaiting: null, override: null });
+    const removeAfter = new Date(Date.parse(removedAt) + policy.removeGraceSeconds * 1000).toISOString();
+    this.options.logger.info({ model: name, removeAfter }, 'model.entry.removed');
+    await this.patchReported({ models: { [name]: { ...NULL_REPORT, state: 'removed', name, removeAfter, updatedAt: removedAt } } });
+  }
+
+  /** Applies the never-dark rule to removed entries: out of the index when safe, versions deleted after the grace period. */
+  private async reviewRemovals(): Promise<void> {
+    if (this.closed) return;
+    const resolution = this.resolve();
+    if (resolution.error || this.desiredVersion < 0) return;
+    const nowMs = Date.now();
+    const removed = Object.entries(this.state.current.entries)
+      .filter(([name, entry]) => entry.removedAt !== null && !resolution.targets.has(name))
+      .map(([name, entry]) => ({ name, removedAtMs: Date.parse(entry.removedAt!), indexed: this.index.entry(name) !== undefined }));
+    const remaining = [...resolution.targets.keys()].map((name) => ({ name, settled: !this.loops.get(name)?.running, confirmed: Boolean(this.index.entry(name)?.confirmed) }));
+    const plan = planRemovals(removed, remaining, nowMs, resolution.policy.removeGraceSeconds * 1000);
+    for (const name of plan.unindex) {
+      await this.index.withdraw(name);
+      failpoint('removal.unindexed');
+      this.options.logger.info({ model: name }, 'model.entry.unindexed');
+    }
+    for (const name of plan.purge) {
+      const versions = (await this.repository.listInstalled()).filter((manifest) => manifest.name === name);
+      const deleted = await this.repository.removeVersions(versions);
+      await this.state.forgetEntry(name);
+      this.options.logger.info({ model: name, deleted }, 'model.entry.purged');
+      await this.patchReported({ models: { [name]: null } });
+    }
+    if (plan.unindex.length > 0) await this.reportDefault();
+    clearTimeout(this.reviewTimer);
+    if (plan.nextCheckMs !== undefined) {
+      this.reviewTimer = setTimeout(() => void this.enqueue(() => this.reviewRemovals()), Math.max(0, plan.nextCheckMs - Date.now()) + 10);
+      this.reviewTimer.unref();
     }
   }
 
-  /** Tells the twin which desired form is followed, and which seed fields a rich `model` makes it ignore. */
+  /** activeModel and LatestAIModelFileName once an entry left the index (the legacy mirror may have moved). */
+  private async reportDefault(): Promise<void> {
+    const { top } = await this.describe(this.defaultEntry() ?? '');
+    await this.patchReported({ ...top });
+  }
+
+  /** What a state change of an entry reports besides its progress (see Reporter). */
+  private async describe(name: string): Promise<EntryDescription> {
+    const installed = await this.repository.listInstalled();
+    const confirmed = this.index.entry(name)?.confirmed;
+    const legacy = legacyPointersOf(this.index.current).confirmed;
+    const manifest = legacy && installed.find((candidate) => announcementKey(candidate) === `${legacy.name}@${legacy.version}#${legacy.sha256}`);
+    return {
+      activeVersion: confirmed ? { version: confirmed.version, sha256: confirmed.sha256 } : null,
+      installedVersions: installed.filter((candidate) => candidate.name === name).map((candidate) => candidate.version),
+      top: {
+        activeModel: legacy ? { name: legacy.name, version: legacy.version, sha256: legacy.sha256 } : null,
+        ...(manifest ? { LatestAIModelFileName: manifest.packageFileName ?? manifest.name } : {}),
+        installedVersions: installed.map((candidate) => `${candidate.name}@${candidate.version}`),
+      },
+    };
+  }
+
+  private async patchReported(patch: Record<string, unknown>): Promise<void> {
+    await this.options.edge?.patchReported(patch).catch((error: unknown) => this.options.logger.warn({ err: error }, 'reported.update.failed'));
+  }
+
+  /** Tells the twin which desired form is followed, and which fields a richer form makes it ignore. */
   private async reportDesiredForm(): Promise<void> {
-    if (this.desiredVersion < 0) return;
     const desiredForm = desiredFormOf(this.desired);
     const key = JSON.stringify(desiredForm);
     if (key === this.reportedDesiredForm) return;
     this.reportedDesiredForm = key;
     if (desiredForm.ignored.length > 0) this.options.logger.warn({ followed: desiredForm.followed, ignored: desiredForm.ignored }, 'desired.form.ignored');
-    await this.options.edge?.patchReported({ desiredForm }).catch((error: unknown) => this.options.logger.warn({ err: error }, 'reported.update.failed'));
+    await this.patchReported({ desiredForm });
   }
 
   /** A rejection blocks its version only while the target it was rejected under stands (in the twin or an override). */
-  private async releaseRejections(): Promise<void> {
-    if (this.desiredVersion < 0) return;
-    const { rejections, override } = this.state.current;
+  private async releaseRejections(resolution: Resolution): Promise<void> {
+    const { rejections } = this.state.current;
     if (rejections.length === 0) return;
-    const standing = new Set<string>();
-    try {
-      const twinTarget = readDesired(this.desired).target;
-      if (twinTarget) standing.add(twinTarget.key);
-    } catch {
-      return;
-    }
-    if (override) {
-      const { target } = this.resolveTarget();
-      if (target) standing.add(target.key);
-    }
+    const standing = new Set([...resolution.twinKeys, ...[...resolution.targets.values()].map((target) => target.key)]);
     const kept = rejections.filter((block) => standing.has(block.targetKey));
     if (kept.length !== rejections.length) await this.state.update({ rejections: kept });
-  }
-
-  private async reconcile(target: ModelTarget | undefined, policy: UpdatePolicy, signal: AbortSignal): Promise<void> {
-    const executors = createStepExecutors(this.context, policy, signal);
-    let attempt = 0;
-    while (!signal.aborted) {
-      let step: Step | undefined;
-      try {
-        [step] = planSteps(target, await gatherFacts(this.context, target, policy));
-        if (!step) return;
-        await executeStep(executors, step);
-        if (step.action !== 'collect-garbage' && step.action !== 'await-confirmation') attempt = 0;
-      } catch (error) {
-        if (signal.aborted) return;
-        await this.handleFailure(step, target, error, attempt, signal);
-        attempt += 1;
-      }
-    }
   }
 
   /** An error's message as it may leave the device: secrets redacted, storage paths relative to the storage root. */
@@ -237,38 +361,26 @@ export class Loader {
     return withRelativeStoragePaths(redactSecrets(error instanceof Error ? error.message : String(error)), this.options.storageRoot);
   }
 
-  /** Applies the staging budget: keeps what the twin's or a method's desired model refers to, removes the rest. */
+  /** Applies the staging budget: keeps what any desired entry (twin or method) refers to, removes the rest. */
   private async pruneStaging(reason: 'start' | 'permanent-failure' | 'disk-full'): Promise<void> {
-    const override = this.state.current.override?.target;
+    const keys = [...this.resolve().targets.values()].map((target) => target.key);
     try {
-      const removed = await pruneStaging(this.repository, desiredTargetKeys([this.desired, override?.source === 'desired' ? override.desired : undefined]));
+      // Other entries may be extracting while one prunes: only the start-up prune removes unfinished extractions.
+      const removed = await pruneStaging(this.repository, keys, { keepExtractions: reason !== 'start' });
       if (removed.length > 0) this.options.logger.info({ removed, reason }, 'repository.staging.pruned');
     } catch (error) {
       this.options.logger.warn({ err: error, reason }, 'repository.staging.prune.failed');
     }
   }
+}
 
-  /** A failed step (or, with no step, reading the facts) is reported and retried with backoff, or recorded as permanent. */
-  private async handleFailure(step: Step | undefined, target: ModelTarget | undefined, thrown: unknown, attempt: number, signal: AbortSignal): Promise<void> {
-    // ENOSPC can strike any write (download, extraction, install, pointer, state): it is always a full disk.
-    const error = await asDiskFullIfNoSpace(thrown, this.options.storageRoot);
-    const code = error instanceof LoaderError ? error.code : 'LOADER_INTERNAL';
-    const message = this.outgoingMessage(error);
-    const base = target ? { name: target.name, version: target.version } : {};
-    if (target?.source === 'download' && error instanceof LoaderError && !error.retryable) {
-      this.options.logger.error({ code, reason: message, model: target.name, version: target.version, step: step?.action }, 'model.update.failed');
-      await this.state
-        .update({ failure: { key: target.key, url: target.url, fingerprint: targetFingerprint(target), code, message } })
-        .catch((stateError: unknown) => this.options.logger.warn({ err: stateError }, 'loader.state.write.failed'));
-      await this.reporter.update({ state: 'failed', ...base, error: { code, message } });
-      await this.pruneStaging('permanent-failure');
-      return;
-    }
-    if (error instanceof DiskFullError) await this.pruneStaging('disk-full');
-    const delayMs = backoffDelayMs(attempt, this.backoff);
-    this.options.logger.warn({ code, reason: message, attempt, delayMs, step: step?.action }, 'model.update.retrying');
-    const downloading = step?.action.startsWith('fetch-') ?? false;
-    await this.reporter.update({ state: downloading ? 'downloading' : 'failed', ...base, error: { code, message: `${message}; retrying in ${Math.round(delayMs / 1000)} s` } });
-    await sleep(delayMs, signal).catch(() => undefined);
+/** Every field of a model's report, null: a `removed` entry has no progress, version or error. */
+const NULL_REPORT = { name: null, version: null, bytesDownloaded: null, bytesTotal: null, path: null, bytesFetched: null, bytesReused: null, confirmDeadline: null, error: null, activeVersion: null, installedVersions: null };
+
+function overrideName(target: Extract<OverrideTarget, { source: 'desired' }>): string | undefined {
+  try {
+    return readDesired(target.desired).target?.name;
+  } catch {
+    return undefined;
   }
 }

@@ -1,4 +1,4 @@
-import type { LoaderReported, LoaderUpdateReport, UpdateState } from '@edge-ml/contracts';
+import type { LoaderModelReport, LoaderReported, LoaderUpdateReport, UpdateState } from '@edge-ml/contracts';
 import { redactSecrets, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 
 export interface ProgressUpdate {
@@ -14,10 +14,20 @@ export interface ProgressUpdate {
   error?: { code: string; message: string } | null;
 }
 
+/** What a state change of one entry reports besides its progress: its own versions, and for the default entry the top-level fields. */
+export interface EntryDescription {
+  activeVersion: { version: string; sha256: string } | null;
+  installedVersions: string[];
+  /** activeModel, LatestAIModelFileName, installedVersions: sent only for the default entry, as before several models. */
+  top: Omit<LoaderReported, 'modelUpdate' | 'models' | 'desiredForm'>;
+}
+
 /**
- * Sends the loader's reported properties. Progress while downloading is sent at most every `progressIntervalMs`,
- * state changes at once. Messages pass through redactSecrets: SAS tokens never reach the twin. Every field of
- * `modelUpdate` is sent, null when it does not apply: the hub merges reported properties and would keep a stale one.
+ * Sends one entry's reported properties: `models.<name>` always, and `modelUpdate` plus the top-level fields while
+ * the entry is the default one (so single-model users see what they saw before). Without a name (the desired state
+ * itself is invalid) only `modelUpdate` is sent. Progress while downloading is sent at most every
+ * `progressIntervalMs`, state changes at once. Messages pass through redactSecrets: SAS tokens never reach the twin.
+ * Every field is sent, null when it does not apply: the hub merges reported properties and would keep a stale one.
  */
 export class Reporter {
   private lastProgressAt = 0;
@@ -27,9 +37,10 @@ export class Reporter {
     private readonly edge: EdgeClient | undefined,
     private readonly logger: Logger,
     private readonly progressIntervalMs = 2_000,
+    private readonly entry?: { name: string; isDefault: () => boolean; describe: () => Promise<EntryDescription> },
   ) {}
 
-  async update(update: ProgressUpdate, extra: Omit<LoaderReported, 'modelUpdate'> = {}): Promise<void> {
+  async update(update: ProgressUpdate): Promise<void> {
     const now = Date.now();
     const isProgress = update.state === 'downloading' && this.last?.state === 'downloading' && this.last.version === update.version && !update.error;
     if (isProgress && now - this.lastProgressAt < this.progressIntervalMs) return;
@@ -49,6 +60,15 @@ export class Reporter {
     };
     this.last = report;
     if (!isProgress) this.logger.info({ state: report.state, model: report.name, version: report.version, error: report.error }, 'model.update.state');
-    await this.edge?.patchReported({ modelUpdate: report, ...extra }).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
+    await this.edge?.patchReported(await this.patchFor(report, isProgress)).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
+  }
+
+  private async patchFor(report: LoaderUpdateReport, isProgress: boolean): Promise<Record<string, unknown>> {
+    if (!this.entry) return { modelUpdate: report };
+    const isDefault = this.entry.isDefault();
+    if (isProgress) return { models: { [this.entry.name]: report }, ...(isDefault ? { modelUpdate: report } : {}) };
+    const description = await this.entry.describe();
+    const entryReport: LoaderModelReport = { ...report, activeVersion: description.activeVersion, installedVersions: description.installedVersions, removeAfter: null };
+    return { models: { [this.entry.name]: entryReport }, ...(isDefault ? { modelUpdate: report, ...description.top } : {}) };
   }
 }

@@ -7,8 +7,7 @@ export function desiredTargetKeys(documents: (Record<string, unknown> | undefine
   return documents.flatMap((document) => {
     if (!document) return [];
     try {
-      const { target } = readDesired(document);
-      return target ? [target.key] : [];
+      return [...readDesired(document).targets.values()].map((target) => target.key);
     } catch {
       return [];
     }
@@ -17,8 +16,9 @@ export function desiredTargetKeys(documents: (Record<string, unknown> | undefine
 
 /**
  * The staging budget: removes every staging entry (partial downloads with their .json, .patch and .chunks, verified
- * packages, extractions) that belongs to none of `keepKeys`. Run only between steps, when no extraction is in flight.
+ * packages, extractions) that belongs to none of `keepKeys`. While entries run, `keepExtractions` spares extractions
+ * in flight (another entry's); at start-up none is.
  */
-export function pruneStaging(repository: ModelRepository, keepKeys: string[]): Promise<string[]> {
-  return repository.cleanStaging((entry) => isResumableStagingEntry(entry) && keepKeys.some((key) => entry.startsWith(`${key}.`)));
+export function pruneStaging(repository: ModelRepository, keepKeys: string[], options: { keepExtractions?: boolean } = {}): Promise<string[]> {
+  return repository.cleanStaging((entry) => (options.keepExtractions === true && entry.endsWith('.extract')) || (isResumableStagingEntry(entry) && keepKeys.some((key) => entry.startsWith(`${key}.`))));
 }

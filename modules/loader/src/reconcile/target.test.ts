@@ -11,7 +11,7 @@ describe('readDesired: the rich form', () => {
   it('downloads what the model names, the file name taken from the URL path without its query', () => {
     const { target, policy } = readDesired({ model });
     expect(target).toEqual({ source: 'download', name: 'ssd', version: '2', url: model.url, fileName: 'ssd-v2.zip', sha256: SHA, key: expect.stringMatching(/^[0-9a-f]{24}$/) as unknown });
-    expect(policy).toEqual({ keepVersions: 2, confirmTimeoutSeconds: 300, confirmResendSeconds: 30 });
+    expect(policy).toEqual({ keepVersions: 2, confirmTimeoutSeconds: 300, confirmResendSeconds: 30, removeGraceSeconds: 3600 });
   });
 
   it('carries md5, sizeBytes and the delta manifest only when they are given', () => {
@@ -66,7 +66,7 @@ describe('readDesired: nothing, or something invalid', () => {
   it('has no target when neither form is there', () => {
     expect(readDesired({}).target).toBeUndefined();
     expect(readDesired({ $version: 4, model: null }).target).toBeUndefined();
-    expect(targetFromDesired({ kind: 'none', policy: { keepVersions: 2, confirmTimeoutSeconds: 300, confirmResendSeconds: 30 } })).toBeUndefined();
+    expect(targetFromDesired({ kind: 'none', policy: { keepVersions: 2, confirmTimeoutSeconds: 300, confirmResendSeconds: 30, removeGraceSeconds: 3600 } })).toBeUndefined();
   });
 
   it('refuses invalid properties with a typed error', () => {

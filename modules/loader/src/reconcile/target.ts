@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isSafePathSegment, ModelNameSchema, parseLoaderDesired, type LoaderDesired, type UpdatePolicy } from '@edge-ml/contracts';
+import { isSafePathSegment, ModelNameSchema, parseLoaderDesired, type DesiredModel, type LoaderDesired, type SeedLoaderDesired, type UpdatePolicy } from '@edge-ml/contracts';
 import { InvalidDesiredError } from '../errors.js';
 
 /** A model to download: whichever form of desired properties (or the updateModel method) named it. */
@@ -56,26 +56,23 @@ export function seedModelName(fileName: string): string {
   return ModelNameSchema.safeParse(name).success ? name : 'model';
 }
 
-export function targetFromDesired(desired: LoaderDesired): DownloadTarget | undefined {
-  if (desired.kind === 'none') return undefined;
-  if (desired.kind === 'models' || desired.kind === 'rich') {
-    // Until the loader reconciles every entry of `models` (#16), it follows the default entry (else the first by name).
-    const model = desired.kind === 'rich' ? desired.model : desired.models[desired.defaultModel ?? Object.keys(desired.models).sort()[0] ?? ''];
-    if (!model) return undefined;
-    return {
-      source: 'download',
-      name: model.name,
-      version: model.version,
-      url: model.url,
-      fileName: fileNameOf(model.url),
-      sha256: model.sha256,
-      ...(model.md5 ? { md5: model.md5 } : {}),
-      ...(model.sizeBytes ? { sizeBytes: model.sizeBytes } : {}),
-      ...(model.delta ? { deltaManifestUrl: model.delta.manifestUrl } : {}),
-      key: keyOf(model.name, model.version, model.sha256),
-    };
-  }
-  const { seed } = desired;
+/** The download target of one desired model (the rich form, an entry of `models`, or updateModel's payload). */
+export function downloadTargetOf(model: DesiredModel): DownloadTarget {
+  return {
+    source: 'download',
+    name: model.name,
+    version: model.version,
+    url: model.url,
+    fileName: fileNameOf(model.url),
+    sha256: model.sha256,
+    ...(model.md5 ? { md5: model.md5 } : {}),
+    ...(model.sizeBytes ? { sizeBytes: model.sizeBytes } : {}),
+    ...(model.delta ? { deltaManifestUrl: model.delta.manifestUrl } : {}),
+    key: keyOf(model.name, model.version, model.sha256),
+  };
+}
+
+function seedTarget(seed: SeedLoaderDesired): DownloadTarget {
   const name = seedModelName(seed.FileName);
   // The seed carries no version: the content's MD5 (else the file name) identifies it.
   const version = seed.ContentMD5 ? `md5-${seed.ContentMD5.slice(0, 12)}` : 'seed';
@@ -90,8 +87,42 @@ export function targetFromDesired(desired: LoaderDesired): DownloadTarget | unde
   };
 }
 
-/** Parses desired properties into a target and policy; invalid properties become a typed, reportable error. */
-export function readDesired(properties: Record<string, unknown>): { target: DownloadTarget | undefined; policy: UpdatePolicy } {
+/** Every model the desired properties name, by name (the single forms name one), in name order. */
+export function targetsFromDesired(desired: LoaderDesired): Map<string, DownloadTarget> {
+  if (desired.kind === 'models') return new Map(Object.keys(desired.models).sort().map((name) => [name, downloadTargetOf(desired.models[name]!)]));
+  if (desired.kind === 'rich') return new Map([[desired.model.name, downloadTargetOf(desired.model)]]);
+  if (desired.kind === 'seed') {
+    const target = seedTarget(desired.seed);
+    return new Map([[target.name, target]]);
+  }
+  return new Map();
+}
+
+/** The default entry: the single form's model, or the `models` form's defaultModel (null when it names none). */
+export function defaultModelOf(desired: LoaderDesired, targets: Map<string, DownloadTarget>): string | null {
+  if (desired.kind === 'models') return desired.defaultModel ?? null;
+  return [...targets.keys()][0] ?? null;
+}
+
+/** The default entry's target (the first by name when the `models` form names no default). */
+export function targetFromDesired(desired: LoaderDesired): DownloadTarget | undefined {
+  const targets = targetsFromDesired(desired);
+  const name = defaultModelOf(desired, targets) ?? [...targets.keys()][0];
+  return name === undefined ? undefined : targets.get(name);
+}
+
+export interface DesiredTargets {
+  /** Which form the desired properties take: `models` makes each entry independent; the single forms name one model. */
+  kind: LoaderDesired['kind'];
+  targets: Map<string, DownloadTarget>;
+  defaultModel: string | null;
+  /** The default entry's target (see targetFromDesired). */
+  target: DownloadTarget | undefined;
+  policy: UpdatePolicy;
+}
+
+/** Parses desired properties into targets and policy; invalid properties become a typed, reportable error. */
+export function readDesired(properties: Record<string, unknown>): DesiredTargets {
   let desired: LoaderDesired;
   try {
     desired = parseLoaderDesired(properties);
@@ -99,5 +130,6 @@ export function readDesired(properties: Record<string, unknown>): { target: Down
     const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
     throw new InvalidDesiredError(issues ? issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; ') : String(error));
   }
-  return { target: targetFromDesired(desired), policy: desired.policy };
+  const targets = targetsFromDesired(desired);
+  return { kind: desired.kind, targets, defaultModel: defaultModelOf(desired, targets), target: targetFromDesired(desired), policy: desired.policy };
 }

@@ -1,9 +1,14 @@
 import type { ConfirmationEntry, LoaderState, VersionVerdict } from '@edge-ml/contracts';
+import { legacyPointersOf } from '../serving/index-changes.js';
+import type { ServingIndexStore } from '../serving/serving-index-store.js';
 import { announcementKey, type InstalledManifest, type ModelRepository } from '../repository/model-repository.js';
 
 interface HistorySource {
   readonly repository: ModelRepository;
+  readonly index: ServingIndexStore;
   readonly loaderState: LoaderState;
+  entryNames(): string[];
+  defaultEntry(): string | undefined;
 }
 
 /**
@@ -21,38 +26,66 @@ export function pickPreviousConfirmed(history: ConfirmationEntry[], current: { v
   return undefined;
 }
 
-export async function previousConfirmed(source: HistorySource): Promise<InstalledManifest | undefined> {
-  const override = source.loaderState.override?.target;
-  const confirmed = await source.repository.readConfirmed();
-  const current = override?.source === 'installed' ? { name: override.name, version: override.version, modelSha256: override.modelSha256 } : confirmed ? { name: confirmed.name, version: confirmed.version, modelSha256: confirmed.sha256 } : undefined;
+/** The version `rollback` of the model `name` goes to (see pickPreviousConfirmed). */
+export async function previousConfirmed(source: HistorySource, name: string): Promise<InstalledManifest | undefined> {
+  const override = source.loaderState.entries[name]?.override?.target;
+  const confirmed = source.index.entry(name)?.confirmed;
+  const current = override?.source === 'installed' ? { version: override.version, modelSha256: override.modelSha256 } : confirmed ? { version: confirmed.version, modelSha256: confirmed.sha256 } : undefined;
   if (!current) return undefined;
-  const installed = (await source.repository.listInstalled()).filter((manifest) => manifest.name === current.name);
-  return pickPreviousConfirmed(source.loaderState.confirmations[current.name] ?? [], current, installed);
+  const installed = (await source.repository.listInstalled()).filter((manifest) => manifest.name === name);
+  return pickPreviousConfirmed(source.loaderState.confirmations[name] ?? [], current, installed);
 }
 
-/** listModels: the two pointers, and every installed version with its verdict (confirmed, rejected or untried). */
+const pointerOf = (pointer: { name: string; version: string; sha256: string } | null | undefined) => (pointer ? { name: pointer.name, version: pointer.version, sha256: pointer.sha256 } : null);
+
+/**
+ * listModels: every entry (desired, or removed and not yet deleted) with its pointers, awaited announcement, removal
+ * and installed versions with their verdicts; at the top level, as before several models, the default entry's
+ * pointers and every installed version.
+ */
 export async function listVersions(source: HistorySource) {
-  const announced = await source.repository.readAnnounced();
-  const confirmed = await source.repository.readConfirmed();
-  const { verdicts, awaiting } = source.loaderState;
-  const installed = await source.repository.listInstalled();
-  const verdictOf = (key: string): VersionVerdict => verdicts[key]?.verdict ?? 'untried';
-  return {
-    announced: announced ? { name: announced.name, version: announced.version, sha256: announced.sha256 } : null,
-    confirmed: confirmed ? { name: confirmed.name, version: confirmed.version, sha256: confirmed.sha256, confirmedAt: confirmed.confirmedAt } : null,
-    awaiting: awaiting ? { name: awaiting.name, version: awaiting.version, deadline: awaiting.deadline } : null,
-    installed: installed.map((manifest) => {
-      const key = announcementKey(manifest);
-      const record = verdicts[key];
-      return {
-        name: manifest.name,
-        version: manifest.version,
-        installedAt: manifest.installedAt,
-        modelSha256: manifest.modelSha256,
-        format: manifest.format,
-        verdict: verdictOf(key),
-        ...(record?.verdict === 'rejected' ? { error: record.error } : {}),
-      };
+  const { verdicts, entries } = source.loaderState;
+  const installed = (await source.repository.listInstalled()).map((manifest) => {
+    const key = announcementKey(manifest);
+    const record = verdicts[key];
+    const verdict: VersionVerdict = record?.verdict ?? 'untried';
+    return {
+      name: manifest.name,
+      version: manifest.version,
+      installedAt: manifest.installedAt,
+      modelSha256: manifest.modelSha256,
+      format: manifest.format,
+      verdict,
+      ...(record?.verdict === 'rejected' ? { error: record.error } : {}),
+    };
+  });
+  const names = [...new Set([...source.entryNames(), ...source.index.names(), ...Object.keys(entries)])].sort();
+  const models = Object.fromEntries(
+    names.map((name) => {
+      const entry = source.index.entry(name);
+      const state = entries[name];
+      return [
+        name,
+        {
+          desired: source.entryNames().includes(name),
+          announced: pointerOf(entry?.announced),
+          confirmed: entry?.confirmed ? { ...pointerOf(entry.confirmed), confirmedAt: entry.confirmed.confirmedAt } : null,
+          awaiting: state?.awaiting ? { version: state.awaiting.version, deadline: state.awaiting.deadline } : null,
+          removedAt: state?.removedAt ?? null,
+          installed: installed.filter((version) => version.name === name),
+        },
+      ];
     }),
+  );
+  const legacy = legacyPointersOf(source.index.current);
+  const defaultName = source.defaultEntry();
+  const awaiting = defaultName ? entries[defaultName]?.awaiting : undefined;
+  return {
+    defaultModel: source.index.current.defaultModel,
+    announced: pointerOf(legacy.announced),
+    confirmed: legacy.confirmed ? { ...pointerOf(legacy.confirmed), confirmedAt: legacy.confirmed.confirmedAt } : null,
+    awaiting: awaiting ? { name: awaiting.name, version: awaiting.version, deadline: awaiting.deadline } : null,
+    installed,
+    models,
   };
 }

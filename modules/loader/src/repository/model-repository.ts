@@ -7,6 +7,9 @@ import {
   ConfirmedModelPointerSchema,
   InstalledManifestSchema,
   RichModelMessageSchema,
+  SERVING_INDEX,
+  ServingIndexSchema,
+  type ServingIndex,
   type ConfirmedModelPointer,
   type InstalledManifest,
   type RichModelMessage,
@@ -25,8 +28,10 @@ const MANIFEST_FILE = '.installed.json';
 /**
  * The model repository on shared storage:
  *   models/<name>/<version>/   immutable, complete versions, each with .installed.json
- *   models/announced.json      the version the inference module should serve now (a rich DLModelOutput body)
- *   models/confirmed.json      the last version the inference module confirmed serving: the last-known-good
+ *   models/serving.json        the serving index: every model the inference module serves, each with its announced
+ *                              version (on trial or serving) and its last-known-good
+ *   models/announced.json      legacy mirror of the default model's announced version (a rich DLModelOutput body)
+ *   models/confirmed.json      legacy mirror of the default model's last-known-good
  *   .staging/                  work in progress; a version appears in models/ only by one rename
  */
 export class ModelRepository {
@@ -143,6 +148,15 @@ export class ModelRepository {
       ...(manifest.descriptorFile ? { descriptor_path: `${relative}/${manifest.descriptorFile}` } : {}),
       announcedAt: new Date().toISOString(),
     });
+  }
+
+  async writeServingIndex(index: ServingIndex): Promise<void> {
+    await writeJsonAtomic(path.join(this.root, SERVING_INDEX), index);
+  }
+
+  /** The serving index; undefined when there is none, or it does not parse. */
+  async readServingIndex(): Promise<ServingIndex | undefined> {
+    return readJsonFile(path.join(this.root, SERVING_INDEX), ServingIndexSchema);
   }
 
   async writeAnnounced(message: RichModelMessage): Promise<void> {
