@@ -106,3 +106,38 @@ describe('installedTarget', () => {
     expect(installedTarget('ssd', '2', 'b'.repeat(64)).key).not.toBe(target.key);
   });
 });
+
+describe('readDesired: the models form', () => {
+  const entry = (version: string) => ({ version, url: `https://blob.example/m-${version}.zip`, sha256: SHA });
+
+  it('makes every entry a target named by its key, in name order, with the default the desired one names', () => {
+    const desired = readDesired({ models: { yolox: entry('3'), ssd: entry('1') }, defaultModel: 'yolox', model: { name: 'x', ...entry('9') } });
+    expect(desired.kind).toBe('models');
+    expect([...desired.targets.keys()]).toEqual(['ssd', 'yolox']);
+    expect(desired.targets.get('ssd')).toMatchObject({ source: 'download', name: 'ssd', version: '1', fileName: 'm-1.zip' });
+    expect(desired.defaultModel).toBe('yolox');
+    expect(desired.target).toMatchObject({ name: 'yolox', version: '3' });
+  });
+
+  it('names no default when the map names none (the default target is then the first by name), and none for an empty map', () => {
+    const desired = readDesired({ models: { yolox: entry('3'), ssd: entry('1') } });
+    expect(desired.defaultModel).toBeNull();
+    expect(desired.target?.name).toBe('ssd');
+    const empty = readDesired({ models: {} });
+    expect(empty.targets.size).toBe(0);
+    expect(empty.target).toBeUndefined();
+    expect(empty.defaultModel).toBeNull();
+  });
+
+  it('gives each entry the key a single rich model of the same name and version gets', () => {
+    expect(readDesired({ models: { ssd: entry('1') } }).targets.get('ssd')?.key).toBe(readDesired({ model: { name: 'ssd', ...entry('1') } }).target?.key);
+  });
+
+  it('makes the single forms one entry, and that entry the default', () => {
+    expect(readDesired({ model: { name: 'ssd', ...entry('1') } })).toMatchObject({ kind: 'rich', defaultModel: 'ssd' });
+    const seed = readDesired({ FileName: 'ssd.zip', DownloadUrl: 'https://x/ssd.zip' });
+    expect([...seed.targets.keys()]).toEqual(['ssd']);
+    expect(seed).toMatchObject({ kind: 'seed', defaultModel: 'ssd' });
+    expect(readDesired({})).toMatchObject({ kind: 'none', defaultModel: null, target: undefined });
+  });
+});
