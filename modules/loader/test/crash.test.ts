@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANNOUNCED_MODEL_POINTER, CONFIRMED_MODEL_POINTER, LoaderStateSchema } from '@edge-ml/contracts';
+import { ANNOUNCED_MODEL_POINTER, CONFIRMED_MODEL_POINTER, LoaderStateSchema, SERVING_INDEX, ServingIndexSchema } from '@edge-ml/contracts';
 import { createLogger } from '@edge-ml/edge-kit';
 import { FAILPOINTS } from '../src/failpoint.js';
 import { Loader } from '../src/reconcile/loader.js';
@@ -200,4 +200,91 @@ describe('crash safety of delta updates', () => {
     expect(manifest.delivery.path).toBe(variant);
     await rm(storage, { recursive: true, force: true });
   }, 60_000);
+});
+
+/**
+ * The serving index after a crash: every entry names complete versions (model bytes match, labels present); an
+ * announced version that is not its entry's confirmed one is awaited or rejected in the loader state (when the policy
+ * waits); the legacy pointers name complete versions too. Returns each entry as announced/confirmed.
+ */
+async function checkIndex(storage: string, onTrial: boolean): Promise<Record<string, string>> {
+  const complete = async (pointer: { local_model_path: string; local_labelmap_path: string; sha256: string }, label: string) => {
+    expect(sha256(await readFile(path.join(storage, pointer.local_model_path))), `${label} model`).toBe(pointer.sha256);
+    expect(existsSync(path.join(storage, pointer.local_labelmap_path)), `${label} labels`).toBe(true);
+  };
+  const index = ServingIndexSchema.parse(JSON.parse(await readFile(path.join(storage, SERVING_INDEX), 'utf8')));
+  const state = LoaderStateSchema.parse(JSON.parse(await readFile(path.join(storage, '.loader', 'state.json'), 'utf8')));
+  const served: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(index.models)) {
+    await complete(entry.announced, `${name} announced`);
+    if (entry.confirmed) await complete(entry.confirmed, `${name} confirmed`);
+    const key = `${name}@${entry.announced.version}#${entry.announced.sha256}`;
+    if (onTrial && entry.announced.version !== entry.confirmed?.version) {
+      expect(state.entries[name]?.awaiting?.key === key || state.verdicts[key]?.verdict === 'rejected', `${key} is unconfirmed, yet neither awaited nor rejected`).toBe(true);
+    }
+    served[name] = `${entry.announced.version}/${entry.confirmed?.version ?? '-'}`;
+  }
+  for (const file of [ANNOUNCED_MODEL_POINTER, CONFIRMED_MODEL_POINTER]) {
+    if (existsSync(path.join(storage, file))) await complete(JSON.parse(await readFile(path.join(storage, file), 'utf8')), file);
+  }
+  return served;
+}
+
+describe('crash safety with several models', () => {
+  let template: string;
+  let servers: FaultServer[];
+  let desiredV2: { accepted: object; unconfirmed: object };
+
+  beforeAll(async () => {
+    if (!existsSync(mainJs)) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(root, 'tsconfig.build.json')]);
+    const v1 = await packageOf('ssd_mobilenet_v1_coco_quant_detect.tflite');
+    const v2 = await packageOf('ssd_mobilenet_v1_1_metadata_1.tflite');
+    servers = [new FaultServer(v1), new FaultServer(v2)];
+    const [oldUrl, newUrl] = [await servers[0]!.listen(), await servers[1]!.listen()];
+    // ssd@1, cls@1 and old@1 installed and confirmed: a device before ssd moves to v2 and old is removed.
+    template = await mkdtemp(path.join(tmpdir(), 'crash-several-template-'));
+    const loader = new Loader({ storageRoot: template, logger: createLogger({ name: 'crash-setup', level: 'silent' }) });
+    await loader.initialise();
+    const at1 = (name: string) => ({ version: '1', url: `${oldUrl}/${name}.zip`, sha256: sha256(v1) });
+    loader.applyDesired({ version: 1, full: true, properties: { models: { ssd: at1('ssd'), cls: at1('cls'), old: at1('old') }, defaultModel: 'ssd', policy: { confirmTimeoutSeconds: 0 } } });
+    await loader.whenIdle();
+    await loader.close();
+    const models = { ssd: { version: '2', url: `${newUrl}/ssd-v2.zip?sig=x`, sha256: sha256(v2) }, cls: at1('cls') };
+    desiredV2 = {
+      accepted: { models, defaultModel: 'ssd', policy: { keepVersions: 1, confirmTimeoutSeconds: 0, removeGraceSeconds: 0 } },
+      unconfirmed: { models, defaultModel: 'ssd', policy: { keepVersions: 1, confirmTimeoutSeconds: 1, confirmResendSeconds: 1, removeGraceSeconds: 0 } },
+    };
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.close()));
+  });
+
+  it('keeps the serving index and the repository consistent through SIGKILLs at every point, and a restart converges for both entries and the removal', async () => {
+    const points = FAILPOINTS.filter((point) => !point.startsWith('delta.'));
+    const needsRejection = new Set(['announce.awaiting-recorded', 'reject.recorded', 'fallback.pointer-written']);
+    const reached = new Set<string>();
+    const runs = points.flatMap((point) => (point.startsWith('confirm.') ? ['accepted' as const] : needsRejection.has(point) ? ['unconfirmed' as const] : ['accepted' as const, 'unconfirmed' as const]).map((variant) => ({ point, variant })));
+    for (const [run, { point, variant }] of runs.entries()) {
+      const count = point === 'download.chunk' ? 1 + ((run * 7) % 40) : 1;
+      const storage = await mkdtemp(path.join(tmpdir(), 'crash-several-'));
+      await cp(template, storage, { recursive: true });
+      const crashed = await runLoader(storage, desiredV2[variant], `${point}@${count}`);
+      expect(crashed.signal, `${point}@${count} (${variant}) should kill the loader: ${crashed.output}`).toBe('SIGKILL');
+      reached.add(point);
+      const afterCrash = await checkIndex(storage, variant === 'unconfirmed').catch((error: Error) => {
+        throw new Error(`after ${point}@${count} (${variant}): ${error.message}`);
+      });
+      expect(afterCrash.cls, `cls after ${point}`).toBe('1/1');
+      expect(['1/1', '2/1', '2/2']).toContain(afterCrash.ssd);
+      const restarted = await runLoader(storage, desiredV2[variant]);
+      expect(restarted.code, restarted.output).toBe(0);
+      const expected = variant === 'accepted' ? '2/2' : '1/1';
+      expect(await checkIndex(storage, variant === 'unconfirmed'), `after ${point}@${count} (${variant})`).toEqual({ ssd: expected, cls: '1/1' });
+      expect(existsSync(path.join(storage, 'models', 'old', '1')), `old's versions after ${point}`).toBe(false);
+      expect(JSON.parse(await readFile(path.join(storage, ANNOUNCED_MODEL_POINTER), 'utf8')).name).toBe('ssd');
+      expect(await readdir(path.join(storage, '.staging')), `staging after ${point}@${count}`).toEqual([]);
+      await rm(storage, { recursive: true, force: true });
+    }
+    expect([...reached].sort()).toEqual([...points].sort());
+  }, 900_000);
 });
