@@ -167,6 +167,28 @@ describe('several models', () => {
     expect(edge.reportedState).toMatchObject({ activeModel: { name: 'yolox', version: '2' } });
   });
 
+  it('removes nothing when the desired properties name no model at all', async () => {
+    await desireModels({ ssd: entry('ssd', 1), cls: entry('cls', 1) });
+    desiredVersion += 1;
+    loader.applyDesired({ version: desiredVersion, full: true, properties: { model: null } });
+    await loader.whenIdle();
+    expect(await servedVersions()).toEqual({ ssd: '1/1', cls: '1/1' });
+    expect(reportedModels().cls?.state).toBe('active');
+  });
+
+  it('abandons a version on trial with its entry: the removed entry serves its last-known-good until it leaves', async () => {
+    await desireModels({ ssd: entry('ssd', 1), cls: entry('cls', 1) });
+    edge.answer = (announcement) => (announcement.version === '2' ? 'silent' : { outcome: 'accepted' });
+    await desireModels({ ssd: entry('ssd', 2), cls: entry('cls', 2) }, { policy: { confirmTimeoutSeconds: 60 } }, false);
+    await waitUntil(() => reportedModels().cls?.state === 'announced' && reportedModels().ssd?.state === 'announced');
+    await desireModels({ ssd: entry('ssd', 2) }, { policy: { confirmTimeoutSeconds: 60 } }, false);
+    await waitUntil(() => reportedModels().cls?.state === 'removed');
+    // ssd@2 is still on trial: cls stays, back on its last-known-good.
+    expect(await servedVersions()).toEqual({ ssd: '2/1', cls: '1/1' });
+    await desireModels({ ssd: entry('ssd', 1) });
+    expect(await servedVersions()).toEqual({ ssd: '1/1' });
+  });
+
   it('empties the index when the operator empties the models map', async () => {
     await desireModels({ ssd: entry('ssd', 1), cls: entry('cls', 1) });
     await desireModels({});

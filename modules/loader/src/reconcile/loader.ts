@@ -5,7 +5,7 @@ import type { LoaderError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
 import { announcementKey, ModelRepository } from '../repository/model-repository.js';
-import { legacyPointersOf } from '../serving/index-changes.js';
+import { announcementOf, legacyPointersOf } from '../serving/index-changes.js';
 import { ServingIndexStore } from '../serving/serving-index-store.js';
 import { withRelativeStoragePaths } from '../storage/relative-paths.js';
 import { EntryLoop } from './entry-loop.js';
@@ -216,10 +216,13 @@ export class Loader {
     }
     await this.releaseRejections(resolution);
     await this.index.setDefault(resolution.defaultModel);
-    const installedNames = new Set((await this.repository.listInstalled()).map((manifest) => manifest.name));
-    const known = new Set([...this.index.names(), ...Object.keys(this.state.current.entries), ...this.loops.keys(), ...installedNames]);
-    for (const name of known) {
-      if (!resolution.targets.has(name)) await this.markRemoved(name, resolution.policy);
+    // Desired properties that name no model (`"model": null`, no form at all) remove nothing: the device keeps serving.
+    if (resolution.twinKind !== 'none') {
+      const installedNames = new Set((await this.repository.listInstalled()).map((manifest) => manifest.name));
+      const known = new Set([...this.index.names(), ...Object.keys(this.state.current.entries), ...this.loops.keys(), ...installedNames]);
+      for (const name of known) {
+        if (!resolution.targets.has(name)) await this.markRemoved(name, resolution.policy);
+      }
     }
     for (const name of resolution.targets.keys()) {
       if (this.state.entry(name).removedAt !== null) {
@@ -274,6 +277,9 @@ export class Loader {
     if (removedAt !== null) return;
     removedAt = new Date().toISOString();
     await this.state.updateEntry(name, { removedAt, awaiting: null, override: null });
+    // A version on trial is abandoned with its entry: while the entry is still served, it serves its last-known-good.
+    const served = this.index.entry(name);
+    if (served?.confirmed && served.confirmed.sha256 !== served.announced.sha256) await this.index.setAnnounced({ ...announcementOf(served.confirmed), announcedAt: removedAt });
     const removeAfter = new Date(Date.parse(removedAt) + policy.removeGraceSeconds * 1000).toISOString();
     this.options.logger.info({ model: name, removeAfter }, 'model.entry.removed');
     await this.patchReported({ models: { [name]: { ...NULL_REPORT, state: 'removed', name, removeAfter, updatedAt: removedAt } } });
@@ -287,7 +293,7 @@ export class Loader {
     const nowMs = Date.now();
     const removed = Object.entries(this.state.current.entries)
       .filter(([name, entry]) => entry.removedAt !== null && !resolution.targets.has(name))
-      .map(([name, entry]) => ({ name, removedAtMs: Date.parse(entry.removedAt!), indexed: this.index.entry(name) !== undefined }));
+      .map(([name, entry]) => ({ name, removedAtMs: Date.parse(entry.removedAt!), indexed: this.index.entry(name) !== undefined, confirmed: Boolean(this.index.entry(name)?.confirmed) }));
     const remaining = [...resolution.targets.keys()].map((name) => ({ name, settled: !this.loops.get(name)?.running, confirmed: Boolean(this.index.entry(name)?.confirmed) }));
     const plan = planRemovals(removed, remaining, nowMs, resolution.policy.removeGraceSeconds * 1000);
     for (const name of plan.unindex) {
@@ -296,11 +302,15 @@ export class Loader {
       this.options.logger.info({ model: name }, 'model.entry.unindexed');
     }
     for (const name of plan.purge) {
-      const versions = (await this.repository.listInstalled()).filter((manifest) => manifest.name === name);
-      const deleted = await this.repository.removeVersions(versions);
-      await this.state.forgetEntry(name);
-      this.options.logger.info({ model: name, deleted }, 'model.entry.purged');
-      await this.patchReported({ models: { [name]: null } });
+      try {
+        const versions = (await this.repository.listInstalled()).filter((manifest) => manifest.name === name);
+        const deleted = await this.repository.removeVersions(versions);
+        await this.state.forgetEntry(name);
+        this.options.logger.info({ model: name, deleted }, 'model.entry.purged');
+        await this.patchReported({ models: { [name]: null } });
+      } catch (error) {
+        this.options.logger.warn({ err: error, model: name }, 'model.entry.purge.failed');
+      }
     }
     if (plan.unindex.length > 0) await this.reportDefault();
     clearTimeout(this.reviewTimer);

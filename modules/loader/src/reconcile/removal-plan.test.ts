@@ -3,7 +3,7 @@ import { planRemovals } from './removal-plan.js';
 
 const NOW = 1_000_000;
 const GRACE = 3_600_000;
-const removed = (name: string, removedAtMs = NOW, indexed = true) => ({ name, removedAtMs, indexed });
+const removed = (name: string, removedAtMs = NOW, indexed = true, confirmed = true) => ({ name, removedAtMs, indexed, confirmed });
 const remaining = (name: string, settled = true, confirmed = true) => ({ name, settled, confirmed });
 
 describe('planRemovals: never dark', () => {
@@ -18,6 +18,9 @@ describe('planRemovals: never dark', () => {
   });
   it('drops everything when no entry remains: the operator emptied the desired state', () => {
     expect(planRemovals([removed('cls'), removed('ssd')], [], NOW, GRACE).unindex).toEqual(['cls', 'ssd']);
+  });
+  it('drops at once a removed entry with no confirmed version: it serves nothing proven', () => {
+    expect(planRemovals([removed('cls', NOW, true, false), removed('old')], [remaining('ssd', false)], NOW, GRACE).unindex).toEqual(['cls']);
   });
   it('does not drop again what is out of the index already', () => {
     expect(planRemovals([removed('cls', NOW, false)], [remaining('ssd')], NOW, GRACE).unindex).toEqual([]);
