@@ -2,8 +2,12 @@
 // change behaviour are disabled in the source with a `// Stryker disable next-line <mutator>: <reason>` comment.
 export const mutationGroups = {
   plan: {
-    mutate: ['modules/loader/src/reconcile/plan.ts', 'modules/loader/src/reconcile/target.ts'],
+    mutate: ['modules/loader/src/reconcile/plan.ts', 'modules/loader/src/reconcile/target.ts', 'modules/loader/src/reconcile/removal-plan.ts'],
     testFiles: ['modules/loader/src/reconcile/*.test.ts'],
+  },
+  'serving-index': {
+    mutate: ['modules/loader/src/serving/index-changes.ts'],
+    testFiles: ['modules/loader/src/serving/*.test.ts'],
   },
   repository: {
     mutate: ['modules/loader/src/repository/model-repository.ts'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyMergePatch } from '@edge-ml/edge-kit';
-import { CONFIRMATION_TIMEOUT_CODE, planSteps, versionsToRemove, type Facts, type VersionFact } from './plan.js';
+import { CONFIRMATION_TIMEOUT_CODE, CONFIRMED_VERSION_LOST_CODE, planSteps, versionsToRemove, type Facts, type VersionFact } from './plan.js';
 import { installedTarget } from './target.js';
 import { awaitingV2, none, NOW, policy, serving, target, v1, v2, version } from '../../test/plan-facts.js';
 
@@ -106,6 +106,10 @@ describe('planSteps: confirmation', () => {
 describe('planSteps: a lost last-known-good', () => {
   const lost = { version: { name: 'ssd', version: '2', key: v2.key }, error: { code: 'LOADER_CONFIRMED_VERSION_LOST', message: 'gone' } };
   const v0 = version('ssd', '0', 'confirmed');
+  it('reports stable codes', () => {
+    expect(CONFIRMED_VERSION_LOST_CODE).toBe('LOADER_CONFIRMED_VERSION_LOST');
+    expect(CONFIRMATION_TIMEOUT_CODE).toBe('LOADER_CONFIRMATION_TIMEOUT');
+  });
   it('forgets it first, before waiting for or fetching anything', () => {
     expect(planSteps(target, { ...serving, confirmed: undefined, confirmedLost: lost, recovery: v1 })).toEqual([{ action: 'forget-lost', lost: lost.version, error: lost.error }]);
   });

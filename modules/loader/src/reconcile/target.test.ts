@@ -83,6 +83,10 @@ describe('readDesired: nothing, or something invalid', () => {
       expect((error as InvalidDesiredError).code).toBe('LOADER_DESIRED_INVALID');
     }
   });
+
+  it('names every offending field by its path, one after another', () => {
+    expect(() => readDesired({ models: { ssd: { version: '1', url: 'ftp://x/a.zip', sha256: 'nope' } } })).toThrow(/models\.ssd\.url: [^;]+; models\.ssd\.sha256: /);
+  });
 });
 
 describe('seedModelName', () => {
