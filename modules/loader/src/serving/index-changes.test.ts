@@ -35,6 +35,7 @@ describe('serving index changes', () => {
     expect(withoutEntry(index, 'nope', LATER)).toBe(index);
     expect(withoutConfirmed(index, 'ssd', LATER).models.ssd).toEqual({ announced: message('ssd', '1'), confirmed: null });
     expect(withoutConfirmed(index, 'cls', LATER)).toBe(index);
+    expect(withoutConfirmed(index, 'nope', LATER)).toBe(index);
     expect(withDefault(index, null, LATER)).toBe(index);
     expect(withDefault(index, 'cls', LATER)).toMatchObject({ defaultModel: 'cls', updatedAt: LATER });
   });
