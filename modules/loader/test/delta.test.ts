@@ -184,3 +184,26 @@ describe('delta updates through chunk reuse', () => {
     await loader.close();
   });
 });
+
+describe('delta updates of several models', () => {
+  it('patches two entries at once, each from its own installed version, and reports the path of each', async () => {
+    await upload('cls-2.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.patch'), { name: 'cls' }))));
+    const edge = new RecordingEdgeClient();
+    const loader = new Loader({ storageRoot: await mkdtemp(path.join(tmpdir(), 'loader-delta-several-')), edge, logger: createLogger({ name: 'delta-test', level: 'silent' }), backoff: { initialDelayMs: 20, maxDelayMs: 100 }, progressIntervalMs: 0 });
+    await loader.initialise();
+    const at1 = { version: '1', url: azurite.sasUrl('ssd-1.zip'), sha256: sha256(v1) };
+    loader.applyDesired({ version: 1, full: true, properties: { models: { ssd: at1, cls: at1 } } });
+    await loader.whenIdle();
+    const at2 = (manifestBlob: string) => ({ version: '2', url: azurite.sasUrl('ssd-2.zip'), sha256: sha256(v2), delta: { manifestUrl: azurite.sasUrl(manifestBlob) } });
+    loader.applyDesired({ version: 2, full: true, properties: { models: { ssd: at2('ssd-2.delta.json'), cls: at2('cls-2.delta.json') } } });
+    await loader.whenIdle();
+    const models = edge.reportedState.models as Record<string, { state: string; version: string; path: string; bytesFetched: number }>;
+    for (const name of ['ssd', 'cls']) {
+      expect(models[name], name).toMatchObject({ state: 'active', version: '2', path: 'patch' });
+      expect(models[name]!.bytesFetched).toBeLessThan(patch.length + 4_000);
+      const manifest = JSON.parse(await readFile(path.join(loader.repository.root, 'models', name, '2', '.installed.json'), 'utf8')) as { modelSha256: string };
+      expect(manifest.modelSha256).toBe(sha256(metadataModel));
+    }
+    await loader.close();
+  });
+});

@@ -167,6 +167,15 @@ describe('several models', () => {
     expect(edge.reportedState).toMatchObject({ activeModel: { name: 'yolox', version: '2' } });
   });
 
+  it('deletes a removed entry by itself once its grace period ends', async () => {
+    await desireModels({ ssd: entry('ssd', 1), cls: entry('cls', 1) });
+    await desireModels({ ssd: entry('ssd', 1) }, { policy: { removeGraceSeconds: 1 } });
+    expect(await servedVersions()).toEqual({ ssd: '1/1' });
+    expect(existsSync(path.join(storage, 'models', 'cls', '1'))).toBe(true);
+    await waitUntil(() => !existsSync(path.join(storage, 'models', 'cls', '1')) && reportedModels().cls === undefined);
+    expect(loader.loaderState.entries).not.toHaveProperty('cls');
+  });
+
   it('removes nothing when the desired properties name no model at all', async () => {
     await desireModels({ ssd: entry('ssd', 1), cls: entry('cls', 1) });
     desiredVersion += 1;
