@@ -1,9 +1,9 @@
 import http from 'node:http';
 
-/** A keep-alive HTTP client for POSTing images, lighter than fetch, as a camera module's client would be. */
-export function createImagePoster(baseUrl: string, concurrency: number) {
+/** A keep-alive HTTP client for POSTing images to one route (the default model's by default), lighter than fetch, as a camera module's client would be. */
+export function createImagePoster(baseUrl: string, concurrency: number, routePath = '/v1/detect') {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const target = new URL('/v1/detect', baseUrl);
+  const target = new URL(routePath, baseUrl);
   return {
     post(image: Buffer, contentType = 'image/jpeg'): Promise<{ status: number; body: string }> {
       return new Promise((resolve, reject) => {
