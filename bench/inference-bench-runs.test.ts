@@ -25,7 +25,7 @@ describe('npm run bench -- --quick', () => {
   it('runs every section and prints a verdict and a figure for each target', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--conditions=source', '--import', 'tsx', 'bench/inference.bench.ts', '--quick', '--skip-size'], {
       cwd: root,
-      timeout: 240_000,
+      timeout: 330_000,
       maxBuffer: 16 * 1024 * 1024,
     });
     const verdicts = stdout.split('\n').filter((line) => /^(PASS|FAIL) {2}/.test(line));
@@ -40,6 +40,9 @@ describe('npm run bench -- --quick', () => {
       '>= 5x faster than the seed design (YOLOX-nano ONNX)',
       '>= 5x faster than the seed design (SSD MobileNet v1 TFLite)',
       ">= 5x faster than the seed design (the seed's Tiny YOLOv3 ONNX (35 MB, synthetic weights))",
+      'two models at c=8 (4/4) >= 90% of one model at c=8',
+      'RSS of YOLOX + SSD 0.8x-1.15x the sum of their own costs',
+      'RSS of two YOLOX names <= 1.15x the sum of their own costs',
     ]);
     const results = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
       latency: { inProcess: { p50: number }; overHttp: { p50: number } };
@@ -49,6 +52,10 @@ describe('npm run bench -- --quick', () => {
       decodeFloor: { ours: { total: number }; opencv?: { total: number }; missing?: string };
       bareFloor: { idleRssMiB: number; ourIdleRssMiB: number; throughput: number };
       decodeMean: { c1: number; c8: number };
+      severalModels: {
+        throughput: { oneModel: { median: number }; twoNames: { median: number; failures: number }; yoloxAndSsd: { yolox: number; ssd: number; sharesOfAlone: number; failures: number } };
+        rss: { costMiB: { yolox: number; ssd: number }; yoloxSsd: { bothMiB: number; sumMiB: number }; yoloxTwice: { bothMiB: number; sumMiB: number } };
+      };
     };
     if (!hasOpenCv()) expect(stdout).toMatch(/python3-opencv is not installed/);
     expect(results.decodeFloor.ours.total).toBeGreaterThan(0);
@@ -65,6 +72,11 @@ describe('npm run bench -- --quick', () => {
     expect(results.throughput.overHttp).toBeGreaterThan(0);
     expect(results.memory.gcBeforeSamples).toBe(true);
     expect(results.memory.rssEverySwapMiB).toHaveLength(40);
+    // Several models: both routes answered every request, and every RSS figure was measured.
+    const { throughput: several, rss } = results.severalModels;
+    expect([several.twoNames.failures, several.yoloxAndSsd.failures]).toEqual([0, 0]);
+    expect([several.oneModel.median, several.twoNames.median, several.yoloxAndSsd.yolox, several.yoloxAndSsd.ssd, several.yoloxAndSsd.sharesOfAlone].every((value) => value > 0)).toBe(true);
+    expect([rss.costMiB.yolox, rss.costMiB.ssd, rss.yoloxSsd.bothMiB, rss.yoloxSsd.sumMiB, rss.yoloxTwice.bothMiB, rss.yoloxTwice.sumMiB].every((value) => value > 0)).toBe(true);
     expect(Object.values(results.seedDesign).map((entry) => entry.load.p50 > 0 && Number.isFinite(entry.speedup))).toEqual([true, true, true]);
-  }, 260_000);
+  }, 350_000);
 });

@@ -8,8 +8,10 @@
  *  0 and 5, the floor beside our figures (issue 19): decode + letterbox against OpenCV's imdecode + resize on the same
  *     photo, per stage (bench/floor/floor.ts); idle RSS against a bare onnxruntime-node + sharp process with as many
  *     threads, each in a process of its own, with the bare process's c=1 latency, c=8 throughput and decode means;
- *     the server's decode mean at c=8 against c=1; the deployed module's size (bench/module-size.ts).
- * Usage: pnpm bench [-- --quick] [-- --skip-seed] [-- --skip-size] [-- --interpolation=antialiased-linear]  (the YOLOX model.json's input.interpolation:
+ *     the server's decode mean at c=8 against c=1; the deployed module's size (bench/module-size.ts);
+ *  6. several models (issue 16, bench/several-models/): c=8 over HTTP on one model against the same load split 4/4
+ *     across two names of the same model, YOLOX + SSD split 4/4, and RSS with two models against each one's own cost.
+ * Usage: pnpm bench [-- --quick] [-- --skip-seed] [-- --skip-size] [-- --skip-several] [-- --interpolation=antialiased-linear]  (the YOLOX model.json's input.interpolation:
  * what the faithful cv2 resize costs against sharp's antialiased one, ADR 0006)
  */
 // First: sizes libuv's pool as the server's main.ts does, before anything uses it.
@@ -25,6 +27,7 @@ import { buildFullTinyYolov3 } from './fixtures/tiny-yolov3-full.js';
 import { measureBareFloor, measureDecodeFloor, measureOurIdleRss } from './floor/floor.js';
 import { createImagePoster } from './http-client.js';
 import { measureModuleSize } from './module-size.js';
+import { benchSeveralModels } from './several-models/several-models.js';
 import { fmt, median, mib, summarize, throughput, timeSequential } from './stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -34,6 +37,7 @@ const testdata = (...parts: string[]) => path.join(root, 'testdata', ...parts);
 const WORKERS = Number(process.env.INFERENCE_WORKERS ?? 2);
 const skipSize = process.argv.includes('--skip-size');
 const skipSeed = process.argv.includes('--skip-seed');
+const skipSeveral = process.argv.includes('--skip-several');
 /** The thread settings given in the environment (INFERENCE_JOBS_PER_WORKER, ...) reach the service as the server's would. */
 const threadEnv = Object.fromEntries(['INFERENCE_THREADS_PER_WORKER', 'INFERENCE_JOBS_PER_WORKER', 'INFERENCE_DECODE_THREADS'].flatMap((key) => (process.env[key] ? [[key, process.env[key]]] : [])));
 const results: Record<string, unknown> = {};
@@ -268,6 +272,11 @@ async function main() {
 
   poster.close();
   await service.close();
+
+  // 6. Several models, in a service of its own (the one above is closed, so its swaps leave nothing behind).
+  if (!skipSeveral) {
+    results.severalModels = await benchSeveralModels({ workers: WORKERS, threadEnv, image, rounds: quick ? 1 : 5, durationMs, rssRounds: quick ? 1 : 3, verdict });
+  }
 
   // 5. The deployed module's size: the Dockerfile's build stage replayed without Docker (last: it builds for a minute).
   const size = skipSize ? undefined : await measureModuleSize();

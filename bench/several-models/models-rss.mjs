@@ -3,7 +3,8 @@
 // with WORKERS workers (HTTP server listening, edge and console off), each listed model activated under its own name and
 // asked two requests per worker, then one second idle and a gc(). No model listed: the bare service, subtracted once.
 // Prints one JSON line { rss } (bytes). Needs `npm run build` (npm run bench bootstraps it).
-// Usage: node --expose-gc bench/several-models/models-rss.mjs WORKERS [NAME=MODEL_FILE:LABELS_FILE ...]
+// With --no-requests the models are loaded (and warmed up by the activation) but asked nothing.
+// Usage: node --expose-gc bench/several-models/models-rss.mjs [--no-requests] WORKERS [NAME=MODEL_FILE:LABELS_FILE ...]
 import '../../modules/inference/dist/uv-threadpool.js';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,8 @@ import { createLogger } from '@edge-ml/edge-kit';
 import { createInferenceService, InferenceConfigSchema } from '@edge-ml/inference';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const [workers = '2', ...specs] = process.argv.slice(2);
+const noRequests = process.argv.includes('--no-requests');
+const [workers = '2', ...specs] = process.argv.slice(2).filter((argument) => argument !== '--no-requests');
 const threadEnv = Object.fromEntries(['INFERENCE_THREADS_PER_WORKER', 'INFERENCE_JOBS_PER_WORKER', 'INFERENCE_DECODE_THREADS'].flatMap((key) => (process.env[key] ? [[key, process.env[key]]] : [])));
 const storage = await mkdtemp(path.join(tmpdir(), 'bench-models-rss-'));
 const config = InferenceConfigSchema.parse({ STORAGE_ROOT: storage, EDGE_MODE: 'off', INFERENCE_WORKERS: workers, INFERENCE_CONSOLE: 'off', INFERENCE_MEMORY_BUDGET_MB: 'off', ...threadEnv });
@@ -28,7 +30,7 @@ for (const spec of specs) {
   for (const file of [model, labels]) await copyFile(path.join(root, 'testdata', 'models', file), path.join(storage, directory, file));
   const outcome = await service.models.activate({ name, version: '1', format: model.endsWith('.onnx') ? 'onnx' : 'tflite', modelPath: `${directory}/${model}`, labelsPath: `${directory}/${labels}` });
   if (outcome.status !== 'activated') throw new Error(`${name}: ${outcome.status}`);
-  await Promise.all(Array.from({ length: Number(workers) * 2 }, () => service.models.detect(name, image)));
+  if (!noRequests) await Promise.all(Array.from({ length: Number(workers) * 2 }, () => service.models.detect(name, image)));
 }
 await new Promise((resolve) => setTimeout(resolve, 1000));
 globalThis.gc?.();

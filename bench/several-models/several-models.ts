@@ -145,7 +145,10 @@ async function measureRss(options: SeveralModelsOptions) {
   );
   console.log(`several RSS   yolox + ssd loaded: +${fmt(cost.yoloxSsd)} MiB against the sum of their own costs ${fmt(mixedSum)} MiB: ${fmt(mixedRatio, 2)}x`);
   console.log(`several RSS   yolox + yolox-b (same model, two names): +${fmt(cost.yoloxTwice)} MiB against the sum ${fmt(twiceSum)} MiB: ${fmt(twiceRatio, 2)}x (one ONNX Runtime start-up is shared, so below 1)`);
-  verdict('RSS of YOLOX + SSD within 15% of the sum of their own costs', Math.abs(mixedRatio - 1) <= 0.15, `${fmt(mixedRatio, 2)}x (${fmt(cost.yoloxSsd)} against ${fmt(mixedSum)} MiB)`);
+  // Upper bound: a model beside another costs what it costs alone, within the ~+-10% one process's RSS swings. Lower
+  // bound: each model's own cost includes what its process pays once whoever serves (the first requests' decode buffers
+  // and the worker threads' allocator arenas, ~25 MiB measured with --no-requests), so both loaded come to ~0.9x.
+  verdict('RSS of YOLOX + SSD 0.8x-1.15x the sum of their own costs', mixedRatio >= 0.8 && mixedRatio <= 1.15, `${fmt(mixedRatio, 2)}x (${fmt(cost.yoloxSsd)} against ${fmt(mixedSum)} MiB)`);
   verdict('RSS of two YOLOX names <= 1.15x the sum of their own costs', twiceRatio <= 1.15, `${fmt(twiceRatio, 2)}x (${fmt(cost.yoloxTwice)} against ${fmt(twiceSum)} MiB)`);
   return {
     rounds: rssRounds,
