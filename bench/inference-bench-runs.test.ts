@@ -25,7 +25,7 @@ describe('npm run bench -- --quick', () => {
   it('runs every section and prints a verdict and a figure for each target', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--conditions=source', '--import', 'tsx', 'bench/inference.bench.ts', '--quick', '--skip-size'], {
       cwd: root,
-      timeout: 330_000,
+      timeout: 240_000,
       maxBuffer: 16 * 1024 * 1024,
     });
     const verdicts = stdout.split('\n').filter((line) => /^(PASS|FAIL) {2}/.test(line));
@@ -78,5 +78,5 @@ describe('npm run bench -- --quick', () => {
     expect([several.oneModel.median, several.twoNames.median, several.yoloxAndSsd.yolox, several.yoloxAndSsd.ssd, several.yoloxAndSsd.sharesOfAlone].every((value) => value > 0)).toBe(true);
     expect([rss.costMiB.yolox, rss.costMiB.ssd, rss.yoloxSsd.bothMiB, rss.yoloxSsd.sumMiB, rss.yoloxTwice.bothMiB, rss.yoloxTwice.sumMiB].every((value) => value > 0)).toBe(true);
     expect(Object.values(results.seedDesign).map((entry) => entry.load.p50 > 0 && Number.isFinite(entry.speedup))).toEqual([true, true, true]);
-  }, 350_000);
+  }, 260_000);
 });
