@@ -275,7 +275,7 @@ async function main() {
 
   // 6. Several models, in a service of its own (the one above is closed, so its swaps leave nothing behind).
   if (!skipSeveral) {
-    results.severalModels = await benchSeveralModels({ workers: WORKERS, threadEnv, image, rounds: quick ? 1 : 5, durationMs, rssRounds: quick ? 1 : 3, verdict });
+    results.severalModels = await benchSeveralModels({ workers: WORKERS, threadEnv, image, rounds: quick ? 3 : 12, durationMs: quick ? 1_500 : 2_000, rssRounds: quick ? 1 : 3, verdict });
   }
 
   // 5. The deployed module's size: the Dockerfile's build stage replayed without Docker (last: it builds for a minute).

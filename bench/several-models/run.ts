@@ -17,8 +17,8 @@ const results = await benchSeveralModels({
   workers: Number(process.env.INFERENCE_WORKERS ?? 2),
   threadEnv,
   image: await readFile(path.join(root, 'testdata', 'images', 'darknet_person.jpg')),
-  rounds: quick ? 1 : 5,
-  durationMs: quick ? 3_000 : 5_000,
+  rounds: quick ? 3 : 12,
+  durationMs: quick ? 1_500 : 2_000,
   rssRounds: quick ? 1 : 3,
   verdict: (name, ok, detail) => verdicts.push(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${detail}`),
 });
