@@ -121,9 +121,9 @@ async function measureThroughput(options: SeveralModelsOptions) {
   };
 }
 
-/** RSS of our service holding `models` (NAME=MODEL:LABELS), in a process of its own. */
-async function rssOf(workers: number, models: string[]): Promise<number> {
-  const { stdout } = await run(process.execPath, ['--expose-gc', path.join(here, 'models-rss.mjs'), String(workers), ...models], { cwd: path.resolve(here, '..'), env: process.env, maxBuffer: 1024 * 1024 });
+/** RSS of our service holding `models` (NAME=MODEL:LABELS), asked two requests per worker each unless `requests` is false, in a process of its own. */
+async function rssOf(workers: number, { models, requests }: { models: string[]; requests: boolean }): Promise<number> {
+  const { stdout } = await run(process.execPath, ['--expose-gc', path.join(here, 'models-rss.mjs'), ...(requests ? [] : ['--no-requests']), String(workers), ...models], { cwd: path.resolve(here, '..'), env: process.env, maxBuffer: 1024 * 1024 });
   return (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { rss: number }).rss;
 }
 
@@ -132,12 +132,22 @@ async function measureRss(options: SeveralModelsOptions) {
   const yolox = `yolox=${YOLOX_ONNX.model}:${YOLOX_ONNX.labels}`;
   const yoloxB = `yolox-b=${YOLOX_ONNX.model}:${YOLOX_ONNX.labels}`;
   const ssd = `ssd=${SSD_TFLITE.model}:${SSD_TFLITE.labels}`;
-  const sets = { bare: [], yolox: [yolox], ssd: [ssd], yoloxSsd: [yolox, ssd], yoloxTwice: [yolox, yoloxB] } satisfies Record<string, string[]>;
+  // The last two: loaded but asked nothing, what the memory budget estimates (requests' buffers are left to its headroom).
+  const served = (...models: string[]) => ({ models, requests: true });
+  const sets = {
+    bare: served(),
+    yolox: served(yolox),
+    ssd: served(ssd),
+    yoloxSsd: served(yolox, ssd),
+    yoloxTwice: served(yolox, yoloxB),
+    yoloxSsdIdle: { models: [yolox, ssd], requests: false },
+    yoloxTwiceIdle: { models: [yolox, yoloxB], requests: false },
+  };
   const samples = Object.fromEntries(Object.keys(sets).map((key) => [key, [] as number[]])) as Record<keyof typeof sets, number[]>;
   const loadBefore = loadAverage();
   // Each round runs every set once, so a busy spell of the machine lands on all of them alike.
   for (let round = 0; round < rssRounds; round += 1) {
-    for (const [key, models] of Object.entries(sets) as [keyof typeof sets, string[]][]) samples[key].push(await rssOf(workers, models));
+    for (const [key, set] of Object.entries(sets) as [keyof typeof sets, (typeof sets)[keyof typeof sets]][]) samples[key].push(await rssOf(workers, set));
   }
   const loadAfter = loadAverage();
   const rss = Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, mib(median(values))])) as Record<keyof typeof sets, number>;
@@ -155,14 +165,18 @@ async function measureRss(options: SeveralModelsOptions) {
   // bound: each model's own cost includes what its process pays once whoever serves (the first requests' decode buffers
   // and the worker threads' allocator arenas, ~25 MiB measured with --no-requests), so both loaded come to ~0.9x.
   verdict('RSS of YOLOX + SSD 0.8x-1.15x the sum of their own costs', mixedRatio >= 0.8 && mixedRatio <= 1.15, `${fmt(mixedRatio, 2)}x (${fmt(cost.yoloxSsd)} against ${fmt(mixedSum)} MiB)`);
-  // The memory budget's estimate (INFERENCE_MEMORY_BUDGET_MB) of the same sets: it should err high, never low.
+  // The memory budget's estimate (INFERENCE_MEMORY_BUDGET_MB) of the models loaded and idle: it should err high. The
+  // requests' working set (decode buffers, allocator arenas) is not in it: the auto budget's 20% headroom is for that.
   const yoloxFileBytes = (await stat(modelFile(YOLOX_ONNX.model))).size;
   const ssdFileBytes = (await stat(modelFile(SSD_TFLITE.model))).size;
   const estimate = {
     yoloxSsd: mib(estimateRuntimeBytes('onnx', workers) + estimateVersionBytes('onnx', yoloxFileBytes, workers) + estimateRuntimeBytes('tflite', workers) + estimateVersionBytes('tflite', ssdFileBytes, workers)),
     yoloxTwice: mib(estimateRuntimeBytes('onnx', workers) + 2 * estimateVersionBytes('onnx', yoloxFileBytes, workers)),
   };
-  console.log(`several RSS   the memory budget's estimate: yolox + ssd ${fmt(estimate.yoloxSsd)} MiB, yolox + yolox-b ${fmt(estimate.yoloxTwice)} MiB (measured +${fmt(cost.yoloxSsd)}, +${fmt(cost.yoloxTwice)})`);
+  const idle = { yoloxSsd: rss.yoloxSsdIdle - rss.bare, yoloxTwice: rss.yoloxTwiceIdle - rss.bare };
+  console.log(
+    `several RSS   the memory budget's estimate (models loaded, no requests): yolox + ssd ${fmt(estimate.yoloxSsd)} MiB against +${fmt(idle.yoloxSsd)} measured, yolox + yolox-b ${fmt(estimate.yoloxTwice)} against +${fmt(idle.yoloxTwice)} MiB`,
+  );
   verdict('RSS of two YOLOX names <= 1.15x the sum of their own costs', twiceRatio <= 1.15, `${fmt(twiceRatio, 2)}x (${fmt(cost.yoloxTwice)} against ${fmt(twiceSum)} MiB)`);
   return {
     rounds: rssRounds,
@@ -173,6 +187,7 @@ async function measureRss(options: SeveralModelsOptions) {
     yoloxSsd: { bothMiB: cost.yoloxSsd, sumMiB: mixedSum, ratio: mixedRatio },
     yoloxTwice: { bothMiB: cost.yoloxTwice, sumMiB: twiceSum, ratio: twiceRatio },
     budgetEstimateMiB: estimate,
+    loadedIdleMiB: idle,
   };
 }
 
