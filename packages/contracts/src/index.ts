@@ -1,5 +1,15 @@
 export { Md5Schema, Sha256Schema } from './hashes.js';
 export { StorageRelativePathSchema } from './storage-path.js';
+export {
+  describeTwinKeyViolation,
+  findTwinKeyViolation,
+  MAX_TWIN_KEY_BYTES,
+  modelNameOfTwinKey,
+  ModelTwinKeySchema,
+  twinKeyOf,
+  twinKeyProblem,
+  type TwinKeyViolation,
+} from './twin-key.js';
 export { isSafePathSegment, ModelNameSchema, ModelVersionSchema, PackageFileNameSchema, pathSegmentProblem, pathSegmentSchema } from './path-segment.js';
 export { ModelFamilySchema, ModelFormatSchema, modelFormatFromFileName, type ModelFamily, type ModelFormat } from './model-format.js';
 export {

@@ -32,7 +32,7 @@ export const ActivationReportSchema = z.object({
 export type ActivationReport = z.infer<typeof ActivationReportSchema>;
 
 /**
- * One served model in the inference module's reported `models` map (by name); null for a model no longer served. The
+ * One served model in the inference module's reported `models` map (by twinKeyOf its name); null for a model no longer served. The
  * members are nullish: the hub's merge patch deletes a member sent as null, so a reader finds it absent.
  */
 export const ServedModelReportSchema = z.object({
@@ -55,7 +55,7 @@ export const InferenceReportedSchema = z.object({
   swapCount: z.number().int().nonnegative(),
   /** The last activation attempt, accepted or rejected (null before the first); absent from older modules. */
   lastActivation: ActivationReportSchema.nullable().optional(),
-  /** Every model served, by name (`activeModel` above is the default model's); absent from older modules. */
+  /** Every model served, by twin key (twinKeyOf its name; `activeModel` above is the default model's); absent from older modules. */
   models: z.record(z.string(), ServedModelReportSchema.nullable()).optional(),
   /** The model /v1/detect serves. */
   defaultModel: z.string().nullable().optional(),

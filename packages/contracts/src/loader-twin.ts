@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Md5Schema, Sha256Schema } from './hashes.js';
 import { ModelNameSchema, ModelVersionSchema, PackageFileNameSchema } from './path-segment.js';
 import { DeliveryPathSchema } from './loader-storage.js';
+import { ModelTwinKeySchema } from './twin-key.js';
 
 const DownloadUrlSchema = z.url({ protocol: /^https?$/ });
 
@@ -28,8 +29,9 @@ export const DesiredModelSchema = z.object({
 export type DesiredModel = z.infer<typeof DesiredModelSchema>;
 
 /**
- * One entry of the desired `models` map: a desired model whose name is the entry's key (`name` may be left out; when
- * present it must equal the key). Setting an entry to null in a patch removes it, as the hub's merge patch does.
+ * One entry of the desired `models` map: a desired model whose name is the entry's key, decoded (`twinKeyOf`: a twin
+ * key cannot hold `.`, so `ssd.v1` is keyed `ssd%2Ev1`); `name` may be left out, and when present it must equal the
+ * decoded key. Setting an entry to null in a patch removes it, as the hub's merge patch does.
  */
 export const DesiredModelEntrySchema = DesiredModelSchema.extend({ name: ModelNameSchema.optional() });
 export type DesiredModelEntry = z.infer<typeof DesiredModelEntrySchema>;
@@ -38,13 +40,20 @@ export type DesiredModelEntry = z.infer<typeof DesiredModelEntrySchema>;
 export const MAX_DESIRED_MODELS = 16;
 
 const DesiredModelsSchema = z
-  .record(ModelNameSchema, DesiredModelEntrySchema.nullable())
+  .record(z.string(), DesiredModelEntrySchema.nullable())
   .transform((entries, context) => {
     const models: Record<string, DesiredModel> = {};
-    for (const [name, entry] of Object.entries(entries)) {
+    for (const [key, entry] of Object.entries(entries)) {
+      // Keys are checked here rather than by the record's key schema, whose issue would only say "Invalid key in record".
+      const parsedKey = ModelTwinKeySchema.safeParse(key);
+      if (!parsedKey.success) {
+        for (const issue of parsedKey.error.issues) context.addIssue({ code: 'custom', path: [key], message: issue.message });
+        continue;
+      }
+      const name = parsedKey.data;
       if (entry === null) continue;
       if (entry.name !== undefined && entry.name !== name) {
-        context.addIssue({ code: 'custom', path: [name, 'name'], message: `must be the entry's key "${name}" (or left out)` });
+        context.addIssue({ code: 'custom', path: [key, 'name'], message: `must be the model its key names, "${name}" (or left out)` });
         continue;
       }
       models[name] = { ...entry, name };
@@ -163,7 +172,7 @@ export const LoaderModelReportSchema = LoaderUpdateReportSchema.extend({
 export type LoaderModelReport = z.infer<typeof LoaderModelReportSchema>;
 
 export const LoaderReportedSchema = z.object({
-  /** Every model of the desired `models` map (or the one model of the other forms), by name; null for one that is gone. */
+  /** Every model of the desired `models` map (or the one model of the other forms), by twin key (twinKeyOf its name); null for one that is gone. */
   models: z.record(z.string(), LoaderModelReportSchema.nullable()).optional(),
   /** The package file name of the confirmed version (activeModel). */
   LatestAIModelFileName: z.string().optional(),
