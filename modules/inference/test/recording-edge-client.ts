@@ -1,13 +1,17 @@
+import { describeTwinKeyViolation, findTwinKeyViolation } from '@edge-ml/contracts';
 import { applyMergePatch, type DesiredListener, type EdgeClient, type EdgeMessage, type InputHandler, type MethodHandler } from '@edge-ml/edge-kit';
 
 /**
  * An EdgeClient that records what the module sends and delivers input messages on demand. Like the Azure adapter, it
  * refuses to send while disconnected, and delivers the full desired document when it (re)connects; reported patches
- * are merged as the hub merges them (RFC 7396), so stale keys stay visible.
+ * are merged as the hub merges them (RFC 7396), so stale keys stay visible, and one with a key the hub refuses (`.`,
+ * `$`, space, control characters, over 1 KB) is refused whole, as the SDK surfaces the hub's 400 (kept in `refused`).
  */
 export class RecordingEdgeClient implements EdgeClient {
   readonly outputs: { outputName: string; body: unknown; properties: Record<string, string>; correlationId?: string }[] = [];
   reportedState: Record<string, unknown> = {};
+  /** Reported patches the hub would have refused, with its reason. */
+  readonly refused: { patch: Record<string, unknown>; reason: string }[] = [];
   connected = false;
   private readonly desiredListeners: DesiredListener[] = [];
   private readonly inputs = new Map<string, InputHandler>();
@@ -27,6 +31,12 @@ export class RecordingEdgeClient implements EdgeClient {
   onMethod(_methodName: string, _handler: MethodHandler): void {}
   async patchReported(patch: Record<string, unknown>): Promise<void> {
     if (!this.connected) throw new Error('edge client is not connected');
+    const violation = findTwinKeyViolation(patch);
+    if (violation) {
+      const reason = describeTwinKeyViolation(violation);
+      this.refused.push({ patch: structuredClone(patch), reason });
+      throw new Error(`the hub refused the reported properties: ${reason}`);
+    }
     this.reportedState = applyMergePatch(this.reportedState, structuredClone(patch));
   }
   async sendOutput(outputName: string, message: EdgeMessage): Promise<void> {

@@ -61,6 +61,16 @@ describe('Loader', () => {
     expect(edge.reportedState).toMatchObject({ desiredForm: { followed: 'seed', ignored: [] }, activeModel: { name: 'ssd-seed' } });
   });
 
+  it('reports a dotted model name of the single form under its twin key (ssd%2Ev1), which the hub accepts', async () => {
+    loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd.v1', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg) } } });
+    await loader.whenIdle();
+    // A key holding "." makes the hub refuse the whole patch: modelUpdate and activeModel would be lost with it.
+    expect(edge.refused).toEqual([]);
+    expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', name: 'ssd.v1' }, activeModel: { name: 'ssd.v1', version: '1' }, models: { 'ssd%2Ev1': { state: 'active', name: 'ssd.v1', activeVersion: { version: '1' } } } });
+    expect(Object.keys(edge.reportedState.models as object)).toEqual(['ssd%2Ev1']);
+    expect(await readdir(path.join(storage, 'models'))).toContain('ssd.v1');
+  });
+
   it('rejects a package whose sha256 differs, keeps the old model announced and says why', async () => {
     loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: `${baseUrl}/ssd.zip`, sha256: sha256(pkg) } } });
     await loader.whenIdle();

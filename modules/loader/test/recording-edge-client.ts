@@ -1,4 +1,4 @@
-import { MODEL_STATUS_INPUT, type ModelStatusMessage, type RichModelMessage } from '@edge-ml/contracts';
+import { describeTwinKeyViolation, findTwinKeyViolation, MODEL_STATUS_INPUT, type ModelStatusMessage, type RichModelMessage } from '@edge-ml/contracts';
 import { applyMergePatch, type DesiredListener, type EdgeClient, type EdgeMessage, type InputHandler, type MethodHandler } from '@edge-ml/edge-kit';
 
 /** How the stand-in inference module answers an announcement: accept it, reject it with a code, or stay silent. */
@@ -6,13 +6,17 @@ export type Verdict = { outcome: 'accepted' } | { outcome: 'rejected'; code: str
 
 /**
  * An EdgeClient that records what a module sends, for tests of module logic. Reported properties are applied as the
- * hub applies them: JSON merge patches, nested, so a key the loader stops sending stays until it sends null.
+ * hub applies them: JSON merge patches, nested, so a key the loader stops sending stays until it sends null; a patch
+ * with a key the hub refuses (`.`, `$`, space, control characters, over 1 KB) is refused whole, as the SDK surfaces
+ * the hub's 400, and kept in `refused`.
  * `answer` plays the inference module: it answers each DLModelOutput on DLModelStatusInput, asynchronously, as a
  * routed message arrives.
  */
 export class RecordingEdgeClient implements EdgeClient {
   readonly outputs: { outputName: string; body: unknown }[] = [];
   readonly reported: Record<string, unknown>[] = [];
+  /** Patches the hub would have refused, with its reason. */
+  readonly refused: { patch: Record<string, unknown>; reason: string }[] = [];
   readonly methods = new Map<string, MethodHandler>();
   readonly inputs = new Map<string, InputHandler>();
   reportedState: Record<string, unknown> = {};
@@ -29,6 +33,12 @@ export class RecordingEdgeClient implements EdgeClient {
     this.methods.set(methodName, handler);
   }
   async patchReported(patch: Record<string, unknown>): Promise<void> {
+    const violation = findTwinKeyViolation(patch);
+    if (violation) {
+      const reason = describeTwinKeyViolation(violation);
+      this.refused.push({ patch: structuredClone(patch), reason });
+      throw new Error(`the hub refused the reported properties: ${reason}`);
+    }
     this.reported.push(structuredClone(patch));
     this.reportedState = applyMergePatch(this.reportedState, structuredClone(patch));
   }

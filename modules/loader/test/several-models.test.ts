@@ -167,6 +167,18 @@ describe('several models', () => {
     expect(edge.reportedState).toMatchObject({ activeModel: { name: 'yolox', version: '2' } });
   });
 
+  it('reads a dotted model name from its twin key (ssd%2Ev1), reports it under that key, and removes it there', async () => {
+    await desireModels({ 'ssd%2Ev1': entry('ssd', 1), cls: entry('cls', 1) }, { defaultModel: 'ssd.v1', policy: { removeGraceSeconds: 0 } });
+    expect(await servedVersions()).toEqual({ 'ssd.v1': '1/1', cls: '1/1' });
+    expect((await pointer(ANNOUNCED_MODEL_POINTER))?.name).toBe('ssd.v1');
+    expect(reportedModels()['ssd%2Ev1']).toMatchObject({ state: 'active', name: 'ssd.v1', activeVersion: { version: '1' } });
+    await desireModels({ cls: entry('cls', 1) }, { policy: { removeGraceSeconds: 0 } });
+    expect(await servedVersions()).toEqual({ cls: '1/1' });
+    expect(reportedModels()).not.toHaveProperty('ssd%2Ev1');
+    expect(existsSync(path.join(storage, 'models', 'ssd.v1', '1'))).toBe(false);
+    expect(edge.refused).toEqual([]);
+  });
+
   it('deletes a removed entry by itself once its grace period ends', async () => {
     await desireModels({ ssd: entry('ssd', 1), cls: entry('cls', 1) });
     await desireModels({ ssd: entry('ssd', 1) }, { policy: { removeGraceSeconds: 1 } });

@@ -1,4 +1,4 @@
-import { desiredFormOf, UpdatePolicySchema, type ModelStatusMessage, type OverrideTarget, type UpdatePolicy } from '@edge-ml/contracts';
+import { desiredFormOf, twinKeyOf, UpdatePolicySchema, type ModelStatusMessage, type OverrideTarget, type UpdatePolicy } from '@edge-ml/contracts';
 import { applyMergePatch, redactSecrets, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { registerStatusInput } from '../edge/status-input.js';
 import type { LoaderError } from '../errors.js';
@@ -282,7 +282,7 @@ export class Loader {
     if (served?.confirmed && served.confirmed.sha256 !== served.announced.sha256) await this.index.setAnnounced({ ...announcementOf(served.confirmed), announcedAt: removedAt });
     const removeAfter = new Date(Date.parse(removedAt) + policy.removeGraceSeconds * 1000).toISOString();
     this.options.logger.info({ model: name, removeAfter }, 'model.entry.removed');
-    await this.patchReported({ models: { [name]: { ...NULL_REPORT, state: 'removed', name, removeAfter, updatedAt: removedAt } } });
+    await this.patchReported({ models: { [twinKeyOf(name)]: { ...NULL_REPORT, state: 'removed', name, removeAfter, updatedAt: removedAt } } });
   }
 
   /** Applies the never-dark rule to removed entries: out of the index when safe, versions deleted after the grace period. */
@@ -307,7 +307,7 @@ export class Loader {
         const deleted = await this.repository.removeVersions(versions);
         await this.state.forgetEntry(name);
         this.options.logger.info({ model: name, deleted }, 'model.entry.purged');
-        await this.patchReported({ models: { [name]: null } });
+        await this.patchReported({ models: { [twinKeyOf(name)]: null } });
       } catch (error) {
         this.options.logger.warn({ err: error, model: name }, 'model.entry.purge.failed');
       }

@@ -1,4 +1,4 @@
-import type { LoaderModelReport, LoaderReported, LoaderUpdateReport, UpdateState } from '@edge-ml/contracts';
+import { twinKeyOf, type LoaderModelReport, type LoaderReported, type LoaderUpdateReport, type UpdateState } from '@edge-ml/contracts';
 import { redactSecrets, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 
 export interface ProgressUpdate {
@@ -23,7 +23,8 @@ export interface EntryDescription {
 }
 
 /**
- * Sends one entry's reported properties: `models.<name>` always, and `modelUpdate` plus the top-level fields while
+ * Sends one entry's reported properties: `models.<twin key of the name>` always (a twin key cannot hold the `.` a
+ * model name may: twinKeyOf), and `modelUpdate` plus the top-level fields while
  * the entry is the default one (so single-model users see what they saw before). Without a name (the desired state
  * itself is invalid) only `modelUpdate` is sent. Progress while downloading is sent at most every
  * `progressIntervalMs`, state changes at once. Messages pass through redactSecrets: SAS tokens never reach the twin.
@@ -66,9 +67,9 @@ export class Reporter {
   private async patchFor(report: LoaderUpdateReport, isProgress: boolean): Promise<Record<string, unknown>> {
     if (!this.entry) return { modelUpdate: report };
     const isDefault = this.entry.isDefault();
-    if (isProgress) return { models: { [this.entry.name]: report }, ...(isDefault ? { modelUpdate: report } : {}) };
+    if (isProgress) return { models: { [twinKeyOf(this.entry.name)]: report }, ...(isDefault ? { modelUpdate: report } : {}) };
     const description = await this.entry.describe();
     const entryReport: LoaderModelReport = { ...report, activeVersion: description.activeVersion, installedVersions: description.installedVersions, removeAfter: null };
-    return { models: { [this.entry.name]: entryReport }, ...(isDefault ? { modelUpdate: report, ...description.top } : {}) };
+    return { models: { [twinKeyOf(this.entry.name)]: entryReport }, ...(isDefault ? { modelUpdate: report, ...description.top } : {}) };
   }
 }
