@@ -255,3 +255,37 @@ describe('the memory budget', () => {
     expect((await service.app.inject({ url: '/v1/models' })).json()).toMatchObject({ memory: { budgetMB: 120, estimatedMB: estimated } });
   }, 60_000);
 });
+
+describe('a model whose name holds a dot', () => {
+  let storage: string;
+  let service: InferenceService;
+  let edge: RecordingEdgeClient;
+
+  beforeAll(async () => {
+    storage = await createStorage();
+    const dotted = await announcementBody(storage, await stageModel(storage, { ...SSD_TFLITE, name: 'ssd.v1', version: '1' }));
+    const plain = await announcementBody(storage, await stageModel(storage, { ...SSD_TFLITE, version: '1' }));
+    await writeIndex(storage, 'ssd.v1', { 'ssd.v1': { announced: dotted, confirmed: dotted }, ssd: { announced: plain, confirmed: plain } });
+    edge = new RecordingEdgeClient();
+    service = await startService(storage, { INFERENCE_POINTER_POLL_MS: '600000' }, edge);
+    await edge.start();
+  }, 60_000);
+  afterAll(() => service.close());
+
+  it('is reported under its twin key (ssd%2Ev1), which the hub accepts, and nulled there when it leaves', async () => {
+    expect(service.models.names()).toEqual(['ssd', 'ssd.v1']);
+    expect((await post(service, '/v1/models/ssd.v1/detect', person)).statusCode).toBe(200);
+    const reported = await waitFor(() => {
+      const parsed = InferenceReportedSchema.safeParse(edge.reportedState);
+      return parsed.success && parsed.data.models?.['ssd%2Ev1']?.activeModel ? parsed.data : undefined;
+    }, 'ssd.v1 reported');
+    // A key holding "." makes the hub refuse the whole patch, so activeModel and defaultModel would be lost with it.
+    expect(edge.refused).toEqual([]);
+    expect(Object.keys(reported.models ?? {}).sort()).toEqual(['ssd', 'ssd%2Ev1']);
+    expect(reported).toMatchObject({ defaultModel: 'ssd.v1', activeModel: { name: 'ssd.v1', version: '1' }, models: { 'ssd%2Ev1': { activeModel: { name: 'ssd.v1' }, lastActivation: { name: 'ssd.v1', outcome: 'accepted' } } } });
+
+    await service.models.remove('ssd.v1');
+    await waitFor(() => (Object.keys((edge.reportedState as { models?: object }).models ?? {}).join() === 'ssd' ? true : undefined), 'ssd.v1 nulled');
+    expect(edge.refused).toEqual([]);
+  }, 60_000);
+});

@@ -1,4 +1,4 @@
-import type { ActivationReport, InferenceReported, ModelsResponse, ServedModelReport, ServedModelVersion } from '@edge-ml/contracts';
+import { twinKeyOf, type ActivationReport, type InferenceReported, type ModelsResponse, type ServedModelReport, type ServedModelVersion } from '@edge-ml/contracts';
 import type { InferenceMetrics } from '../metrics.js';
 import type { MemoryBudget } from './memory-budget.js';
 import type { ActiveModel } from './model-manager.js';
@@ -74,11 +74,12 @@ export class ServingState {
   reported(): InferenceReported {
     const defaultName = this.registry.reportedDefaultName();
     const defaultState = defaultName ? this.byName.get(defaultName) : undefined;
+    // Keyed by twin key: the hub refuses a key holding the "." a model name may (ssd.v1 is ssd%2Ev1).
     const models: Record<string, ServedModelReport | null> = {};
-    for (const name of this.departed) models[name] = null;
+    for (const name of this.departed) models[twinKeyOf(name)] = null;
     for (const name of this.registry.names()) {
       const last = this.byName.get(name)?.lastActivation;
-      models[name] = { activeModel: reportedActive(this.registry.get(name)?.active), lastActivation: last ? reportedActivation(last) : null };
+      models[twinKeyOf(name)] = { activeModel: reportedActive(this.registry.get(name)?.active), lastActivation: last ? reportedActivation(last) : null };
     }
     return {
       activeModel: reportedActive(defaultName ? this.registry.get(defaultName)?.active : undefined),
