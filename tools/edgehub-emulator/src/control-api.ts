@@ -3,11 +3,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EdgeHubEmulator } from './edgehub-emulator.js';
 import { readBody, readJson, sendJson } from './http-util.js';
+import { TwinKeyRefusedError } from './twin-store.js';
 
 /**
  * The emulator's control API on loopback, for the CLI, tools and tests:
  *   GET  /twins/:module                      the module twin
- *   PATCH /twins/:module/desired             merge-patch the desired properties
+ *   PATCH /twins/:module/desired             merge-patch the desired properties (400 { errorCode: 400004 } for a key the hub refuses)
  *   GET  /upstream                           messages routed to $upstream
  *   POST /methods/:module/:method            invoke a direct method: { payload, timeoutMs? }
  *   POST /inputs/:module/:input              put the raw body into a module input, as a route would
@@ -67,6 +68,7 @@ export class ControlApi {
       }
       sendJson(response, 404, { message: `no route ${request.method} ${url.pathname}` });
     } catch (error) {
+      if (error instanceof TwinKeyRefusedError) return sendJson(response, 400, { errorCode: error.hubErrorCode, message: error.message });
       sendJson(response, 400, { message: error instanceof Error ? error.message : String(error) });
     }
   }

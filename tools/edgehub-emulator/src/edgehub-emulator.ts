@@ -8,7 +8,7 @@ import { createTlsMaterial, type TlsMaterial } from './certificates.js';
 import { matchRoutes, type Route } from '@edge-ml/contracts';
 import { sasTokenProblem, signWithKey } from './sas-token.js';
 import { formatPropertyBag, parsePropertyBag, parseQuery } from './topic-properties.js';
-import { TwinStore } from './twin-store.js';
+import { HUB_ARGUMENT_INVALID, TwinKeyRefusedError, TwinStore } from './twin-store.js';
 
 export interface EmulatorOptions {
   deviceId?: string;
@@ -162,7 +162,7 @@ export class EdgeHubEmulator {
     await new Promise<void>((resolve) => (this.broker ? this.broker.close(() => resolve()) : resolve()));
   }
 
-  /** Patches a module's desired properties and pushes the patch to it if it is connected. */
+  /** Patches a module's desired properties and pushes the patch to it if it is connected; TwinKeyRefusedError (nothing changed) for a key the hub refuses. */
   setDesired(module: string, patch: Record<string, unknown>): number {
     const version = this.twins.patchDesired(module, patch);
     const client = this.clients.get(module);
@@ -243,14 +243,28 @@ export class EdgeHubEmulator {
     }
     if (topic.startsWith('$iothub/twin/PATCH/properties/reported/')) {
       const { $rid } = parseQuery(topic);
-      let patch: Record<string, unknown>;
+      // A refusal carries a body with errorCode: the SDK ignores the status and fails the update only on that.
+      const refuse = (message: string) => this.deliver(client, `$iothub/twin/res/400/?$rid=${$rid}`, Buffer.from(JSON.stringify({ errorCode: HUB_ARGUMENT_INVALID, message })));
+      let patch: unknown;
       try {
-        patch = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+        patch = JSON.parse(payload.toString('utf8'));
       } catch {
-        this.deliver(client, `$iothub/twin/res/400/?$rid=${$rid}`, Buffer.alloc(0));
+        refuse('the reported properties patch is not JSON');
         return;
       }
-      const version = this.twins.patchReported(module, patch);
+      if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+        refuse('the reported properties patch must be a JSON object');
+        return;
+      }
+      let version: number;
+      try {
+        version = this.twins.patchReported(module, patch as Record<string, unknown>);
+      } catch (error) {
+        if (!(error instanceof TwinKeyRefusedError)) throw error;
+        this.options.logger.warn({ module, reason: error.message }, 'emulator.reported.refused');
+        refuse(error.message);
+        return;
+      }
       this.deliver(client, `$iothub/twin/res/204/?$rid=${$rid}&$version=${version}`, Buffer.alloc(0));
       return;
     }

@@ -89,6 +89,40 @@ describe('edgeHub emulator with the real azure-iot-device SDK over MQTT/TLS', ()
     expect(emulator.twins.get('loader').reported).toMatchObject({ LatestAIModelFileName: 'second.zip', $version: 2 });
   });
 
+  it('refuses a reported patch with a key the hub refuses, whole, with the hub\'s 400: the SDK\'s update fails', async () => {
+    const before = structuredClone(emulator.twins.get('loader').reported);
+    await expect(loader.patchReported({ modelUpdate: { state: 'active' }, models: { 'ssd.v1': { state: 'active' } } })).rejects.toThrow('the reported properties patch is refused: twin key "ssd.v1" at models must not contain "."');
+    for (const key of ['$schema', 'a b', 'tab\there', 'x'.repeat(1025)]) await expect(loader.patchReported({ [key]: 1 })).rejects.toThrow(/is refused: twin key/);
+    // Nothing of a refused patch is kept, modelUpdate included; the same report under the twin key (twinKeyOf) is accepted.
+    expect(emulator.twins.get('loader').reported).toEqual(before);
+    await loader.patchReported({ modelUpdate: { state: 'active' }, models: { 'ssd%2Ev1': { state: 'active', name: 'ssd.v1' } } });
+    expect(emulator.twins.get('loader').reported).toMatchObject({ modelUpdate: { state: 'active' }, models: { 'ssd%2Ev1': { name: 'ssd.v1' } }, $version: before.$version + 1 });
+  });
+
+  it('refuses a desired patch with a key the hub refuses, through the control API as the service API does (400, errorCode 400004)', async () => {
+    const { ControlApi } = await import('./control-api.js');
+    const { TwinKeyRefusedError } = await import('./twin-store.js');
+    const control = new ControlApi(emulator);
+    const port = await control.listen();
+    try {
+      const version = emulator.twins.get('loader').desired.$version;
+      const patch = (body: unknown) => fetch(`http://127.0.0.1:${port}/twins/loader/desired`, { method: 'PATCH', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      const refused = await patch({ models: { 'ssd.v1': { version: '1' } } });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({ errorCode: 400004, message: 'the desired properties patch is refused: twin key "ssd.v1" at models must not contain "."' });
+      expect(() => emulator.setDesired('loader', { 'a b': 1 })).toThrow(TwinKeyRefusedError);
+      expect(emulator.twins.get('loader').desired.$version).toBe(version);
+      // The hub's own top-level $version and $metadata are not the patch's and not refused; the twin key of ssd.v1 is accepted.
+      const accepted = await patch({ $version: 1, $metadata: {}, models: { 'ssd%2Ev1': { version: '1' } } });
+      expect(await accepted.json()).toEqual({ $version: version + 1 });
+      expect(emulator.twins.get('loader').desired).toMatchObject({ models: { 'ssd%2Ev1': { version: '1' } }, $version: version + 1 });
+      const cleared = await patch({ models: null });
+      expect(cleared.status).toBe(200);
+    } finally {
+      await control.close();
+    }
+  });
+
   it('routes an output to an input, adding $.cdid and $.cmid, and inference outputs to $upstream', async () => {
     await loader.sendOutput('DLModelOutput', { body: Buffer.from('{"local_model_path":"a/b.onnx"}'), properties: { model: 'a@1' }, contentType: 'application/json' });
     const message = await waitFor(() => received[0]);
