@@ -196,4 +196,35 @@ describe('edge-model with several models per device, against the emulator', () =
     expect(seed.code).toBe(1);
     expect(seed.stderr).toMatch(/the twin has a models map, which the loader follows before the seed's flat form/);
   });
+  it('writes a dotted model name under its twin key (ssd.v1 as ssd%2Ev1), which the emulator accepts as the hub does, shows it by name in status, and removes it by name', async () => {
+    const added = await edgeModel(['rollout', '--models', ...entry('ssd.v1', '1', 'd'), '--default', 'ssd.v1', ...target()], work);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('desired models: ssd@2, ssd.v1@1 (default)');
+    const document = await desired();
+    expect(Object.keys(document.models as object).sort()).toEqual(['ssd', 'ssd%2Ev1']);
+    expect((document.models as Record<string, unknown>)['ssd%2Ev1']).toEqual({ version: '1', url: 'https://acct.blob.core.windows.net/models/ssd.v1-1.zip?sig=x', sha256: sha('d') });
+    expect(document.defaultModel).toBe('ssd.v1');
+    // The key itself is what the hub (and so the emulator) refuses, desired or reported.
+    const dotted = await fetch(`${controlUrl}/twins/loader/desired`, { method: 'PATCH', body: JSON.stringify({ models: { 'ssd.v1': null } }), headers: { 'content-type': 'application/json' } });
+    expect(dotted.status).toBe(400);
+    const [loader, inference] = clients as [AzureEdgeClient, AzureEdgeClient];
+    const updatedAt = new Date().toISOString();
+    const report = { state: 'active', name: 'ssd.v1', version: '1', activeVersion: { version: '1', sha256: sha('d') }, updatedAt };
+    await expect(loader.patchReported({ models: { 'ssd.v1': report } })).rejects.toThrow(/twin key "ssd\.v1" at models must not contain "\."/);
+    await loader.patchReported({ models: { 'ssd%2Ev1': report } });
+    await inference.patchReported({ defaultModel: 'ssd.v1', models: { 'ssd%2Ev1': { activeModel: { name: 'ssd.v1', version: '1', format: 'tflite', family: 'ssd', activatedAt: updatedAt } } } });
+
+    const status = await edgeModel(['status', '--state-dir', stateDirectory], work);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^ssd\.v1 \*\s+1\s+active\s+1\s+1\s+serving 1$/m);
+    expect(status.stdout).toMatch(/^\* default model: ssd\.v1$/m);
+    expect(status.stdout).not.toContain('%2E');
+    const json = JSON.parse((await edgeModel(['status', '--state-dir', stateDirectory, '--json'], work)).stdout) as { models: { name: string; desiredVersion: string | null; isDefault: boolean }[] };
+    expect(json.models.find((model) => model.name === 'ssd.v1')).toMatchObject({ desiredVersion: '1', isDefault: true });
+
+    const removed = await edgeModel(['rollout', '--remove', 'ssd.v1', ...target()], work);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(Object.keys((await desired()).models as object)).toEqual(['ssd']);
+    expect((await desired()).defaultModel).toBeUndefined();
+  });
 });

@@ -1,3 +1,4 @@
+import { modelNameOfTwinKey, twinKeyOf } from '@edge-ml/contracts';
 import { CliError } from './cli-error.js';
 
 /** One change to the desired `models` map: put one entry, remove one, set the default (any of them, at least one). */
@@ -28,8 +29,16 @@ export function applyMergePatch(document: Record<string, unknown>, patch: Record
   return result;
 }
 
+/** The model names of a desired `models` map that are not removed: its keys decoded (a key that is no model's twin key as it is). */
+export function desiredModelNames(models: Record<string, unknown>): string[] {
+  return Object.keys(models)
+    .filter((key) => models[key] !== null)
+    .map((key) => modelNameOfTwinKey(key) ?? key);
+}
+
 /**
- * The merge patch that applies one change to the desired `models` map and leaves every other entry as it is.
+ * The merge patch that applies one change to the desired `models` map and leaves every other entry as it is. The
+ * map is keyed by the twin key of each model name (twinKeyOf: `ssd.v1` is `ssd%2Ev1`, a twin key cannot hold `.`).
  * `current` is the twin's desired document when it is known (the local emulator), undefined otherwise (one device
  * through az, a layered deployment). A twin that still names a single `model` is converted: that model becomes an
  * entry and the default model, and `model` is cleared. The seed's flat form cannot be converted (it has no version or
@@ -39,8 +48,8 @@ export function planModelsPatch(current: Record<string, unknown> | undefined, ch
   const models: Record<string, unknown> = {};
   const patch: Record<string, unknown> = { models };
   const notes: string[] = [];
-  if (change.put) models[change.put.name] = change.put.entry;
-  if (change.remove) models[change.remove] = null;
+  if (change.put) models[twinKeyOf(change.put.name)] = change.put.entry;
+  if (change.remove) models[twinKeyOf(change.remove)] = null;
   if (change.defaultModel) patch.defaultModel = change.defaultModel;
 
   if (!current) {
@@ -52,12 +61,12 @@ export function planModelsPatch(current: Record<string, unknown> | undefined, ch
   let entries: string[];
   let desiredDefault = typeof current.defaultModel === 'string' ? current.defaultModel : undefined;
   if (isObject(current.models)) {
-    entries = Object.keys(current.models).filter((name) => (current.models as Record<string, unknown>)[name] !== null);
+    entries = desiredModelNames(current.models);
   } else if (isObject(current.model) && typeof current.model.name === 'string') {
     const single = current.model;
     const name = single.name as string;
     entries = [name];
-    if (change.put?.name !== name && change.remove !== name) models[name] = single;
+    if (change.put?.name !== name && change.remove !== name) models[twinKeyOf(name)] = single;
     patch.model = null;
     if (!change.defaultModel) {
       patch.defaultModel = name;

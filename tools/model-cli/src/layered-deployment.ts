@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { parseLoaderDesired } from '@edge-ml/contracts';
 import { targetConditionProblem } from './target-condition.js';
 
-const DesiredPath = z.string().regex(/^properties\.desired(\.[A-Za-z0-9_-]+){1,9}$/, 'must be properties.desired.<name>[.<name>…], at most 10 levels');
+// A segment is a twin key: `%` appears in the twin key of a model name that holds a dot (ssd%2Ev1).
+const DesiredPath = z.string().regex(/^properties\.desired(\.[A-Za-z0-9_%-]+){1,9}$/, 'must be properties.desired.<name>[.<name>…], at most 10 levels');
 
 /** An IoT Hub layered deployment (az iot edge deployment create --layered): content, target condition, priority. */
 export const LayeredDeploymentSchema = z.strictObject({
@@ -21,7 +22,8 @@ export type LayeredDeployment = z.infer<typeof LayeredDeploymentSchema>;
 
 /**
  * The loader's desired properties as a layered deployment for every device that matches the condition. Each entry of
- * the `models` map gets its own path (properties.desired.models.<name>), so that deployments of different entries
+ * the `models` map gets its own path (properties.desired.models.<twin key>, `ssd%2Ev1` for ssd.v1: a `.` in the path
+ * would be read as one more level), so that deployments of different entries
  * combine on a device instead of each replacing the whole map.
  */
 export function loaderLayeredDeployment(options: { id: string; targetCondition: string; priority: number; desired: Record<string, unknown> }): LayeredDeployment {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyMergePatch, planModelsPatch } from './desired-models.js';
 import { loaderLayeredDeployment } from './layered-deployment.js';
+import { modelStatuses, modelTable } from './model-status.js';
 import { rolloutCommand, withoutNulls } from './commands/rollout-command.js';
 import { expiryFrom } from './commands/sas-command.js';
 import { LOCAL_ENVIRONMENT_FILE, localConnectionString, parseEnvironmentFile } from './local-environment.js';
@@ -118,6 +119,45 @@ describe('rollout of one entry of the models map, where the twin is not known (o
       'properties.desired.models.yolox': { version: '1', url: 'https://a/yolox-1.zip', sha256 },
       'properties.desired.defaultModel': 'yolox',
     });
+  });
+});
+
+describe('a model name that holds a dot, written under its twin key (ssd.v1 as ssd%2Ev1)', () => {
+  const sha256 = 'd'.repeat(64);
+  const args = ['--models', '--name', 'ssd.v1', '--version', '1', '--url', 'https://a/ssd.v1-1.zip', '--sha256', sha256];
+
+  it('is the key of the entry rollout sets or removes; the name inside the entry and defaultModel stay as they are', async () => {
+    const lines: string[] = [];
+    await rolloutCommand([...args, '--default', 'ssd.v1', '--device', 'turbine-12'], (line) => lines.push(line));
+    expect(JSON.parse(lines[0] ?? '')).toEqual({ models: { 'ssd%2Ev1': { version: '1', url: 'https://a/ssd.v1-1.zip', sha256, sizeBytes: null, md5: null, format: null, delta: null } }, defaultModel: 'ssd.v1' });
+    lines.length = 0;
+    await rolloutCommand(['--remove', 'ssd.v1', '--device', 'turbine-12'], (line) => lines.push(line));
+    expect(JSON.parse(lines[0] ?? '')).toEqual({ models: { 'ssd%2Ev1': null } });
+  });
+
+  it('is one path segment of a layered deployment (a "." there would be one more level)', () => {
+    const deployment = loaderLayeredDeployment({ id: 'model-ssd-v1-1', targetCondition: "tags.site='a'", priority: 10, desired: { models: { 'ssd%2Ev1': { version: '1', url: 'https://a/ssd.v1-1.zip', sha256 } } } });
+    expect(deployment.content.modulesContent.loader).toEqual({ 'properties.desired.models.ssd%2Ev1': { version: '1', url: 'https://a/ssd.v1-1.zip', sha256 } });
+  });
+
+  it('converts a dotted single model to its entry, and finds an entry to remove by its name', () => {
+    const single = { name: 'ssd.v1', version: '2', url: 'https://a/ssd-2.zip', sha256 };
+    const plan = planModelsPatch({ model: single }, { put: { name: 'yolox', entry: { version: '1', url: 'https://a/y.zip', sha256 } } });
+    expect(plan.patch).toMatchObject({ models: { 'ssd%2Ev1': single }, model: null, defaultModel: 'ssd.v1' });
+    expect(planModelsPatch({ models: { 'ssd%2Ev1': single } }, { remove: 'ssd.v1' }).patch).toEqual({ models: { 'ssd%2Ev1': null } });
+    expect(() => planModelsPatch({ models: { 'ssd%2Ev1': single } }, { remove: 'ssd' })).toThrow('the desired models map has no entry "ssd" (entries: ssd.v1)');
+  });
+
+  it('is read back by name in status, from the desired map and both reports', () => {
+    const updatedAt = '2026-01-01T00:00:00.000Z';
+    const { models, defaultModel } = modelStatuses(
+      { models: { 'ssd%2Ev1': { version: '1', url: 'https://a/b.zip', sha256 } }, defaultModel: 'ssd.v1' },
+      { models: { 'ssd%2Ev1': { state: 'active', name: 'ssd.v1', version: '1', activeVersion: { version: '1', sha256 }, updatedAt } } },
+      { models: { 'ssd%2Ev1': { activeModel: { name: 'ssd.v1', version: '1', format: 'tflite', family: 'ssd', activatedAt: updatedAt } } } },
+    );
+    expect(defaultModel).toBe('ssd.v1');
+    expect(models).toMatchObject([{ name: 'ssd.v1', desiredVersion: '1', isDefault: true, loader: { state: 'active' }, inference: { activeModel: { version: '1' } }, unreadable: [] }]);
+    expect(modelTable(models)[1]).toEqual(['ssd.v1 *', '1', 'active', '1', '1', 'serving 1', '']);
   });
 });
 

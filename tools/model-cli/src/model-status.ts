@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LoaderModelReportSchema, ServedModelReportSchema, type LoaderModelReport, type ServedModelReport } from '@edge-ml/contracts';
+import { LoaderModelReportSchema, modelNameOfTwinKey, ServedModelReportSchema, type LoaderModelReport, type ServedModelReport } from '@edge-ml/contracts';
 
 /** What status knows about one model: its desired entry, the loader's report and what the inference module serves. */
 export interface ModelStatus {
@@ -16,11 +16,15 @@ export interface ModelStatus {
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The model name a key of a `models` map stands for (twin keys: `ssd%2Ev1` is ssd.v1); a key that is no name's twin key as it is. */
+const nameOfKey = (key: string): string => modelNameOfTwinKey(key) ?? key;
+
 function entriesOf<T>(raw: unknown, schema: z.ZodType<T>, label: string, unreadable: Map<string, string[]>): Map<string, T> {
   const result = new Map<string, T>();
   if (!isObject(raw)) return result;
-  for (const [name, value] of Object.entries(raw)) {
+  for (const [key, value] of Object.entries(raw)) {
     if (value === null) continue;
+    const name = nameOfKey(key);
     const parsed = schema.safeParse(value);
     if (parsed.success) result.set(name, parsed.data);
     else unreadable.set(name, [...(unreadable.get(name) ?? []), `${label}: ${parsed.error.issues.map((issue) => `${issue.path.map(String).join('.') || '(entry)'} ${issue.message}`).join('; ')}`]);
@@ -30,15 +34,16 @@ function entriesOf<T>(raw: unknown, schema: z.ZodType<T>, label: string, unreada
 
 /**
  * Every model named by the loader's desired `models`, the loader's reported `models` or the inference module's
- * reported `models`, by name; empty when none of the three has a models map (a single-model device).
+ * reported `models`, by name (the maps' twin keys decoded); empty when none of the three has a models map (a
+ * single-model device).
  */
 export function modelStatuses(loaderDesired: Record<string, unknown>, loaderReported: Record<string, unknown>, inferenceReported: Record<string, unknown>): { models: ModelStatus[]; defaultModel: string | null } {
   const unreadable = new Map<string, string[]>();
   const loader = entriesOf(loaderReported.models, LoaderModelReportSchema, 'loader report', unreadable);
   // A member reported as null is deleted by the hub's merge patch: read a missing one as null.
   const inference = entriesOf(inferenceReported.models, z.preprocess((value) => (isObject(value) ? { activeModel: null, lastActivation: null, ...value } : value), ServedModelReportSchema), 'inference report', unreadable);
-  const desired = isObject(loaderDesired.models) ? loaderDesired.models : {};
-  const desiredNames = Object.keys(desired).filter((name) => desired[name] !== null);
+  const desired = new Map(Object.entries(isObject(loaderDesired.models) ? loaderDesired.models : {}).filter(([, entry]) => entry !== null).map(([key, entry]) => [nameOfKey(key), entry]));
+  const desiredNames = [...desired.keys()];
   const served = typeof inferenceReported.defaultModel === 'string' ? inferenceReported.defaultModel : undefined;
   // The single rich `model` is the default model of a device that has no models map.
   const single = !isObject(loaderDesired.models) && isObject(loaderDesired.model) && typeof loaderDesired.model.name === 'string' ? loaderDesired.model.name : undefined;
@@ -47,7 +52,7 @@ export function modelStatuses(loaderDesired: Record<string, unknown>, loaderRepo
   return {
     defaultModel,
     models: names.map((name) => {
-      const entry = desired[name];
+      const entry = desired.get(name);
       return {
         name,
         desiredVersion: isObject(entry) && typeof entry.version === 'string' ? entry.version : null,

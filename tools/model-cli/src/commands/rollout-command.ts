@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { parseLoaderDesired } from '@edge-ml/contracts';
+import { parseLoaderDesired, twinKeyOf } from '@edge-ml/contracts';
 import { CliError, usageError } from '../cli-error.js';
 import { emulatorCall, emulatorUrl } from '../emulator-client.js';
-import { applyMergePatch, planModelsPatch, type ModelsChange } from '../desired-models.js';
+import { applyMergePatch, desiredModelNames, planModelsPatch, type ModelsChange } from '../desired-models.js';
 import { loaderLayeredDeployment } from '../layered-deployment.js';
 
 export const ROLLOUT_HELP = `edge-model rollout --name <model> --version <v> --url <SAS URL> --sha256 <hex> [--size <bytes>] [--keep-versions N]
@@ -19,14 +19,16 @@ as a merge patch that replaces the whole desired model: fields not given here (-
 never kept from an earlier rollout, and the other form is cleared. It applies it to the local emulator, prints the az command for one device, or writes a layered deployment that
 sets it on every device matching the target condition (az iot edge deployment create --layered).
 
-Several models per device (the desired models map, keyed by model name):
+Several models per device (the desired models map, keyed by model name; a twin key cannot hold ".", so a name with
+one is written escaped, ssd.v1 as ssd%2Ev1, which --name, --remove and the table of status do for you):
   --models            --name is one entry of the models map: it is added or replaced, the other entries are kept.
                       Implied by --remove and --default, and on the emulator when its twin already has a models map.
                       On the emulator a twin that still names a single model is converted: that model stays as an
                       entry and becomes the default model (the seed's flat form cannot be converted).
   --remove <model>    removes one entry (the loader unloads it once the others are settled; not with --layered)
   --default <model>   the entry /v1/detect serves (defaultModel; INFERENCE_DEFAULT_MODEL on the device wins)
-A layered deployment sets properties.desired.models.<name> per entry, so deployments of different entries combine.`;
+A layered deployment sets properties.desired.models.<twin key of the name> per entry, so deployments of different
+entries combine.`;
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -164,8 +166,8 @@ export async function rolloutCommand(argv: string[], print: (line: string) => vo
 /** One line naming the desired entries, their versions and the default, e.g. "desired models: ssd@2 (default), yolox@1". */
 export function describeModels(desired: Record<string, unknown>): string {
   const models = (typeof desired.models === 'object' && desired.models !== null ? desired.models : {}) as Record<string, { version?: string } | null>;
-  const names = Object.keys(models).filter((name) => models[name] !== null).sort();
-  const listed = names.map((name) => `${name}@${models[name]?.version ?? '?'}${name === desired.defaultModel ? ' (default)' : ''}`);
+  const names = desiredModelNames(models).sort();
+  const listed = names.map((name) => `${name}@${models[twinKeyOf(name)]?.version ?? models[name]?.version ?? '?'}${name === desired.defaultModel ? ' (default)' : ''}`);
   return `desired models: ${listed.length > 0 ? listed.join(', ') : 'none'}${typeof desired.defaultModel === 'string' && !names.includes(desired.defaultModel) ? ` (defaultModel ${desired.defaultModel} is not among them)` : ''}`;
 }
 
