@@ -55,12 +55,13 @@ export class DiskFullError extends LoaderError {
   readonly code = 'LOADER_DISK_FULL';
   readonly retryable = true;
   /** `neededBytes` is undefined when the file system ran out of space (ENOSPC) before the loader knew what it needed. */
-  constructor(neededBytes: number | undefined, freeBytes: number, options?: { cause?: unknown }) {
+  /** `heldBytes`: free bytes that other downloads and extractions of this process have reserved, not counted in `freeBytes`. */
+  constructor(neededBytes: number | undefined, freeBytes: number, options?: { cause?: unknown; heldBytes?: number }) {
     super(
       neededBytes === undefined
         ? `shared storage ran out of space while writing (${freeBytes} bytes free now); the loader retries once space is freed`
-        : `not enough free space on shared storage: ${neededBytes} bytes needed, ${freeBytes} free`,
-      options,
+        : `not enough free space on shared storage: ${neededBytes} bytes needed, ${freeBytes} free${options?.heldBytes ? ` (another ${options.heldBytes} bytes are reserved by other updates in progress; this one waits for them)` : ''}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
     );
   }
 }

@@ -25,6 +25,8 @@ export interface PatchFetchRequest {
   packageSizeBytes?: number;
   /** Directory for chunk ranges already fetched, so that an interrupted fetch resumes. */
   chunkStagingDirectory: string;
+  /** The free space the caller reserved for the whole path (see storage/space-ledger.ts): a larger patch is not taken. */
+  reservedBytes: number;
 }
 
 export interface PatchFetchResult {
@@ -121,10 +123,13 @@ export async function fetchViaPatch(request: PatchFetchRequest, manifest: DeltaM
   // Before any byte is fetched: the package's other files, the patch's base first among their holders.
   const installed = await request.repository.listInstalled();
   const companions = await companionFiles(request, manifest, [base, ...installed.filter((entry) => entry.name !== base.name || entry.version !== base.version)]);
+  if (patch.sizeBytes > request.reservedBytes) throw new PatchPathUnavailable(`the patch (${patch.sizeBytes} bytes) is larger than the room reserved for the package and its extraction (${request.reservedBytes} bytes)`);
   const downloaded = await downloadToFile({
     url: patch.url,
     partialPath: request.patchPartialPath,
     expectedSizeBytes: patch.sizeBytes,
+    // The caller reserves the room of the whole patch path (the patch, the package, its extraction).
+    roomReservedByCaller: true,
     idleTimeoutMs: request.idleTimeoutMs,
     signal: request.signal,
     ...(request.maxBytesPerSecond ? { maxBytesPerSecond: request.maxBytesPerSecond } : {}),

@@ -9,7 +9,9 @@ import { PartialDownloadRecordSchema, type PartialDownloadRecord } from '@edge-m
 import { writeJsonAtomic } from '@edge-ml/edge-kit';
 import { AccessDeniedError, InvalidPackageError, LoaderError, NotFoundError, SizeMismatchError, TransferError, UndeclaredSizeOutgrewRoomError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import { diskFullFrom, ensureFreeSpace, freeBytesOf, isNoSpaceError } from '../storage/disk-space.js';
+import { diskFullFrom, isNoSpaceError } from '../storage/disk-space.js';
+import { spaceLedger, type SpaceReservation } from '../storage/space-ledger.js';
+import { reserveDownloadRoom } from './download-room.js';
 import { Throttle } from './throttle.js';
 
 export interface DownloadRequest {
@@ -21,6 +23,12 @@ export interface DownloadRequest {
   maxSizeBytes?: number;
   /** Free space to leave beyond the download itself (room to extract it). */
   reserveFactor?: number;
+  /**
+   * The caller holds a reservation (see storage/space-ledger.ts) that covers this download: no check of its own.
+   * Otherwise the download reserves its remaining bytes times `reserveFactor` before the first byte, and releases them
+   * when it ends, so that concurrent downloads never count the same free bytes.
+   */
+  roomReservedByCaller?: boolean;
   maxBytesPerSecond?: number;
   /** No byte for this long fails the attempt (a stalled link), so that it resumes instead of hanging. */
   idleTimeoutMs?: number;
@@ -122,6 +130,47 @@ async function hashCompleteFile(partialPath: string, etag: string | undefined): 
   return { sizeBytes, sha256: sha256.digest('hex'), md5: md5.digest('hex'), etag, transferredBytes: 0, resumedFromBytes: sizeBytes };
 }
 
+/** The reservation one attempt holds (none when the caller holds one); bytes written stop being claimed. */
+class DownloadRoom {
+  private reservation: SpaceReservation | undefined;
+  private counted = 0;
+  constructor(private readonly request: DownloadRequest) {}
+
+  /** Reserves room for `remainingBytes` more after `heldBytes` already in the partial; DiskFullError when they do not fit. */
+  async reserve(heldBytes: number, remainingBytes: number): Promise<void> {
+    if (this.request.roomReservedByCaller) return;
+    this.release();
+    this.reservation = await reserveDownloadRoom(this.request.partialPath, heldBytes, remainingBytes, this.request.reserveFactor ?? 1, () => discardPartial(this.request.partialPath));
+  }
+
+  /**
+   * For a body of undeclared size: reserves the unclaimed free space, up to what `maxSizeBytes` needs with its
+   * extraction; returns the bytes granted (what the body may take is then that divided by the reserve factor).
+   */
+  async reserveUnclaimed(heldBytes: number): Promise<number> {
+    const directory = path.dirname(this.request.partialPath);
+    const { maxSizeBytes, reserveFactor = 1 } = this.request;
+    const most = maxSizeBytes === undefined ? Number.POSITIVE_INFINITY : Math.max(0, maxSizeBytes - heldBytes) * reserveFactor;
+    if (this.request.roomReservedByCaller) return Math.min(most, await spaceLedger.unclaimedBytes(directory));
+    this.release();
+    const { reservation, grantedBytes } = await spaceLedger.reserveUpTo(directory, most, this.request.partialPath);
+    this.reservation = reservation;
+    return grantedBytes;
+  }
+
+  /** `written` bytes of this attempt are on disk now. */
+  wrote(written: number): void {
+    this.reservation?.consume(written - this.counted);
+    this.counted = written;
+  }
+
+  release(): void {
+    this.reservation?.release();
+    this.reservation = undefined;
+    this.counted = 0;
+  }
+}
+
 /**
  * One download attempt. The body streams to `partialPath` (never held in memory) while SHA-256 and MD5 are computed.
  * Bytes already there from an interrupted attempt, even one before a restart, are kept and resumed with an HTTP Range
@@ -129,6 +178,15 @@ async function hashCompleteFile(partialPath: string, etag: string | undefined): 
  * Throws a TransferError (retryable, partial kept) on a dropped or truncated transfer.
  */
 export async function downloadToFile(request: DownloadRequest): Promise<DownloadResult> {
+  const room = new DownloadRoom(request);
+  try {
+    return await downloadAttempt(request, room);
+  } finally {
+    room.release();
+  }
+}
+
+async function downloadAttempt(request: DownloadRequest, room: DownloadRoom): Promise<DownloadResult> {
   const resource = resourceOf(request.url);
   const previous = await readPartialState(request.partialPath);
   let offset = await sizeOf(request.partialPath);
@@ -141,7 +199,7 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
       await discardPartial(request.partialPath);
       offset = 0;
     }
-    await ensureFreeSpace(path.dirname(request.partialPath), Math.ceil((request.expectedSizeBytes - offset) * (request.reserveFactor ?? 1)));
+    await room.reserve(offset, request.expectedSizeBytes - offset);
   }
 
   if (offset > 0 && previous?.totalBytes === offset) return hashCompleteFile(request.partialPath, previous.etag);
@@ -178,7 +236,8 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
     // The blob changed since the partial bytes were written (or they already cover it): start over.
     stream.destroy();
     await discardPartial(request.partialPath);
-    return downloadToFile(request);
+    room.release();
+    return downloadAttempt(request, room);
   }
   if (response.statusCode !== 200 && response.statusCode !== 206) {
     stream.destroy();
@@ -188,6 +247,12 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
     // The server ignored the range: the body is the whole blob.
     await truncate(request.partialPath, 0);
     offset = 0;
+    if (request.expectedSizeBytes !== undefined) {
+      await room.reserve(0, request.expectedSizeBytes).catch((error: unknown) => {
+        stream.destroy();
+        throw error;
+      });
+    }
   }
   const etag = typeof response.headers.etag === 'string' ? response.headers.etag : undefined;
   const totalBytes = totalFromResponse(response, offset);
@@ -197,19 +262,28 @@ export async function downloadToFile(request: DownloadRequest): Promise<Download
   }
   if (request.expectedSizeBytes === undefined && totalBytes !== undefined) {
     // Content-Length is the first size known: check the room for it before the first byte is written.
-    await ensureFreeSpace(path.dirname(request.partialPath), Math.ceil((totalBytes - offset) * (request.reserveFactor ?? 1))).catch((error: unknown) => {
+    await room.reserve(offset, totalBytes - offset).catch((error: unknown) => {
       stream.destroy();
       throw error;
     });
   }
-  const freeBytes = request.expectedSizeBytes === undefined && totalBytes === undefined ? await freeBytesOf(path.dirname(request.partialPath)) : 0;
+  // Undeclared size: the room the body may take is reserved as a whole, the most it may grow to.
+  const freeBytes = request.expectedSizeBytes === undefined && totalBytes === undefined ? await room.reserveUnclaimed(offset) : 0;
   const limit = bodyLimit(request, totalBytes, { bytes: offset + Math.floor(freeBytes / (request.reserveFactor ?? 1)), freeBytes });
   await writeJsonAtomic(`${request.partialPath}.json`, { resource, ...(etag ? { etag } : {}), ...(totalBytes !== undefined ? { totalBytes } : {}) } satisfies PartialState);
 
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
   if (offset > 0) await hashFileInto(request.partialPath, [sha256, md5], offset);
-  const counter = new HashingCounter([sha256, md5], (bytes) => request.onProgress?.(offset + bytes, totalBytes), limit.bytes - offset, () => limit.error());
+  const counter = new HashingCounter(
+    [sha256, md5],
+    (bytes) => {
+      room.wrote(bytes);
+      request.onProgress?.(offset + bytes, totalBytes);
+    },
+    limit.bytes - offset,
+    () => limit.error(),
+  );
   const output = createWriteStream(request.partialPath, { flags: offset > 0 ? 'a' : 'w' });
   // A failing source must not destroy the file stream: every byte that arrived is written and kept for resuming.
   let sourceError: unknown;

@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
 import { InvalidPackageError, LoaderError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import { diskFullFrom, ensureFreeSpace, isNoSpaceError } from '../storage/disk-space.js';
+import { diskFullFrom, isNoSpaceError } from '../storage/disk-space.js';
+import { spaceLedger, type SpaceReservation } from '../storage/space-ledger.js';
 import type { PackageLimits } from './package-limits.js';
 
 const S_IFMT = 0o170000;
@@ -100,16 +101,19 @@ function checkEntry(entry: yauzl.Entry, limits: PackageLimits, total: { bytes: n
 /**
  * Extracts a zip into `destination`, flattening nothing: entry paths are kept, after checks that reject absolute paths,
  * "..", symlinks, too many entries, too large entries and compression ratios typical of zip bombs. Every entry is
- * checked, and the free space for the inflated total, before the first byte is written. Returns the files written,
- * relative to `destination`. Running out of space is a DiskFullError (retryable), never an invalid package.
+ * checked, and the free space for the inflated total, before the first byte is written: that space is reserved (see
+ * storage/space-ledger.ts) until the extraction ends, so that concurrent downloads and extractions count it. Returns
+ * the files written, relative to `destination`. Running out of space is a DiskFullError (retryable), never an invalid
+ * package.
  */
 export async function extractZip(zipPath: string, destination: string, limits: PackageLimits, signal?: AbortSignal): Promise<string[]> {
   const zip = await openZip(zipPath);
+  let room: SpaceReservation | undefined;
   try {
     if (zip.entryCount > limits.maxEntries) throw new InvalidPackageError(`it has ${zip.entryCount} entries; at most ${limits.maxEntries} are allowed`);
     const total = { bytes: 0 };
     const entries = await readEntries(zip, (entry) => checkEntry(entry, limits, total));
-    await ensureFreeSpace(destination, total.bytes);
+    room = await spaceLedger.reserve(destination, total.bytes, destination);
     const written: string[] = [];
     for (const entry of entries) {
       signal?.throwIfAborted();
@@ -120,6 +124,7 @@ export async function extractZip(zipPath: string, destination: string, limits: P
       const limiter = new ByteLimit(entry.uncompressedSize, name);
       await pipeline(await openEntry(zip, entry), limiter, createWriteStream(target, { flags: 'wx' }), signal ? { signal } : {});
       written.push(name);
+      room.consume(entry.uncompressedSize);
       // Stryker disable next-line StringLiteral: the failpoint's name matters to test/crash.test.ts only, outside this group.
       failpoint('extract.entry');
     }
@@ -130,6 +135,7 @@ export async function extractZip(zipPath: string, destination: string, limits: P
     if (isNoSpaceError(error)) throw await diskFullFrom(error, destination);
     throw new InvalidPackageError(error instanceof Error ? error.message : String(error));
   } finally {
+    room?.release();
     await closeZip(zip);
   }
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { isSafePathSegment, modelFormatFromFileName, type ModelFormat } from '@edge-ml/contracts';
 import { sha256OfFile } from '@edge-ml/edge-kit';
 import { InvalidPackageError } from '../errors.js';
-import { ensureFreeSpace } from '../storage/disk-space.js';
+import { spaceLedger } from '../storage/space-ledger.js';
 import { extractZip } from './extract-zip.js';
 import { locatePackageFiles, type PackageFiles } from './locate-package-files.js';
 import type { PackageLimits } from './package-limits.js';
@@ -48,8 +48,12 @@ export async function preparePackage(downloadPath: string, fileName: string, sta
     files = await locatePackageFiles(stagingDirectory, extracted);
   } else if (kind === 'onnx' || kind === 'tflite') {
     const modelFile = modelFormatFromFileName(fileName) === kind && isSafePathSegment(path.basename(fileName)) ? path.basename(fileName) : `model.${kind}`;
-    await ensureFreeSpace(stagingDirectory, (await stat(downloadPath)).size);
-    await copyFile(downloadPath, path.join(stagingDirectory, modelFile));
+    const room = await spaceLedger.reserve(stagingDirectory, (await stat(downloadPath)).size, stagingDirectory);
+    try {
+      await copyFile(downloadPath, path.join(stagingDirectory, modelFile));
+    } finally {
+      room.release();
+    }
     await writeFile(path.join(stagingDirectory, 'labels.txt'), '');
     files = { modelFile, labelsFile: 'labels.txt', format: kind };
   } else {

@@ -9,6 +9,7 @@ import { failpoint } from '../failpoint.js';
 import type { PackageLimits } from '../package/package-limits.js';
 import { preparePackage } from '../package/prepare-package.js';
 import { isNoSpaceError } from '../storage/disk-space.js';
+import { spaceLedger } from '../storage/space-ledger.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
 import type { LoaderStateStore } from './loader-state.js';
 import type { ServingIndexStore } from '../serving/serving-index-store.js';
@@ -100,13 +101,14 @@ export async function fetchTargetDeltaManifest(context: ExecutorContext, target:
   }
 }
 
-function patchRequest(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal, maxBytesPerSecond: number | undefined): PatchFetchRequest {
+function patchRequest(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal, maxBytesPerSecond: number | undefined, reservedBytes: number): PatchFetchRequest {
   const files = stagingFilesOf(context, target);
   return {
     repository: context.repository,
     packagePath: files.package,
     patchPartialPath: files.patch,
     chunkStagingDirectory: files.chunks,
+    reservedBytes,
     ...(target.sizeBytes ? { packageSizeBytes: target.sizeBytes } : {}),
     logger: context.logger,
     signal,
@@ -117,19 +119,26 @@ function patchRequest(context: ExecutorContext, target: DownloadTarget, signal: 
 }
 
 /** Runs one delta path; a path that does not verify is noted as failed, and the planner picks the next one. */
-async function fetchByDelta(context: ExecutorContext, target: DownloadTarget, via: 'patch' | 'chunks', run: (manifest: DeltaManifest, manifestBytes: number) => Promise<PatchFetchResult>): Promise<void> {
+async function fetchByDelta(context: ExecutorContext, target: DownloadTarget, via: 'patch' | 'chunks', run: (manifest: DeltaManifest, manifestBytes: number, reservedBytes: number) => Promise<PatchFetchResult>): Promise<void> {
   const note = context.deltas.get(target.key);
   if (!note || note === 'unusable' || !target.sha256) throw new Error(`no delta manifest for ${target.name}@${target.version}`);
+  const { package: packagePath } = stagingFilesOf(context, target);
+  // The delta fetched (a patch, or ranges) is never larger than the package, which goes before its extraction: the
+  // package's size times the reserve factor covers the peak. Held for the whole path, so that concurrent downloads
+  // of other entries count it (see storage/space-ledger.ts).
+  const reservedBytes = Math.ceil((target.sizeBytes ?? note.manifest.package.sizeBytes) * DOWNLOAD_RESERVE_FACTOR);
+  const room = await spaceLedger.reserve(context.repository.stagingDirectory, reservedBytes, packagePath);
   let result: PatchFetchResult;
   try {
-    result = await run(note.manifest, note.manifestBytes);
+    result = await run(note.manifest, note.manifestBytes, reservedBytes);
   } catch (error) {
     if (!(error instanceof PatchPathUnavailable)) throw error;
     context.logger.warn({ model: target.name, version: target.version, path: via, reason: error.message }, 'model.patch.unavailable');
     note.failed.push(via);
     return;
+  } finally {
+    room.release();
   }
-  const { package: packagePath } = stagingFilesOf(context, target);
   await context.reporter.update({ state: 'verifying', name: target.name, version: target.version, path: result.path, bytesFetched: result.bytesFetched, bytesReused: result.bytesReused });
   // The assembled package holds the same files as the published one; its identity is the published package's.
   await writeJsonAtomic(`${packagePath}.json`, { sha256: target.sha256, ...(target.md5 ? { md5: target.md5 } : {}), sizeBytes: target.sizeBytes ?? 0, path: result.path, bytesFetched: result.bytesFetched, bytesReused: result.bytesReused } satisfies VerifiedPackageRecord);
@@ -139,17 +148,17 @@ async function fetchByDelta(context: ExecutorContext, target: DownloadTarget, vi
 
 /** Builds the package from an installed version (`from`) and a patch the manifest offers. */
 export async function fetchPatch(context: ExecutorContext, target: DownloadTarget, from: VersionRef, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
-  await fetchByDelta(context, target, 'patch', async (manifest, manifestBytes) => {
+  await fetchByDelta(context, target, 'patch', async (manifest, manifestBytes, reservedBytes) => {
     const base = await context.repository.readManifest(from.name, from.version);
     const patch = base && manifest.patches.find((candidate) => candidate.fromSha256 === base.modelSha256);
     if (!base || !patch) throw new PatchPathUnavailable(`no patch starts from ${from.name}@${from.version}`);
-    return fetchViaPatch(patchRequest(context, target, signal, maxBytesPerSecond), manifest, manifestBytes, patch, base);
+    return fetchViaPatch(patchRequest(context, target, signal, maxBytesPerSecond, reservedBytes), manifest, manifestBytes, patch, base);
   });
 }
 
 /** Builds the package from the chunks of installed models plus the missing ranges. */
 export async function fetchChunks(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
-  await fetchByDelta(context, target, 'chunks', async (manifest, manifestBytes) => fetchViaChunks(patchRequest(context, target, signal, maxBytesPerSecond), manifest, manifestBytes, await context.repository.listInstalled()));
+  await fetchByDelta(context, target, 'chunks', async (manifest, manifestBytes, reservedBytes) => fetchViaChunks(patchRequest(context, target, signal, maxBytesPerSecond, reservedBytes), manifest, manifestBytes, await context.repository.listInstalled()));
 }
 
 /**

@@ -7,12 +7,6 @@ export async function freeBytesOf(directory: string): Promise<number> {
   return Number(stats.bavail) * Number(stats.bsize);
 }
 
-/** Throws a DiskFullError (retryable) unless `neededBytes` fit on the file system that holds `directory`. */
-export async function ensureFreeSpace(directory: string, neededBytes: number): Promise<void> {
-  const freeBytes = await freeBytesOf(directory);
-  if (freeBytes < neededBytes) throw new DiskFullError(neededBytes, freeBytes);
-}
-
 /** Whether `error`, or an error it wraps, is the file system saying it is out of space (or out of quota). */
 export function isNoSpaceError(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
