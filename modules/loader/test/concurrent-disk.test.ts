@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LoaderReportedSchema } from '@edge-ml/contracts';
+import { createLogger } from '@edge-ml/edge-kit';
+import { FaultServer } from '@edge-ml/testkit';
+import { Loader } from '../src/reconcile/loader.js';
+import { freeBytesOf } from '../src/storage/disk-space.js';
+import { RecordingEdgeClient } from './recording-edge-client.js';
+import { buildZip, TESTDATA } from './zip-fixtures.js';
+
+const run = promisify(execFile);
+const TMPFS_BYTES = 40 * 1024 * 1024;
+/** What the attack pass left free: one 2.8 MB package fits with its extraction (2.2 times its size), two do not. */
+const FREE_BYTES = 7_200_000;
+
+async function canMountTmpfs(): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const probe = await mkdtemp(path.join(tmpdir(), 'tmpfs-probe-'));
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe]);
+    await run('umount', [probe]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await rmdir(probe).catch(() => undefined);
+  }
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+let mountPoint: string;
+let storage: string;
+let server: FaultServer;
+let baseUrl: string;
+let edge: RecordingEdgeClient;
+let loader: Loader;
+let packages: Buffer[];
+
+const entry = (name: string, index: number) => ({ version: String(index), url: `${baseUrl}/${name}-${index}.zip?sig=s`, sha256: sha256(packages[index]!), sizeBytes: packages[index]!.length });
+const reportedModels = () => LoaderReportedSchema.parse(edge.reportedState).models ?? {};
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(reportedModels())}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe.runIf(await canMountTmpfs())('two entries updated at once on a nearly full disk (a 40 MiB tmpfs)', () => {
+  beforeEach(async () => {
+    // Distinct packages the size of the SSD package (2.8 MB deflated, 4.2 MB extracted).
+    const model = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
+    const labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
+    packages = await Promise.all([0, 1, 2].map((index) => buildZip([{ name: 'detect.tflite', data: Buffer.concat([model, Buffer.alloc(index)]) }, { name: 'labelmap.txt', data: labels }])));
+    mountPoint = await mkdtemp(path.join(tmpdir(), 'two-updates-'));
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES}`, 'tmpfs', mountPoint]);
+    storage = path.join(mountPoint, 'storage');
+    await mkdir(storage);
+    server = new FaultServer(packages[0]!);
+    baseUrl = await server.listen();
+    for (const name of ['ssd', 'cls']) packages.forEach((pkg, index) => server.serve(`/${name}-${index}.zip`, pkg));
+    edge = new RecordingEdgeClient();
+    loader = new Loader({ storageRoot: storage, edge, logger: createLogger({ name: 'two-updates-test', level: 'silent' }), backoff: { initialDelayMs: 20, maxDelayMs: 100 }, progressIntervalMs: 0 });
+    await loader.initialise();
+  });
+  afterEach(async () => {
+    await loader.close();
+    await server.close();
+    await run('umount', [mountPoint]);
+    await rmdir(mountPoint);
+  });
+
+  it('lands one while the other waits without holding bytes, then lands the other once there is room: no deadlock', async () => {
+    loader.applyDesired({ version: 1, full: true, properties: { models: { ssd: entry('ssd', 1), cls: entry('cls', 1) } } });
+    await loader.whenIdle();
+    expect(reportedModels()).toMatchObject({ ssd: { state: 'active', version: '1' }, cls: { state: 'active', version: '1' } });
+    const filler = path.join(mountPoint, 'filler');
+    await writeFile(filler, Buffer.alloc((await freeBytesOf(mountPoint)) - FREE_BYTES));
+    // One update alone fits: 2.2 x 2.8 MB < 7.2 MB; both at once do not.
+    expect(packages[2]!.length * 2.2).toBeLessThan(await freeBytesOf(mountPoint));
+    expect(packages[2]!.length * 2.2 * 2).toBeGreaterThan(await freeBytesOf(mountPoint));
+
+    loader.applyDesired({ version: 2, full: true, properties: { models: { ssd: entry('ssd', 2), cls: entry('cls', 2) } } });
+    const landed = () => Object.entries(reportedModels()).filter(([, model]) => model.state === 'active' && model.version === '2').map(([name]) => name);
+    await waitUntil(() => landed().length === 1, 'one of the two updates to land');
+    const [first] = landed();
+    const other = first === 'ssd' ? 'cls' : 'ssd';
+    // The other waits: retryable LOADER_DISK_FULL, and nothing of it in staging (its bytes are not held).
+    await waitUntil(() => reportedModels()[other]?.error?.code === 'LOADER_DISK_FULL', `${other} to report LOADER_DISK_FULL`);
+    expect(reportedModels()[other]).toMatchObject({ state: 'downloading', version: '2' });
+    expect(reportedModels()[other]?.error?.message).toMatch(/^not enough free space on shared storage: \d+ bytes needed, \d+ free.*; retrying in/);
+    expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
+    expect(server.requests.filter((request) => request.url.startsWith(`/${other}-2.zip`))).toHaveLength(0);
+
+    // Room comes back (here: the filler goes; on a device, another module's files or a collected version): it lands.
+    await rm(filler);
+    await waitUntil(() => landed().length === 2, 'the other update to land');
+    await loader.whenIdle();
+    expect(reportedModels()).toMatchObject({ ssd: { state: 'active', version: '2' }, cls: { state: 'active', version: '2' } });
+    expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
+  });
+});
