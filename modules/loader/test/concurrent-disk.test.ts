@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LoaderReportedSchema } from '@edge-ml/contracts';
 import { createLogger } from '@edge-ml/edge-kit';
 import { FaultServer } from '@edge-ml/testkit';
+import { downloadToFile } from '../src/download/http-download.js';
+import { DiskFullError } from '../src/errors.js';
 import { Loader } from '../src/reconcile/loader.js';
 import { freeBytesOf } from '../src/storage/disk-space.js';
 import { RecordingEdgeClient } from './recording-edge-client.js';
@@ -88,7 +90,7 @@ describe.runIf(await canMountTmpfs())('two entries updated at once on a nearly f
 
     loader.applyDesired({ version: 2, full: true, properties: { models: { ssd: entry('ssd', 2), cls: entry('cls', 2) } } });
     const landed = () => Object.entries(reportedModels()).filter(([, model]) => model.state === 'active' && model.version === '2').map(([name]) => name);
-    await waitUntil(() => landed().length === 1, 'one of the two updates to land');
+    await waitUntil(() => landed().length === 1, "one of the two updates to land", 15_000);
     const [first] = landed();
     const other = first === 'ssd' ? 'cls' : 'ssd';
     // The other waits: retryable LOADER_DISK_FULL, and nothing of it in staging (its bytes are not held).
@@ -104,5 +106,37 @@ describe.runIf(await canMountTmpfs())('two entries updated at once on a nearly f
     await loader.whenIdle();
     expect(reportedModels()).toMatchObject({ ssd: { state: 'active', version: '2' }, cls: { state: 'active', version: '2' } });
     expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
+  });
+
+  it('breaks the deadlock of two partials that each wait for the room the other holds: the one with less left goes first', async () => {
+    // Left by a crash (or by a loader before the ledger): two partials, and room for neither to finish beside the other.
+    const staging = path.join(mountPoint, 'staging');
+    await mkdir(staging);
+    const etag = (body: Buffer) => `"0x${createHash('md5').update(body).digest('hex').slice(0, 16).toUpperCase()}"`;
+    const seed = async (name: string, pkg: Buffer, heldBytes: number) => {
+      const partialPath = path.join(staging, `${name}.partial`);
+      await writeFile(partialPath, pkg.subarray(0, heldBytes));
+      await writeFile(`${partialPath}.json`, JSON.stringify({ resource: `${baseUrl}/${name}.zip`, etag: etag(pkg), totalBytes: pkg.length }));
+      return { url: `${baseUrl}/${name}.zip?sig=s`, partialPath, expectedSizeBytes: pkg.length, reserveFactor: 2.2 };
+    };
+    const near = await seed('ssd-1', packages[1]!, 1_000_000);
+    const far = await seed('cls-2', packages[2]!, 500_000);
+    const needNear = (packages[1]!.length - 1_000_000) * 2.2;
+    const needFar = (packages[2]!.length - 500_000) * 2.2;
+    await writeFile(path.join(mountPoint, 'filler'), Buffer.alloc((await freeBytesOf(mountPoint)) - Math.round(needNear - 250_000)));
+    expect(await freeBytesOf(mountPoint)).toBeLessThan(needNear);
+    expect(await freeBytesOf(mountPoint) + 500_000).toBeGreaterThan(needNear);
+    expect(needFar).toBeGreaterThan(needNear);
+
+    // The one with less left keeps its bytes and waits; the other gives its bytes back; then the first lands.
+    const first = await downloadToFile(near).catch((error: unknown) => error);
+    expect(first).toBeInstanceOf(DiskFullError);
+    expect((await readdir(staging)).sort()).toEqual(['cls-2.partial', 'cls-2.partial.json', 'ssd-1.partial', 'ssd-1.partial.json']);
+    const yielded = await downloadToFile(far).catch((error: unknown) => error);
+    expect(yielded).toBeInstanceOf(DiskFullError);
+    expect((yielded as Error).message).toMatch(/this download gave its 500000 bytes back so that ssd-1\.partial \(\d+ bytes left to fetch\) can land first/);
+    expect((await readdir(staging)).sort()).toEqual(['ssd-1.partial', 'ssd-1.partial.json']);
+    const landed = await downloadToFile(near);
+    expect(landed).toMatchObject({ sizeBytes: packages[1]!.length, sha256: sha256(packages[1]!), resumedFromBytes: 1_000_000 });
   });
 });
