@@ -89,7 +89,7 @@ describe.runIf(await canMountTmpfs())('two entries updated at once on a nearly f
     expect(packages[2]!.length * 2.2 * 2).toBeGreaterThan(await freeBytesOf(mountPoint));
 
     loader.applyDesired({ version: 2, full: true, properties: { models: { ssd: entry('ssd', 2), cls: entry('cls', 2) } } });
-    const landed = () => Object.entries(reportedModels()).filter(([, model]) => model.state === 'active' && model.version === '2').map(([name]) => name);
+    const landed = () => Object.entries(reportedModels()).filter(([, model]) => model?.state === 'active' && model.version === '2').map(([name]) => name);
     await waitUntil(() => landed().length === 1, "one of the two updates to land", 15_000);
     const [first] = landed();
     const other = first === 'ssd' ? 'cls' : 'ssd';
