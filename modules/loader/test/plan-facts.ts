@@ -15,7 +15,7 @@ export const version = (name: string, v: string, verdict: VersionFact['verdict']
 });
 export const v1 = version('ssd', '1', 'confirmed');
 export const v2 = version('ssd', '2');
-export const none: Facts = { nowMs: NOW, policy, versions: [], targetVersion: undefined, verifiedPackage: false, stagingLeftovers: false, failedPermanently: false, targetRejected: false, delta: undefined, announced: undefined, messageSentFor: null, confirmed: undefined, awaiting: undefined, status: undefined, confirmedLost: undefined, recovery: undefined };
+export const none: Facts = { nowMs: NOW, policy, versions: [], targetVersion: undefined, verifiedPackage: false, stagingLeftovers: false, failedPermanently: false, targetRejected: false, delta: undefined, announced: undefined, messageSentFor: null, confirmed: undefined, awaiting: undefined, status: undefined, confirmedLost: undefined, recovery: undefined, deferred: [] };
 /** A device serving v1 (confirmed, announced) that is asked for v2. */
 export const serving: Facts = { ...none, versions: [v1], announced: v1, messageSentFor: v1.key, confirmed: v1 };
 /** The same device once v2 is installed, announced and awaited. */

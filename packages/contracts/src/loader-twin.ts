@@ -39,27 +39,43 @@ export type DesiredModelEntry = z.infer<typeof DesiredModelEntrySchema>;
 /** At most this many models in the desired `models` map (a twin document is limited to 32 KB). */
 export const MAX_DESIRED_MODELS = 16;
 
+/** The issues of a failed parse as one line naming each field ("url: Invalid URL; sha256: ..."). */
+const issuesText = (issues: readonly { path: PropertyKey[]; message: string }[]) => issues.map((issue) => `${issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : ''}${issue.message}`).join('; ');
+
+/**
+ * The `models` map, validated entry by entry: a valid entry proceeds whatever its neighbours are. An invalid entry is
+ * kept by name in `invalid` (its message names the field); a key that is not a model name cannot be an entry and is
+ * kept in `invalidKeys`. Only more than MAX_DESIRED_MODELS entries refuse the whole map.
+ */
 const DesiredModelsSchema = z
-  .record(z.string(), DesiredModelEntrySchema.nullable())
+  .record(z.string(), z.unknown())
   .transform((entries, context) => {
     const models: Record<string, DesiredModel> = {};
-    for (const [key, entry] of Object.entries(entries)) {
+    const invalid: Record<string, string> = {};
+    const invalidKeys: Record<string, string> = {};
+    for (const [key, raw] of Object.entries(entries)) {
+      if (raw === null) continue;
       // Keys are checked here rather than by the record's key schema, whose issue would only say "Invalid key in record".
       const parsedKey = ModelTwinKeySchema.safeParse(key);
       if (!parsedKey.success) {
-        for (const issue of parsedKey.error.issues) context.addIssue({ code: 'custom', path: [key], message: issue.message });
+        invalidKeys[key] = `not the twin key of a model name: ${issuesText(parsedKey.error.issues)}`;
         continue;
       }
       const name = parsedKey.data;
-      if (entry === null) continue;
-      if (entry.name !== undefined && entry.name !== name) {
-        context.addIssue({ code: 'custom', path: [key, 'name'], message: `must be the model its key names, "${name}" (or left out)` });
+      const parsed = DesiredModelEntrySchema.safeParse(raw);
+      if (!parsed.success) {
+        invalid[name] = issuesText(parsed.error.issues);
         continue;
       }
-      models[name] = { ...entry, name };
+      if (parsed.data.name !== undefined && parsed.data.name !== name) {
+        invalid[name] = `name: must be the model its key names, "${name}" (or left out)`;
+        continue;
+      }
+      models[name] = { ...parsed.data, name };
     }
-    if (Object.keys(models).length > MAX_DESIRED_MODELS) context.addIssue({ code: 'custom', message: `at most ${MAX_DESIRED_MODELS} models` });
-    return models;
+    const count = Object.keys(models).length + Object.keys(invalid).length + Object.keys(invalidKeys).length;
+    if (count > MAX_DESIRED_MODELS) context.addIssue({ code: 'custom', message: `at most ${MAX_DESIRED_MODELS} models` });
+    return { models, invalid, invalidKeys };
   });
 
 export const UpdatePolicySchema = z.object({
@@ -80,7 +96,17 @@ export type UpdatePolicy = z.infer<typeof UpdatePolicySchema>;
  * rich `model`, then the seed's flat fields; the forms not followed are reported as ignored (desiredForm).
  */
 export type LoaderDesired =
-  | { kind: 'models'; models: Record<string, DesiredModel>; defaultModel: string | undefined; policy: UpdatePolicy }
+  | {
+      kind: 'models';
+      /** The valid entries. */
+      models: Record<string, DesiredModel>;
+      /** Entries that do not parse, by name, with a message naming the field: each keeps serving what it served. */
+      invalid: Record<string, string>;
+      /** Keys that are not model names (so cannot be entries), with the reason. */
+      invalidKeys: Record<string, string>;
+      defaultModel: string | undefined;
+      policy: UpdatePolicy;
+    }
   | { kind: 'rich'; model: DesiredModel; policy: UpdatePolicy }
   | { kind: 'seed'; seed: SeedLoaderDesired; policy: UpdatePolicy }
   | { kind: 'none'; policy: UpdatePolicy };
@@ -100,7 +126,7 @@ const LoaderDesiredDocumentSchema = z.looseObject({
 export function parseLoaderDesired(raw: unknown): LoaderDesired {
   const document = LoaderDesiredDocumentSchema.parse(raw);
   const policy = document.policy ?? UpdatePolicySchema.parse({});
-  if (document.models) return { kind: 'models', models: document.models, defaultModel: document.defaultModel ?? undefined, policy };
+  if (document.models) return { kind: 'models', ...document.models, defaultModel: document.defaultModel ?? undefined, policy };
   if (document.model) return { kind: 'rich', model: document.model, policy };
   const hasSeedField = ['FileName', 'DownloadUrl', 'ContentMD5'].some((key) => document[key] !== undefined && document[key] !== null);
   if (hasSeedField) return { kind: 'seed', seed: SeedLoaderDesiredSchema.parse(document), policy };
@@ -146,6 +172,11 @@ const SEED_FIELDS = ['FileName', 'DownloadUrl', 'ContentMD5'] as const;
 export const DesiredFormReportSchema = z.object({
   followed: z.enum(['models', 'rich', 'seed', 'none']),
   ignored: z.array(z.enum([...SEED_FIELDS, 'model'])),
+  /**
+   * What the loader could not follow without refusing the whole document: keys of `models` that are not model names,
+   * a defaultModel that names no desired entry. Sent (empty) whenever the form is reported, so a fixed problem clears.
+   */
+  warnings: z.array(z.string()).optional(),
 });
 export type DesiredFormReport = z.infer<typeof DesiredFormReportSchema>;
 

@@ -97,6 +97,16 @@ export async function reject(context: ExecutorContext, version: VersionRef, erro
   context.logger.warn({ model: version.name, version: version.version, code: error.code, reason: error.message }, 'model.rejected');
 }
 
+/**
+ * The inference module refused the version for lack of memory (what else it holds decides that, not the version): no
+ * verdict, no block; it is announced again at `untilMs` or sooner (loader.ts wakes it when memory may have freed).
+ */
+export async function defer(context: ExecutorContext, version: VersionRef & { key: string }, error: ErrorInfo, untilMs: number): Promise<void> {
+  context.deferrals.set(version.key, untilMs);
+  await context.state.updateEntry(context.name, { awaiting: null });
+  context.logger.warn({ model: version.name, version: version.version, code: error.code, reason: error.message, retryAt: new Date(untilMs).toISOString() }, 'model.deferred');
+}
+
 /** Announces the last-known-good again, or withdraws the pointer when no version was ever confirmed; reports `rejected`. */
 export async function fallBack(context: ExecutorContext, to: VersionRef | undefined, rejected: VersionRef & { error: ErrorInfo }): Promise<void> {
   if (to) {

@@ -8,6 +8,7 @@ import { planSteps, type Step } from './plan.js';
 import { createStepExecutors, executeStep } from './step-executors.js';
 import { targetFingerprint } from './target-fingerprint.js';
 import type { ModelTarget } from './target.js';
+import type { ProgressUpdate } from './reporter.js';
 
 export interface EntryLoopOptions {
   context: ExecutorContext;
@@ -17,6 +18,8 @@ export interface EntryLoopOptions {
   /** An error's message as it may leave the device. */
   outgoingMessage: (error: unknown) => string;
   pruneStaging: (reason: 'permanent-failure' | 'disk-full') => Promise<void>;
+  /** Drops state kept for versions no longer installed (after a garbage collection). */
+  pruneState: () => Promise<void>;
   /** Called whenever the loop has nothing left to do (the loader then reviews removals). */
   onSettled: () => void;
 }
@@ -34,6 +37,7 @@ export class EntryLoop {
   private dirty = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly name: string,
@@ -57,6 +61,16 @@ export class EntryLoop {
     });
   }
 
+  /** Reports the entry's state from outside its rounds (re-added, invalid in the desired state). */
+  report(update: ProgressUpdate): Promise<void> {
+    return this.options.context.reporter.update(update);
+  }
+
+  /** What the entry last reported (undefined before its first report in this process). */
+  get lastReport() {
+    return this.options.context.reporter.last;
+  }
+
   whenIdle(): Promise<void> {
     if (!this.runner) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -64,6 +78,7 @@ export class EntryLoop {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     this.controller?.abort(new Error('entry closing'));
     await this.runner;
   }
@@ -78,6 +93,17 @@ export class EntryLoop {
       await this.reconcile(target, policy, controller.signal);
       this.controller = undefined;
     }
+    this.scheduleDeferredRetry();
+  }
+
+  /** A version refused for lack of memory is tried again when its deferral ends (the loop is idle meanwhile). */
+  private scheduleDeferredRetry(): void {
+    clearTimeout(this.retryTimer);
+    const nowMs = Date.now();
+    const until = [...this.options.context.deferrals].filter(([key, untilMs]) => key.startsWith(`${this.name}@`) && untilMs > nowMs).map(([, untilMs]) => untilMs);
+    if (until.length === 0 || this.closed) return;
+    this.retryTimer = setTimeout(() => this.trigger(), Math.min(...until) - nowMs + 10);
+    this.retryTimer.unref();
   }
 
   private async reconcile(target: ModelTarget | undefined, policy: UpdatePolicy, signal: AbortSignal): Promise<void> {
@@ -90,6 +116,7 @@ export class EntryLoop {
         [step] = planSteps(target, await gatherFacts(context, target, policy));
         if (!step) return;
         await executeStep(executors, step);
+        if (step.action === 'collect-garbage') await this.options.pruneState();
         if (step.action !== 'collect-garbage' && step.action !== 'await-confirmation') attempt = 0;
       } catch (error) {
         if (signal.aborted) return;

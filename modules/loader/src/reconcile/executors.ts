@@ -35,6 +35,8 @@ export interface ExecutorContext {
   inbox: StatusInbox;
   /** Delta manifests by target key; kept in memory (a restart fetches the manifest again). */
   deltas: Map<string, DeltaNote>;
+  /** Announcement keys refused for lack of memory, with when to try them again (ms since the epoch); shared by entries. */
+  deferrals: Map<string, number>;
   edge: EdgeClient | undefined;
   logger: Logger;
   limits: PackageLimits;

@@ -2,7 +2,7 @@ import type { LoaderState, UpdatePolicy } from '@edge-ml/contracts';
 import { patchFromInstalled } from '../download/fetch-by-patch.js';
 import { announcementKey, type InstalledManifest } from '../repository/model-repository.js';
 import { hasStagingFiles, hasVerifiedPackage, type DeltaNote, type ExecutorContext } from './executors.js';
-import { CONFIRMED_VERSION_LOST_CODE, type DeltaFacts, type Facts, type VersionFact } from './plan.js';
+import { CONFIRMED_VERSION_LOST_CODE, MEMORY_BUDGET_CODE, type DeltaFacts, type Facts, type VersionFact } from './plan.js';
 import { targetFingerprint } from './target-fingerprint.js';
 import type { ModelTarget } from './target.js';
 
@@ -58,8 +58,10 @@ export async function gatherFacts(context: ExecutorContext, target: ModelTarget 
   }
   const status = awaiting ? context.inbox.statusFor(awaiting.version.key) : undefined;
   const { failure } = entryState;
+  const nowMs = Date.now();
+  const deferred = [...context.deferrals].filter(([key, untilMs]) => versions.some((version) => version.key === key) && untilMs > nowMs).map(([key]) => key);
   return {
-    nowMs: Date.now(),
+    nowMs,
     policy,
     versions,
     targetVersion,
@@ -74,7 +76,8 @@ export async function gatherFacts(context: ExecutorContext, target: ModelTarget 
     awaiting,
     status: status?.outcome === 'accepted' ? { outcome: 'accepted' } : status?.outcome === 'rejected' ? { outcome: 'rejected', error: status.error } : undefined,
     confirmedLost,
-    recovery: recoveryOf(state, context.name, versions, confirmedLost?.version.key),
+    recovery: recoveryOf(state, context.name, versions, [confirmedLost?.version.key, ...deferred]),
+    deferred,
   };
 }
 
@@ -90,17 +93,18 @@ function lostConfirmed(context: ExecutorContext, pointer: { name: string; versio
     return { version, error: { code: CONFIRMED_VERSION_LOST_CODE, message: `${pointer.name}@${pointer.version}, the last-known-good, is no longer installed` } };
   }
   const status = context.inbox.statusFor(key);
-  if (status?.outcome === 'rejected' && (status.error.code === UNREADABLE_FILES_CODE || status.trigger === 'startup')) {
+  // A refusal for lack of memory says nothing of the files: the version stays the last-known-good.
+  if (status?.outcome === 'rejected' && status.error.code !== MEMORY_BUDGET_CODE && (status.error.code === UNREADABLE_FILES_CODE || status.trigger === 'startup')) {
     return { version, error: { code: CONFIRMED_VERSION_LOST_CODE, message: `${pointer.name}@${pointer.version}, the last-known-good, no longer serves: the inference module answered ${status.error.code} (${status.error.message})` } };
   }
   return undefined;
 }
 
-/** The newest version in the model's confirmation history that is installed and not rejected (nor the lost one). */
-function recoveryOf(state: LoaderState, name: string, versions: VersionFact[], lostKey: string | undefined): VersionFact | undefined {
+/** The newest version in the model's confirmation history that is installed and not rejected (nor lost, nor deferred). */
+function recoveryOf(state: LoaderState, name: string, versions: VersionFact[], excluded: (string | undefined)[]): VersionFact | undefined {
   for (const entry of [...(state.confirmations[name] ?? [])].reverse()) {
     const candidate = versions.find((version) => version.key === `${name}@${entry.version}#${entry.modelSha256}`);
-    if (candidate && candidate.key !== lostKey && candidate.verdict !== 'rejected') return candidate;
+    if (candidate && !excluded.includes(candidate.key) && candidate.verdict !== 'rejected') return candidate;
   }
   return undefined;
 }

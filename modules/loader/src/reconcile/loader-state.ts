@@ -81,6 +81,29 @@ export class LoaderStateStore {
     await this.persist();
   }
 
+  /**
+   * Caps the file's growth: verdicts of versions no longer installed go (a version is only ever judged while installed;
+   * a rejection that blocks a target is kept in `rejections`, and its verdict with it), and so do confirmation history
+   * entries of versions no longer installed (rollback and recovery walk installed versions only); the per-name history
+   * limit stays. Only records older than `before` (when the installed list was read) are dropped, so a version
+   * installed and judged meanwhile keeps its verdict.
+   */
+  async prune(installedKeys: Set<string>, before: string): Promise<void> {
+    const blocked = new Set(this.state.rejections.map((block) => block.key));
+    const keep = (key: string, at: string) => installedKeys.has(key) || blocked.has(key) || at >= before;
+    const verdicts = Object.fromEntries(Object.entries(this.state.verdicts).filter(([key, record]) => keep(key, record.at)));
+    const confirmations = Object.fromEntries(
+      Object.entries(this.state.confirmations)
+        .map(([name, history]) => [name, history.filter((entry) => keep(`${name}@${entry.version}#${entry.modelSha256}`, entry.confirmedAt))] as const)
+        .filter(([, history]) => history.length > 0),
+    );
+    const removed = Object.keys(this.state.verdicts).length - Object.keys(verdicts).length + countHistory(this.state.confirmations) - countHistory(confirmations);
+    if (removed === 0) return;
+    this.state = { ...this.state, verdicts, confirmations };
+    this.logger?.info({ removed }, 'loader.state.pruned');
+    await this.persist();
+  }
+
   private persist(): Promise<void> {
     const run = this.writing.then(() => writeJsonAtomic(this.file, this.state));
     this.writing = run.catch(() => undefined);
@@ -98,3 +121,5 @@ export class LoaderStateStore {
     };
   }
 }
+
+const countHistory = (confirmations: LoaderState['confirmations']) => Object.values(confirmations).reduce((total, history) => total + history.length, 0);

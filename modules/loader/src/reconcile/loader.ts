@@ -1,11 +1,12 @@
 import { desiredFormOf, twinKeyOf, UpdatePolicySchema, type ModelStatusMessage, type OverrideTarget, type UpdatePolicy } from '@edge-ml/contracts';
 import { applyMergePatch, redactSecrets, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { registerStatusInput } from '../edge/status-input.js';
-import type { LoaderError } from '../errors.js';
+import { InvalidDesiredError, type LoaderError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
 import { announcementKey, ModelRepository } from '../repository/model-repository.js';
 import { announcementOf, legacyPointersOf } from '../serving/index-changes.js';
+import { rebuildIndex } from '../serving/rebuild-index.js';
 import { ServingIndexStore } from '../serving/serving-index-store.js';
 import { withRelativeStoragePaths } from '../storage/relative-paths.js';
 import { EntryLoop } from './entry-loop.js';
@@ -26,6 +27,8 @@ export interface LoaderOptions {
   idleTimeoutMs?: number;
   maxBytesPerSecond?: number;
   progressIntervalMs?: number;
+  /** How often models/serving.json and the legacy pointers are compared with what the loader wrote (default 15 s). */
+  indexCheckIntervalMs?: number;
 }
 
 /** What the desired properties and the direct methods' overrides ask for now. */
@@ -37,6 +40,10 @@ interface Resolution {
   policy: UpdatePolicy;
   /** The default entry: the desired defaultModel or the single form's name (null: the `models` form names none). */
   defaultModel: string | null;
+  /** Entries of the `models` form that do not parse, with the reason: each keeps serving what it served. */
+  invalid: Record<string, string>;
+  /** What is reported in desiredForm.warnings: keys that are no model names, a defaultModel naming no entry. */
+  warnings: string[];
   error?: LoaderError;
 }
 
@@ -55,6 +62,8 @@ export class Loader {
   private readonly topReporter: Reporter;
   private readonly inbox = new StatusInbox();
   private readonly deltas = new Map<string, DeltaNote>();
+  /** Versions refused for lack of memory, by announcement key, with when to try them again. */
+  private readonly deferrals = new Map<string, number>();
   private readonly backoff: BackoffOptions;
   private readonly loops = new Map<string, EntryLoop>();
   private desired: Record<string, unknown> = {};
@@ -66,6 +75,11 @@ export class Loader {
   /** Entry changes and removal reviews run one after another, in the order they were asked for. */
   private pending: Promise<void> = Promise.resolve();
   private reviewTimer: NodeJS.Timeout | undefined;
+  private indexCheckTimer: NodeJS.Timeout | undefined;
+  /** The whole desired document was refused and modelUpdate says so: the next valid one reports the default entry again. */
+  private topFailed = false;
+  /** The invalid entries' messages last reported, so that each is reported when it changes only. */
+  private readonly reportedInvalid = new Map<string, string>();
 
   constructor(private readonly options: LoaderOptions) {
     this.repository = new ModelRepository(options.storageRoot);
@@ -80,7 +94,11 @@ export class Loader {
   async initialise(): Promise<void> {
     await this.repository.initialise();
     await this.state.load();
-    await this.index.load();
+    await this.index.load(async (base, at) => rebuildIndex(base, this.state.current, await this.repository.listInstalled(), (manifest) => this.repository.announcementFor(manifest), at));
+    await this.verifyIndex();
+    const interval = this.options.indexCheckIntervalMs ?? 15_000;
+    this.indexCheckTimer = setInterval(() => void this.enqueue(() => this.verifyIndex()), interval);
+    this.indexCheckTimer.unref();
     const removed = await this.repository.cleanStaging(isResumableStagingEntry);
     if (removed.length > 0) this.options.logger.info({ removed }, 'repository.staging.cleaned');
   }
@@ -117,9 +135,19 @@ export class Loader {
   receiveStatus(status: ModelStatusMessage): void {
     this.inbox.receive(status);
     this.options.logger.info({ model: status.name, version: status.version, outcome: status.outcome, trigger: status.trigger, ...(status.outcome === 'rejected' ? { code: status.error.code } : {}) }, 'model.status.received');
+    // The inference module restarted: memory may have freed, versions refused for lack of it are tried again.
+    if (status.trigger === 'startup') this.retryDeferred();
     const loop = this.loops.get(status.name);
     // A rejection may also concern the entry's last-known-good (its files lost): the planner decides.
     if (loop && !loop.running && (this.state.entry(status.name).awaiting?.key === statusKey(status) || status.outcome === 'rejected')) loop.trigger();
+  }
+
+  /** Ends every deferral for lack of memory and wakes the entries concerned (memory may have freed). */
+  private retryDeferred(): void {
+    if (this.deferrals.size === 0) return;
+    const names = new Set([...this.deferrals.keys()].map((key) => key.slice(0, key.indexOf('@'))));
+    this.deferrals.clear();
+    for (const name of names) this.loops.get(name)?.trigger();
   }
 
   /** The loader's state as read back from storage: entries, verdicts, confirmation history. */
@@ -154,8 +182,18 @@ export class Loader {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reviewTimer);
+    clearInterval(this.indexCheckTimer);
     await Promise.all([...this.loops.values()].map((loop) => loop.close()));
     await this.pending;
+  }
+
+  /** Rewrites the serving index and the legacy pointers from memory when the files on disk say otherwise. */
+  private async verifyIndex(): Promise<void> {
+    try {
+      await this.index.verifyOnDisk();
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'serving.index.repair.failed');
+    }
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
@@ -172,7 +210,7 @@ export class Loader {
     try {
       twin = readDesired(this.desired);
     } catch (error) {
-      return { targets: new Map(), twinKeys: [], policy: DEFAULT_POLICY, defaultModel: null, error: error as LoaderError, twinKind: undefined };
+      return { targets: new Map(), twinKeys: [], policy: DEFAULT_POLICY, defaultModel: null, invalid: {}, warnings: [], error: error as LoaderError, twinKind: undefined };
     }
     const targets = new Map<string, ModelTarget>(twin.targets);
     let { defaultModel } = twin;
@@ -196,20 +234,30 @@ export class Loader {
       }
       targets.set(target.name, target);
     }
-    return { targets, twinKeys: [...twin.targets.values()].map((target) => target.key), policy: twin.policy, defaultModel, twinKind: twin.kind };
+    const warnings = Object.entries(twin.invalidKeys).map(([key, reason]) => `models["${key}"] ignored: ${reason}`);
+    if (twin.kind === 'models' && defaultModel !== null && !targets.has(defaultModel) && !(defaultModel in twin.invalid)) {
+      // A default naming no entry keeps the previous default while that one is desired (a typo does not move /v1/detect).
+      const previous = this.index.current.defaultModel;
+      warnings.push(`defaultModel "${defaultModel}" names no entry of models; ${previous !== null && targets.has(previous) ? `"${previous}" stays the default` : 'no default is named'}`);
+      defaultModel = previous !== null && targets.has(previous) ? previous : null;
+    }
+    return { targets, twinKeys: [...twin.targets.values()].map((target) => target.key), policy: twin.policy, defaultModel, invalid: twin.invalid, warnings, twinKind: twin.kind };
   }
 
   /** Starts or re-targets the desired entries' loops, and marks the others removed. */
   private async reconcileEntries(): Promise<void> {
     if (this.desiredVersion < 0) return;
-    await this.reportDesiredForm();
+    await this.verifyIndex();
     const resolution = this.resolve();
+    await this.reportDesiredForm(resolution.warnings);
     if (resolution.error) {
       const { error } = resolution;
       this.options.logger.warn({ code: error.code, reason: error.message }, 'desired.invalid');
+      this.topFailed = true;
       await this.topReporter.update({ state: 'failed', error: { code: error.code, message: this.outgoingMessage(error) } });
       return;
     }
+    await this.reportInvalidEntries(resolution.invalid);
     if (!this.stagingPrunedAtStart) {
       this.stagingPrunedAtStart = true;
       await this.pruneStaging('start');
@@ -221,17 +269,48 @@ export class Loader {
       const installedNames = new Set((await this.repository.listInstalled()).map((manifest) => manifest.name));
       const known = new Set([...this.index.names(), ...Object.keys(this.state.current.entries), ...this.loops.keys(), ...installedNames]);
       for (const name of known) {
-        if (!resolution.targets.has(name)) await this.markRemoved(name, resolution.policy);
+        // An invalid entry is still desired: it keeps serving what it served.
+        if (!resolution.targets.has(name) && !(name in resolution.invalid)) await this.markRemoved(name, resolution.policy);
       }
     }
     for (const name of resolution.targets.keys()) {
       if (this.state.entry(name).removedAt !== null) {
         await this.state.updateEntry(name, { removedAt: null });
         this.options.logger.info({ model: name }, 'model.entry.readded');
+        // Its real state at once (not `removed` until its next update): what it serves, the loop reports any progress.
+        const confirmed = this.index.entry(name)?.confirmed;
+        await this.loopFor(name).report(confirmed ? { state: 'active', name, version: confirmed.version } : { state: 'idle', name });
       }
       this.loopFor(name).trigger();
     }
+    if (this.topFailed) await this.reportDefaultEntryAgain();
     await this.reviewRemovals();
+  }
+
+  /** Each invalid entry is reported `failed` under its own name (its message naming the field), once per message. */
+  private async reportInvalidEntries(invalid: Record<string, string>): Promise<void> {
+    for (const name of [...this.reportedInvalid.keys()]) if (!(name in invalid)) this.reportedInvalid.delete(name);
+    for (const [name, reason] of Object.entries(invalid)) {
+      if (this.reportedInvalid.get(name) === reason) continue;
+      this.reportedInvalid.set(name, reason);
+      const error = new InvalidDesiredError(`models.${name}: ${reason}`);
+      this.options.logger.warn({ model: name, code: error.code, reason: error.message }, 'desired.entry.invalid');
+      await this.loopFor(name).report({ state: 'failed', name, error: { code: error.code, message: this.outgoingMessage(error) } });
+    }
+  }
+
+  /** After a refused document, modelUpdate says the default entry's state again (its loop may have nothing new to report). */
+  private async reportDefaultEntryAgain(): Promise<void> {
+    this.topFailed = false;
+    const name = this.defaultEntry();
+    const loop = name === undefined ? undefined : this.loops.get(name);
+    const last = loop?.lastReport;
+    if (last && last.state !== 'failed') {
+      await this.patchReported({ modelUpdate: last });
+      return;
+    }
+    const confirmed = name === undefined ? undefined : this.index.entry(name)?.confirmed;
+    await this.topReporter.update(confirmed ? { state: 'active', name: confirmed.name, version: confirmed.version } : { state: 'idle' });
   }
 
   private loopFor(name: string): EntryLoop {
@@ -245,6 +324,7 @@ export class Loader {
       reporter: new Reporter(this.options.edge, this.options.logger, this.options.progressIntervalMs, { name, isDefault: () => this.defaultEntry() === name, describe: () => this.describe(name) }),
       inbox: this.inbox,
       deltas: this.deltas,
+      deferrals: this.deferrals,
       edge: this.options.edge,
       logger: this.options.logger,
       limits: this.options.limits ?? DEFAULT_PACKAGE_LIMITS,
@@ -260,6 +340,7 @@ export class Loader {
       },
       outgoingMessage: (error) => this.outgoingMessage(error),
       pruneStaging: (reason) => this.pruneStaging(reason),
+      pruneState: () => this.pruneState(),
       onSettled: () => void this.enqueue(() => this.reviewRemovals()),
     });
     this.loops.set(name, loop);
@@ -301,18 +382,21 @@ export class Loader {
       failpoint('removal.unindexed');
       this.options.logger.info({ model: name }, 'model.entry.unindexed');
     }
+    // An entry the inference module unloads frees its memory.
+    if (plan.unindex.length > 0) this.retryDeferred();
     for (const name of plan.purge) {
       try {
         const versions = (await this.repository.listInstalled()).filter((manifest) => manifest.name === name);
         const deleted = await this.repository.removeVersions(versions);
         await this.state.forgetEntry(name);
+        await this.pruneState();
         this.options.logger.info({ model: name, deleted }, 'model.entry.purged');
         await this.patchReported({ models: { [twinKeyOf(name)]: null } });
       } catch (error) {
         this.options.logger.warn({ err: error, model: name }, 'model.entry.purge.failed');
       }
     }
-    if (plan.unindex.length > 0) await this.reportDefault();
+    if (plan.unindex.length > 0 || plan.purge.length > 0) await this.reportDefault();
     clearTimeout(this.reviewTimer);
     if (plan.nextCheckMs !== undefined) {
       this.reviewTimer = setTimeout(() => void this.enqueue(() => this.reviewRemovals()), Math.max(0, plan.nextCheckMs - Date.now()) + 10);
@@ -347,9 +431,17 @@ export class Loader {
     await this.options.edge?.patchReported(patch).catch((error: unknown) => this.options.logger.warn({ err: error }, 'reported.update.failed'));
   }
 
-  /** Tells the twin which desired form is followed, and which fields a richer form makes it ignore. */
-  private async reportDesiredForm(): Promise<void> {
-    const desiredForm = desiredFormOf(this.desired);
+  /** Drops verdicts and confirmation history of versions no longer installed (see LoaderStateStore.prune). */
+  private async pruneState(): Promise<void> {
+    const before = new Date().toISOString();
+    const installed = await this.repository.listInstalled();
+    await this.state.prune(new Set(installed.map((manifest) => announcementKey(manifest))), before);
+  }
+
+  /** Tells the twin which desired form is followed, which fields a richer form makes it ignore, and what it could not follow. */
+  private async reportDesiredForm(warnings: string[]): Promise<void> {
+    const desiredForm = { ...desiredFormOf(this.desired), warnings };
+    if (warnings.length > 0 && JSON.stringify(desiredForm) !== this.reportedDesiredForm) this.options.logger.warn({ warnings }, 'desired.form.warnings');
     const key = JSON.stringify(desiredForm);
     if (key === this.reportedDesiredForm) return;
     this.reportedDesiredForm = key;

@@ -122,3 +122,25 @@ describe('versionsToRemove: what it keeps', () => {
     expect(steps.at(-1)).toEqual({ action: 'collect-garbage', remove: [{ name: 'ssd', version: '0' }] });
   });
 });
+
+describe('planSteps: a refusal for lack of memory', () => {
+  const budget = { code: 'MODEL_MEMORY_BUDGET_EXCEEDED', message: 'needs 400 MB, 120 MB left' };
+
+  it('records no verdict and blocks nothing: it defers the version, falls back to the last-known-good, and collects nothing', () => {
+    const steps = planSteps(target, { ...awaitingV2, policy: { ...policy, keepVersions: 1 }, status: { outcome: 'rejected', error: budget } });
+    expect(steps).toEqual([
+      { action: 'defer', version: { name: 'ssd', version: '2', key: v2.key }, error: budget, untilMs: NOW + 10 * 30_000 },
+      { action: 'fall-back', to: { name: 'ssd', version: '1' }, rejected: { name: 'ssd', version: '2', error: budget } },
+    ]);
+  });
+
+  it('leaves a deferred target alone until its deferral ends, keeping it on disk', () => {
+    const deferred = { ...serving, versions: [v1, v2], targetVersion: v2, policy: { ...policy, keepVersions: 1 }, deferred: [v2.key] };
+    expect(planSteps(target, deferred)).toEqual([]);
+    expect(actions(target, { ...deferred, deferred: [] })).toEqual(['announce', 'await-confirmation', 'confirm']);
+  });
+
+  it('is another code than a rejection: a load failure still records the verdict', () => {
+    expect(actions(target, { ...awaitingV2, status: { outcome: 'rejected', error: { ...budget, code: 'MODEL_LOAD_FAILED' } } })).toEqual(['reject', 'fall-back']);
+  });
+});

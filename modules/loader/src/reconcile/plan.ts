@@ -62,6 +62,8 @@ export interface Facts {
   confirmedLost: { version: VersionRef & { key: string }; error: ErrorInfo } | undefined;
   /** The newest version of the model's confirmation history that is installed and not rejected: where a lost last-known-good falls back to. */
   recovery: VersionFact | undefined;
+  /** Announcement keys the inference module refused for lack of memory, not to be announced again before their retry. */
+  deferred: string[];
 }
 
 export type Step =
@@ -82,10 +84,16 @@ export type Step =
   | { action: 'fall-back'; to: VersionRef | undefined; rejected: VersionRef & { error: ErrorInfo } }
   /** The last-known-good cannot serve: records it rejected, withdraws the pointers that name it and reports the loss. */
   | { action: 'forget-lost'; lost: VersionRef & { key: string }; error: ErrorInfo }
+  /** The inference module lacks memory for the version: no verdict, it is tried again at `untilMs` (the fall-back follows). */
+  | { action: 'defer'; version: VersionRef & { key: string }; error: ErrorInfo; untilMs: number }
   | { action: 'collect-garbage'; remove: VersionRef[] };
 
 export const CONFIRMATION_TIMEOUT_CODE = 'LOADER_CONFIRMATION_TIMEOUT';
 export const CONFIRMED_VERSION_LOST_CODE = 'LOADER_CONFIRMED_VERSION_LOST';
+/** The inference module's refusal for lack of memory: a fact about the device now, not a verdict on the version. */
+export const MEMORY_BUDGET_CODE = 'MODEL_MEMORY_BUDGET_EXCEEDED';
+/** A version refused for lack of memory is announced again after this many re-send intervals (or sooner, see loader.ts). */
+export const MEMORY_RETRY_RESEND_INTERVALS = 10;
 
 const ref = (version: VersionRef): VersionRef => ({ name: version.name, version: version.version });
 
@@ -128,6 +136,10 @@ function settleAwaiting(target: ModelTarget | undefined, facts: Facts): Step[] |
     error = { code: CONFIRMATION_TIMEOUT_CODE, message: `the inference module did not confirm ${version.name}@${version.version} within ${facts.policy.confirmTimeoutSeconds} s` };
   }
   if (!error) return undefined;
+  if (error.code === MEMORY_BUDGET_CODE) {
+    const untilMs = facts.nowMs + MEMORY_RETRY_RESEND_INTERVALS * facts.policy.confirmResendSeconds * 1000;
+    return [{ action: 'defer', version: { ...version, key: awaiting.version.key }, error, untilMs }, fallBack(facts, { ...version, error })];
+  }
   const blockUnder = target && facts.targetVersion?.key === awaiting.version.key ? target.key : undefined;
   return [{ action: 'reject', version, error, blockUnder }, fallBack(facts, { ...version, error })];
 }
@@ -167,6 +179,7 @@ function stepsToTarget(target: ModelTarget, facts: Facts): Step[] {
   const cleanUp: Step[] = target.source === 'download' && facts.stagingLeftovers ? [{ action: 'clean-staging', target }] : [];
   const pointerOnIt = facts.announced?.key === installed.key && facts.messageSentFor === installed.key;
   if (installed.key === facts.confirmed?.key) return [...cleanUp, ...(pointerOnIt ? [] : [{ action: 'announce', version: ref(installed), confirmation: 'none' } as const])];
+  if (facts.deferred.includes(installed.key)) return cleanUp;
   if (pointerOnIt && facts.awaiting?.version.key === installed.key) return cleanUp;
   return [...cleanUp, ...activationSteps(installed, facts)];
 }

@@ -64,6 +64,14 @@ export class Reporter {
     await this.edge?.patchReported(await this.patchFor(report, isProgress)).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
   }
 
+  /** The entry's installed versions (and the top-level list) after versions were deleted: the twin never lists a deleted one. */
+  async reportInstalled(): Promise<void> {
+    if (!this.entry) return;
+    const description = await this.entry.describe();
+    const patch = { models: { [this.entry.name]: { installedVersions: description.installedVersions } }, installedVersions: description.top.installedVersions };
+    await this.edge?.patchReported(patch).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
+  }
+
   private async patchFor(report: LoaderUpdateReport, isProgress: boolean): Promise<Record<string, unknown>> {
     if (!this.entry) return { modelUpdate: report };
     const isDefault = this.entry.isDefault();

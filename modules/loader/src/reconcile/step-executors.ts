@@ -1,5 +1,5 @@
 import type { UpdatePolicy } from '@edge-ml/contracts';
-import { announce, awaitConfirmation, confirm, fallBack, forgetLost, reject, resend } from './activation.js';
+import { announce, awaitConfirmation, confirm, defer, fallBack, forgetLost, reject, resend } from './activation.js';
 import { fetchChunks, fetchFullPackage, fetchPatch, fetchTargetDeltaManifest, installPackage, removeStagingFilesOf, type ExecutorContext } from './executors.js';
 import type { Step } from './plan.js';
 
@@ -22,9 +22,12 @@ export function createStepExecutors(context: ExecutorContext, policy: UpdatePoli
     reject: (step) => reject(context, step.version, step.error, step.blockUnder),
     'fall-back': (step) => fallBack(context, step.to, step.rejected),
     'forget-lost': (step) => forgetLost(context, step.lost, step.error),
+    defer: (step) => defer(context, step.version, step.error, step.untilMs),
     'collect-garbage': async (step) => {
       const removed = await context.repository.removeVersions(step.remove);
       if (removed.length > 0) context.logger.info({ removed }, 'repository.gc');
+      // The twin never lists a deleted version.
+      await context.reporter.reportInstalled();
     },
   };
 }

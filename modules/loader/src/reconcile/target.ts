@@ -120,6 +120,10 @@ export interface DesiredTargets {
   /** The default entry's target (see targetFromDesired). */
   target: DownloadTarget | undefined;
   policy: UpdatePolicy;
+  /** Entries of the `models` form that do not parse, by name, with the reason (they keep serving what they served). */
+  invalid: Record<string, string>;
+  /** Keys of the `models` form that are not model names, with the reason. */
+  invalidKeys: Record<string, string>;
 }
 
 /** Parses desired properties into targets and policy; invalid properties become a typed, reportable error. */
@@ -132,5 +136,7 @@ export function readDesired(properties: Record<string, unknown>): DesiredTargets
     throw new InvalidDesiredError(issues ? issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; ') : String(error));
   }
   const targets = targetsFromDesired(desired);
-  return { kind: desired.kind, targets, defaultModel: defaultModelOf(desired, targets), target: targetFromDesired(desired), policy: desired.policy };
+  const invalid = desired.kind === 'models' ? desired.invalid : {};
+  const invalidKeys = desired.kind === 'models' ? desired.invalidKeys : {};
+  return { kind: desired.kind, targets, defaultModel: defaultModelOf(desired, targets), target: targetFromDesired(desired), policy: desired.policy, invalid, invalidKeys };
 }
