@@ -102,7 +102,7 @@ export async function reject(context: ExecutorContext, version: VersionRef, erro
  * verdict, no block; it is announced again at `untilMs` or sooner (loader.ts wakes it when memory may have freed).
  */
 export async function defer(context: ExecutorContext, version: VersionRef & { key: string }, error: ErrorInfo, untilMs: number): Promise<void> {
-  context.deferrals.set(version.key, untilMs);
+  context.deferrals.set(version.key, { untilMs, error });
   await context.state.updateEntry(context.name, { awaiting: null });
   context.logger.warn({ model: version.name, version: version.version, code: error.code, reason: error.message, retryAt: new Date(untilMs).toISOString() }, 'model.deferred');
 }

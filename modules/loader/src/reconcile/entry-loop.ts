@@ -100,7 +100,7 @@ export class EntryLoop {
   private scheduleDeferredRetry(): void {
     clearTimeout(this.retryTimer);
     const nowMs = Date.now();
-    const until = [...this.options.context.deferrals].filter(([key, untilMs]) => key.startsWith(`${this.name}@`) && untilMs > nowMs).map(([, untilMs]) => untilMs);
+    const until = [...this.options.context.deferrals].filter(([key, { untilMs }]) => key.startsWith(`${this.name}@`) && untilMs > nowMs).map(([, { untilMs }]) => untilMs);
     if (until.length === 0 || this.closed) return;
     this.retryTimer = setTimeout(() => this.trigger(), Math.min(...until) - nowMs + 10);
     this.retryTimer.unref();

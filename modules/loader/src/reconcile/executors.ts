@@ -36,7 +36,7 @@ export interface ExecutorContext {
   /** Delta manifests by target key; kept in memory (a restart fetches the manifest again). */
   deltas: Map<string, DeltaNote>;
   /** Announcement keys refused for lack of memory, with when to try them again (ms since the epoch); shared by entries. */
-  deferrals: Map<string, number>;
+  deferrals: Map<string, { untilMs: number; error: { code: string; message: string } }>;
   edge: EdgeClient | undefined;
   logger: Logger;
   limits: PackageLimits;

@@ -59,7 +59,7 @@ export async function gatherFacts(context: ExecutorContext, target: ModelTarget 
   const status = awaiting ? context.inbox.statusFor(awaiting.version.key) : undefined;
   const { failure } = entryState;
   const nowMs = Date.now();
-  const deferred = [...context.deferrals].filter(([key, untilMs]) => versions.some((version) => version.key === key) && untilMs > nowMs).map(([key]) => key);
+  const deferred = [...context.deferrals].filter(([key, { untilMs }]) => versions.some((version) => version.key === key) && untilMs > nowMs).map(([key, { error }]) => ({ key, error }));
   return {
     nowMs,
     policy,
@@ -76,7 +76,7 @@ export async function gatherFacts(context: ExecutorContext, target: ModelTarget 
     awaiting,
     status: status?.outcome === 'accepted' ? { outcome: 'accepted' } : status?.outcome === 'rejected' ? { outcome: 'rejected', error: status.error } : undefined,
     confirmedLost,
-    recovery: recoveryOf(state, context.name, versions, [confirmedLost?.version.key, ...deferred]),
+    recovery: recoveryOf(state, context.name, versions, [confirmedLost?.version.key, ...deferred.map((entry) => entry.key)]),
     deferred,
   };
 }

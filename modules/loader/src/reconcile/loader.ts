@@ -63,7 +63,7 @@ export class Loader {
   private readonly inbox = new StatusInbox();
   private readonly deltas = new Map<string, DeltaNote>();
   /** Versions refused for lack of memory, by announcement key, with when to try them again. */
-  private readonly deferrals = new Map<string, number>();
+  private readonly deferrals: ExecutorContext['deferrals'] = new Map();
   private readonly backoff: BackoffOptions;
   private readonly loops = new Map<string, EntryLoop>();
   private desired: Record<string, unknown> = {};

@@ -135,9 +135,11 @@ describe('planSteps: a refusal for lack of memory', () => {
   });
 
   it('leaves a deferred target alone until its deferral ends, keeping it on disk', () => {
-    const deferred = { ...serving, versions: [v1, v2], targetVersion: v2, policy: { ...policy, keepVersions: 1 }, deferred: [v2.key] };
+    const deferred = { ...serving, versions: [v1, v2], targetVersion: v2, policy: { ...policy, keepVersions: 1 }, deferred: [{ key: v2.key, error: budget }] };
     expect(planSteps(target, deferred)).toEqual([]);
     expect(actions(target, { ...deferred, deferred: [] })).toEqual(['announce', 'await-confirmation', 'confirm']);
+    // The pointer still on the deferred version (the step after the deferral): back to the last-known-good.
+    expect(planSteps(target, { ...deferred, announced: v2, messageSentFor: v2.key })).toEqual([{ action: 'fall-back', to: { name: 'ssd', version: '1' }, rejected: { name: 'ssd', version: '2', error: budget } }]);
   });
 
   it('is another code than a rejection: a load failure still records the verdict', () => {

@@ -63,7 +63,7 @@ export interface Facts {
   /** The newest version of the model's confirmation history that is installed and not rejected: where a lost last-known-good falls back to. */
   recovery: VersionFact | undefined;
   /** Announcement keys the inference module refused for lack of memory, not to be announced again before their retry. */
-  deferred: string[];
+  deferred: { key: string; error: ErrorInfo }[];
 }
 
 export type Step =
@@ -110,7 +110,9 @@ export function planSteps(target: ModelTarget | undefined, facts: Facts): Step[]
   if (facts.confirmedLost) return [{ action: 'forget-lost', lost: facts.confirmedLost.version, error: facts.confirmedLost.error }, ...garbage];
   // Nothing confirmed serves, yet an earlier confirmed version is installed: prove it again before anything else.
   if (!confirmed && !awaiting && facts.recovery) return [...activationSteps(facts.recovery, facts), ...garbage];
-  // A crash between a verdict and the fall-back leaves the pointer on a rejected version.
+  // After a deferral (or a crash between a verdict and the fall-back) the pointer names a version that cannot serve now.
+  const deferredAnnounced = announced && facts.deferred.find((entry) => entry.key === announced.key);
+  if (announced && deferredAnnounced && awaiting?.version.key !== announced.key && announced.key !== confirmed?.key) return [fallBack(facts, { ...ref(announced), error: deferredAnnounced.error }), ...garbage];
   if (announced?.verdict === 'rejected' && awaiting?.version.key !== announced.key) {
     return [fallBack(facts, { ...ref(announced), error: announced.error ?? { code: 'LOADER_REJECTED', message: 'rejected' } }), ...garbage];
   }
@@ -179,7 +181,7 @@ function stepsToTarget(target: ModelTarget, facts: Facts): Step[] {
   const cleanUp: Step[] = target.source === 'download' && facts.stagingLeftovers ? [{ action: 'clean-staging', target }] : [];
   const pointerOnIt = facts.announced?.key === installed.key && facts.messageSentFor === installed.key;
   if (installed.key === facts.confirmed?.key) return [...cleanUp, ...(pointerOnIt ? [] : [{ action: 'announce', version: ref(installed), confirmation: 'none' } as const])];
-  if (facts.deferred.includes(installed.key)) return cleanUp;
+  if (facts.deferred.some((entry) => entry.key === installed.key)) return cleanUp;
   if (pointerOnIt && facts.awaiting?.version.key === installed.key) return cleanUp;
   return [...cleanUp, ...activationSteps(installed, facts)];
 }
