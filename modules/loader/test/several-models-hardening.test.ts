@@ -144,11 +144,11 @@ describe('a refusal for lack of memory is not a verdict on the version (hole 2)'
 describe('the desired models map is validated entry by entry (hole 4)', () => {
   it('updates the valid entries while an invalid one keeps serving and is reported under its name, naming the field', async () => {
     await desire({ models: { ssd: entry('ssd', 1), cls: entry('cls', 1) } });
-    await desire({ models: { ssd: entry('ssd', 2), cls: { version: '2', url: 'ftp://x/cls.zip', sha256: 'zz' }, '../up': entry('ssd', 3) } });
+    await desire({ models: { ssd: entry('ssd', 2), cls: { version: '2', url: 'ftp://x/cls.zip', sha256: 'zz' }, 'a%2Fb': entry('ssd', 3) } });
     expect(await servedVersions()).toEqual({ ssd: '2/2', cls: '1/1' });
     expect(reportedModels().ssd).toMatchObject({ state: 'active', version: '2' });
     expect(reportedModels().cls).toMatchObject({ state: 'failed', name: 'cls', error: { code: 'LOADER_DESIRED_INVALID', message: expect.stringMatching(/models\.cls: url: .*sha256: /) }, activeVersion: { version: '1' } });
-    expect(reported().desiredForm?.warnings).toEqual([expect.stringContaining('models["../up"] ignored')]);
+    expect(reported().desiredForm?.warnings).toEqual([expect.stringContaining('models["a%2Fb"] ignored')]);
     expect(reported().modelUpdate).toMatchObject({ state: 'active', name: 'ssd', version: '2' });
     // Fixed: it updates, and the warnings clear.
     await desire({ models: { ssd: entry('ssd', 2), cls: entry('cls', 2) } });

@@ -44,6 +44,7 @@ export {
   MAX_DESIRED_MODELS,
   desiredFormOf,
   parseLoaderDesired,
+  parseLoaderDesiredStrictly,
   type DesiredFormReport,
   LoaderReportedSchema,
   LoaderUpdateReportSchema,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Md5Schema, Sha256Schema } from './hashes.js';
 import { ModelNameSchema, ModelVersionSchema, PackageFileNameSchema } from './path-segment.js';
 import { DeliveryPathSchema } from './loader-storage.js';
-import { ModelTwinKeySchema } from './twin-key.js';
+import { ModelTwinKeySchema, twinKeyOf } from './twin-key.js';
 
 const DownloadUrlSchema = z.url({ protocol: /^https?$/ });
 
@@ -58,7 +58,7 @@ const DesiredModelsSchema = z
       // Keys are checked here rather than by the record's key schema, whose issue would only say "Invalid key in record".
       const parsedKey = ModelTwinKeySchema.safeParse(key);
       if (!parsedKey.success) {
-        invalidKeys[key] = `not the twin key of a model name: ${issuesText(parsedKey.error.issues)}`;
+        invalidKeys[key] = issuesText(parsedKey.error.issues);
         continue;
       }
       const name = parsedKey.data;
@@ -131,6 +131,21 @@ export function parseLoaderDesired(raw: unknown): LoaderDesired {
   const hasSeedField = ['FileName', 'DownloadUrl', 'ContentMD5'].some((key) => document[key] !== undefined && document[key] !== null);
   if (hasSeedField) return { kind: 'seed', seed: SeedLoaderDesiredSchema.parse(document), policy };
   return { kind: 'none', policy };
+}
+
+/**
+ * parseLoaderDesired for tools that write desired properties (the publishing CLI, deployment validation): an invalid
+ * entry or key, which the loader sets aside while the other entries proceed, is refused here, naming its field.
+ */
+export function parseLoaderDesiredStrictly(raw: unknown): LoaderDesired {
+  const desired = parseLoaderDesired(raw);
+  if (desired.kind !== 'models') return desired;
+  const issues = [
+    ...Object.entries(desired.invalidKeys).map(([key, message]) => ({ code: 'custom' as const, path: ['models', key], message, input: undefined })),
+    ...Object.entries(desired.invalid).map(([name, message]) => ({ code: 'custom' as const, path: ['models', twinKeyOf(name)], message, input: undefined })),
+  ];
+  if (issues.length > 0) throw new z.ZodError(issues);
+  return desired;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeTwinKeyViolation, findTwinKeyViolation, modelNameOfTwinKey, parseLoaderDesired, twinKeyOf, twinKeyProblem } from './index.js';
+import { describeTwinKeyViolation, findTwinKeyViolation, modelNameOfTwinKey, parseLoaderDesired, parseLoaderDesiredStrictly, twinKeyOf, twinKeyProblem } from './index.js';
 
 const SHA = 'a'.repeat(64);
 const entry = (version: string) => ({ version, url: 'https://acct.blob.core.windows.net/models/m.zip?sig=x', sha256: SHA });
@@ -94,18 +94,38 @@ describe('the desired models map is keyed by twin key', () => {
     expect(desired).toMatchObject({ kind: 'models', defaultModel: 'ssd.v1', models: { 'ssd.v1': { name: 'ssd.v1', version: '1' }, cls: { name: 'cls', version: '2' } } });
   });
 
-  it('takes an entry name equal to the decoded key, and refuses another', () => {
+  it('takes an entry name equal to the decoded key, and reports another as an invalid entry (its neighbours proceed)', () => {
     expect(parseLoaderDesired({ models: { 'ssd%2Ev1': { ...entry('1'), name: 'ssd.v1' } } })).toMatchObject({ models: { 'ssd.v1': { name: 'ssd.v1' } } });
-    expect(desiredIssues({ models: { 'ssd%2Ev1': { ...entry('1'), name: 'ssd' } } })).toEqual(['models/ssd%2Ev1/name: must be the model its key names, "ssd.v1" (or left out)']);
+    expect(parseLoaderDesired({ models: { 'ssd%2Ev1': { ...entry('1'), name: 'ssd' }, cls: entry('2') } })).toMatchObject({ models: { cls: { name: 'cls' } }, invalid: { 'ssd.v1': 'name: must be the model its key names, "ssd.v1" (or left out)' } });
   });
 
-  it('refuses a key the hub would refuse with a message that gives the key to write', () => {
-    expect(desiredIssues({ models: { 'ssd.v1': entry('1') } })).toEqual(['models/ssd.v1: is not a twin key (it must not contain "."): write the model name "ssd.v1" as "ssd%2Ev1"']);
+  const invalidKeys = (models: Record<string, unknown>) => {
+    const desired = parseLoaderDesired({ models: { ...models, cls: entry('2') } });
+    expect(desired).toMatchObject({ models: { cls: { name: 'cls' } } });
+    return desired.kind === 'models' ? desired.invalidKeys : undefined;
+  };
+
+  it('sets aside a key the hub would refuse with a message that gives the key to write', () => {
+    expect(invalidKeys({ 'ssd.v1': entry('1') })).toEqual({ 'ssd.v1': 'is not a twin key (it must not contain "."): write the model name "ssd.v1" as "ssd%2Ev1"' });
   });
 
-  it('refuses a key that is not canonical, or decodes to a name ModelNameSchema refuses', () => {
-    expect(desiredIssues({ models: { 'ssd%2ev1': entry('1') } })).toEqual(['models/ssd%2ev1: is not the twin key of a model name (escape only "%", ".", "$", space and control characters, as %XX in upper-case hex)']);
-    expect(desiredIssues({ models: { 'a%25b': entry('1') } })).toEqual(['models/a%25b: may contain letters, digits, ".", "_" and "-"']);
-    expect(desiredIssues({ models: { '%2Ehidden': entry('1') } })).toEqual(['models/%2Ehidden: must not start or end with "." or a space']);
+  it('sets aside a key that is not canonical, or decodes to a name ModelNameSchema refuses', () => {
+    expect(invalidKeys({ 'ssd%2ev1': entry('1') })).toEqual({ 'ssd%2ev1': 'is not the twin key of a model name (escape only "%", ".", "$", space and control characters, as %XX in upper-case hex)' });
+    expect(invalidKeys({ 'a%25b': entry('1') })).toEqual({ 'a%25b': 'may contain letters, digits, ".", "_" and "-"' });
+    expect(invalidKeys({ '%2Ehidden': entry('1') })).toEqual({ '%2Ehidden': 'must not start or end with "." or a space' });
+    // Too many entries, valid or not, still refuse the whole map.
+    expect(desiredIssues({ models: Object.fromEntries(Array.from({ length: 17 }, (_, index) => [`m.${index}`, entry('1')])) })).toEqual(['models: at most 16 models']);
+  });
+});
+
+describe('parseLoaderDesiredStrictly (for tools that write desired properties)', () => {
+  it('refuses what the loader would set aside, naming the entry and its field', () => {
+    expect(() => parseLoaderDesiredStrictly({ models: { cls: entry('1'), 'ssd%2Ev1': { ...entry('1'), url: 'ftp://x/a.zip' }, 'a.b': entry('1') } })).toThrow(/must not contain/);
+    try {
+      parseLoaderDesiredStrictly({ models: { cls: entry('1'), 'ssd%2Ev1': { ...entry('1'), url: 'ftp://x/a.zip' } } });
+    } catch (error) {
+      expect((error as { issues: { path: PropertyKey[]; message: string }[] }).issues.map((issue) => `${issue.path.join('/')}: ${issue.message}`)).toEqual([expect.stringMatching(/^models\/ssd%2Ev1: url: /)]);
+    }
+    expect(parseLoaderDesiredStrictly({ models: { cls: entry('1') } }).kind).toBe('models');
   });
 });

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { parseLoaderDesired, parseRoute, type Route } from '@edge-ml/contracts';
+import { parseLoaderDesiredStrictly, parseRoute, type Route } from '@edge-ml/contracts';
 import { DeploymentManifestSchema, type DeploymentManifest } from './deployment-schema.js';
 
 /** What the validator knows about a module from its code: see each module's manifest-facts.ts. */
@@ -109,7 +109,7 @@ export function validateDeployment(manifest: unknown, facts: Record<string, Modu
   const loaderDesired = content.loader?.['properties.desired'];
   if (loaderDesired) {
     try {
-      parseLoaderDesired(loaderDesired);
+      parseLoaderDesiredStrictly(loaderDesired);
     } catch (error) {
       errors.push(`loader desired properties: ${(error as Error).message}`);
     }

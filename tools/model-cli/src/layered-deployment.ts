@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseLoaderDesired } from '@edge-ml/contracts';
+import { parseLoaderDesiredStrictly } from '@edge-ml/contracts';
 import { targetConditionProblem } from './target-condition.js';
 
 // A segment is a twin key: `%` appears in the twin key of a model name that holds a dot (ssd%2Ev1).
@@ -27,7 +27,7 @@ export type LayeredDeployment = z.infer<typeof LayeredDeploymentSchema>;
  * combine on a device instead of each replacing the whole map.
  */
 export function loaderLayeredDeployment(options: { id: string; targetCondition: string; priority: number; desired: Record<string, unknown> }): LayeredDeployment {
-  parseLoaderDesired(options.desired);
+  parseLoaderDesiredStrictly(options.desired);
   const content: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options.desired)) {
     if (key === 'models' && typeof value === 'object' && value !== null) {

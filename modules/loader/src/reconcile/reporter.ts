@@ -68,7 +68,7 @@ export class Reporter {
   async reportInstalled(): Promise<void> {
     if (!this.entry) return;
     const description = await this.entry.describe();
-    const patch = { models: { [this.entry.name]: { installedVersions: description.installedVersions } }, installedVersions: description.top.installedVersions };
+    const patch = { models: { [twinKeyOf(this.entry.name)]: { installedVersions: description.installedVersions } }, installedVersions: description.top.installedVersions };
     await this.edge?.patchReported(patch).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
   }
 

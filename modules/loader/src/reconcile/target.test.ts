@@ -90,13 +90,13 @@ describe('readDesired: nothing, or something invalid', () => {
 
   it('keeps the valid entries of the models map and names each invalid entry and key with its field, refusing only too many', () => {
     const good = { version: '1', url: 'https://h/a.zip', sha256: 'a'.repeat(64) };
-    const desired = readDesired({ models: { ssd: good, bad: { version: '1', url: 'ftp://x/a.zip', sha256: 'zz' }, nover: { url: 'https://h/a.zip', sha256: 'a'.repeat(64) }, other: { ...good, name: 'x' }, '../up': good } });
+    const desired = readDesired({ models: { ssd: good, bad: { version: '1', url: 'ftp://x/a.zip', sha256: 'zz' }, nover: { url: 'https://h/a.zip', sha256: 'a'.repeat(64) }, other: { ...good, name: 'x' }, 'a%2Fb': good } });
     expect([...desired.targets.keys()]).toEqual(['ssd']);
     expect(Object.keys(desired.invalid).sort()).toEqual(['bad', 'nover', 'other']);
     expect(desired.invalid.bad).toMatch(/^url: [^;]+; sha256: /);
     expect(desired.invalid.nover).toMatch(/^version: /);
-    expect(desired.invalid.other).toMatch(/^name: must be the entry's key "other"/);
-    expect(Object.keys(desired.invalidKeys)).toEqual(['../up']);
+    expect(desired.invalid.other).toMatch(/^name: must be the model its key names, "other"/);
+    expect(Object.keys(desired.invalidKeys)).toEqual(['a%2Fb']);
     const many = Object.fromEntries(Array.from({ length: 17 }, (_, index) => [`m${index}`, index === 0 ? good : { version: '1' }]));
     expect(() => readDesired({ models: many })).toThrow(/at most 16 models/);
   });

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { parseLoaderDesired, twinKeyOf } from '@edge-ml/contracts';
+import { parseLoaderDesiredStrictly, twinKeyOf } from '@edge-ml/contracts';
 import { CliError, usageError } from '../cli-error.js';
 import { emulatorCall, emulatorUrl } from '../emulator-client.js';
 import { applyMergePatch, desiredModelNames, planModelsPatch, type ModelsChange } from '../desired-models.js';
@@ -39,7 +39,7 @@ const problems = (error: unknown) => {
 
 function validated(desired: Record<string, unknown>): void {
   try {
-    parseLoaderDesired(desired);
+    parseLoaderDesiredStrictly(desired);
   } catch (error) {
     throw new CliError(`the desired properties would be rejected by the loader: ${problems(error)}`);
   }
