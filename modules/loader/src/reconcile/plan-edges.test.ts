@@ -140,6 +140,11 @@ describe('planSteps: a refusal for lack of memory', () => {
     expect(actions(target, { ...deferred, deferred: [] })).toEqual(['announce', 'await-confirmation', 'confirm']);
     // The pointer still on the deferred version (the step after the deferral): back to the last-known-good.
     expect(planSteps(target, { ...deferred, announced: v2, messageSentFor: v2.key })).toEqual([{ action: 'fall-back', to: { name: 'ssd', version: '1' }, rejected: { name: 'ssd', version: '2', error: budget } }]);
+    // Only the deferred version falls back (another's deferral leaves this one to be tried); one awaited again or confirmed stays.
+    expect(actions(target, { ...deferred, announced: v2, messageSentFor: v2.key, deferred: [{ key: 'other', error: budget }] })).toEqual(['announce', 'await-confirmation', 'confirm']);
+    expect(actions(target, { ...deferred, announced: v2, messageSentFor: v2.key, awaiting: { version: v2, deadlineMs: NOW + 200_000, lastSentAtMs: NOW } })).toEqual(['await-confirmation', 'confirm']);
+    const confirmedV2 = { ...v2, verdict: 'confirmed' as const };
+    expect(actions(undefined, { ...deferred, announced: confirmedV2, confirmed: confirmedV2, messageSentFor: v2.key, targetVersion: undefined })).toEqual([]);
   });
 
   it('is another code than a rejection: a load failure still records the verdict', () => {

@@ -112,7 +112,7 @@ export function planSteps(target: ModelTarget | undefined, facts: Facts): Step[]
   if (!confirmed && !awaiting && facts.recovery) return [...activationSteps(facts.recovery, facts), ...garbage];
   // After a deferral (or a crash between a verdict and the fall-back) the pointer names a version that cannot serve now.
   const deferredAnnounced = announced && facts.deferred.find((entry) => entry.key === announced.key);
-  if (announced && deferredAnnounced && awaiting?.version.key !== announced.key && announced.key !== confirmed?.key) return [fallBack(facts, { ...ref(announced), error: deferredAnnounced.error }), ...garbage];
+  if (deferredAnnounced && awaiting?.version.key !== announced.key && announced.key !== confirmed?.key) return [fallBack(facts, { ...ref(announced), error: deferredAnnounced.error }), ...garbage];
   if (announced?.verdict === 'rejected' && awaiting?.version.key !== announced.key) {
     return [fallBack(facts, { ...ref(announced), error: announced.error ?? { code: 'LOADER_REJECTED', message: 'rejected' } }), ...garbage];
   }
