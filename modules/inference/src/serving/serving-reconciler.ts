@@ -23,6 +23,7 @@ export class ServingReconciler {
   private indexSeen = false;
   /** The last valid index read. */
   private lastGood: ServingPlan | undefined;
+  private missingDefault: string | undefined;
 
   constructor(private readonly options: ServingReconcilerOptions) {}
 
@@ -73,6 +74,7 @@ export class ServingReconciler {
     this.note(read);
     if (read.status === 'planned') {
       this.lastProblem = undefined;
+      this.warnOfMissingDefault(read.plan);
       return read.plan;
     }
     if (read.status === 'unreadable') this.reportProblem(read.file, read.problem);
@@ -80,6 +82,13 @@ export class ServingReconciler {
     if (source !== 'legacy') return undefined;
     // The loader mirrors the default entry to the legacy pointers: better that than serving nothing.
     return readLegacyPlan(this.options.storageRoot, this.reportProblem);
+  }
+
+  /** An index whose defaultModel names no entry: /v1/detect answers with the first serving name instead (logged once per name). */
+  private warnOfMissingDefault(plan: ServingPlan): void {
+    const missing = plan.defaultModel !== null && !plan.entries.has(plan.defaultModel) ? plan.defaultModel : undefined;
+    if (missing !== undefined && missing !== this.missingDefault) this.options.logger.warn({ defaultModel: missing, models: [...plan.entries.keys()] }, 'model.index.defaultMissing');
+    this.missingDefault = missing;
   }
 
   private note(read: ServingIndexRead): void {
