@@ -29,7 +29,7 @@ export interface ImageRequestGateOptions {
 
 /** How long a request that finds the gate full has to show its body is arriving, and how many bytes show it. */
 export const PROOF_WINDOW_MS = 250;
-export const PROOF_BYTES = 16 * 1024;
+export const PROOF_BYTES = 4 * 1024;
 /**
  * Requests waiting at once for their body to show: beyond, a newcomer whose body has not arrived with its headers is
  * refused at once, so that waiting requests never take the connections health checks need (INFERENCE_MAX_CONNECTIONS).
