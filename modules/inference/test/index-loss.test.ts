@@ -60,7 +60,7 @@ describe('a serving index that goes missing or cannot be read', () => {
     await writeFile(path.join(storage, SERVING_INDEX), '{"schemaVersion":1,"models":{garbage');
     const edge = new RecordingEdgeClient();
     // What the previous run reported, as the hub keeps it (it merges patches).
-    edge.reportedState = { models: { ssd: { activeModel: { name: 'ssd', version: '1' } }, classifier: { activeModel: { name: 'classifier', version: '1' } }, ghost: { activeModel: null } } };
+    edge.reportedState = { models: { ssd: { activeModel: { name: 'ssd', version: '1' } }, classifier: { activeModel: { name: 'classifier', version: '1' } }, ghost: { activeModel: null }, 'old%2Ev2': { activeModel: null } } };
     service = await startService(storage, NO_POLL, edge);
     await edge.start();
     expect(serving(service)).toEqual(['ssd']);

@@ -1,4 +1,4 @@
-import { ModelMessageSchema, toModelAnnouncement, type ApiError, type DetectionResult } from '@edge-ml/contracts';
+import { modelNameOfTwinKey, ModelMessageSchema, toModelAnnouncement, type ApiError, type DetectionResult } from '@edge-ml/contracts';
 import type { EdgeClient, EdgeMessage, Logger } from '@edge-ml/edge-kit';
 import type { ModelRegistry } from '../serving/model-registry.js';
 import { toStatusMessage } from '../serving/activation-controller.js';
@@ -133,7 +133,10 @@ export function wireInferenceEdge({ client, models, state, logger, judgeMessage 
     if (desired.full) {
       // What a previous run reported stays in the hub's map until nulled: null every name this process does not serve.
       const reportedModels = desired.reported?.models;
-      if (reportedModels && typeof reportedModels === 'object') state.forgetReported(Object.keys(reportedModels));
+      if (reportedModels && typeof reportedModels === 'object') {
+        // Keys are twin keys of names (ssd.v1 is ssd%2Ev1); one that stands for no name cannot be one of ours.
+        state.forgetReported(Object.keys(reportedModels).flatMap((key) => modelNameOfTwinKey(key) ?? []));
+      }
       void report(state.reported());
       void outbox.flush();
     }
