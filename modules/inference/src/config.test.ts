@@ -4,11 +4,13 @@ import { httpLimits, InferenceConfigSchema } from './config.js';
 describe('the HTTP limits in the inference configuration', () => {
   it('default to bounded values', () => {
     expect(httpLimits(InferenceConfigSchema.parse({}))).toEqual({
-      requestTimeoutMs: 30_000,
+      requestTimeoutMs: 60_000,
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 5_000,
       maxConnections: 256,
       maxImageRequests: 64,
+      minBodyBytesPerSecond: 240,
+      bodyGraceMs: 5_000,
     });
   });
 

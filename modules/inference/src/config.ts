@@ -28,8 +28,11 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
     .default('cpu')
     .transform((value) => value.split(',').map((provider) => provider.trim().toLowerCase()).filter(Boolean)),
   INFERENCE_SEED_SCORE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
-  /** A request's headers and body must arrive within this; a slower one gets 408 and its connection is closed. */
-  INFERENCE_REQUEST_TIMEOUT_MS: positiveInt(30_000),
+  /**
+   * A request's headers and body must arrive within this; a slower one gets 408 and its connection is closed. 60 s: a
+   * 2 MB image at 64 KiB/s takes 31 s (slow bodies no longer hold the image gate for it: INFERENCE_MIN_BODY_RATE).
+   */
+  INFERENCE_REQUEST_TIMEOUT_MS: positiveInt(60_000),
   /** A request's headers must arrive within this (a connection that sends nothing is closed after it too). */
   INFERENCE_HEADERS_TIMEOUT_MS: positiveInt(10_000),
   /** An idle keep-alive connection is closed after this. */
@@ -38,6 +41,12 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
   INFERENCE_MAX_CONNECTIONS: positiveInt(256),
   /** Image requests (receiving, queued or running) at once; one more gets 503 before its body is read. */
   INFERENCE_MAX_IMAGE_REQUESTS: positiveInt(64),
+  /**
+   * Bytes per second an admitted image request's body must average once INFERENCE_BODY_GRACE_MS has passed; a slower
+   * one gets 408 REQUEST_BODY_TOO_SLOW and its connection is closed. 0: no minimum (Kestrel's default is 240 B/s after 5 s).
+   */
+  INFERENCE_MIN_BODY_RATE: z.coerce.number().int().nonnegative().default(240),
+  INFERENCE_BODY_GRACE_MS: positiveInt(5_000),
   /** How often models/serving.json (or the legacy pointers) is read besides the fs.watch on models/, so a lost message or event cannot strand the module. */
   INFERENCE_POINTER_POLL_MS: positiveInt(15_000),
   /** The model `/v1/detect`, `/score` and unnamed edge images use, whenever it serves; unset: the serving index's defaultModel. */
@@ -70,5 +79,7 @@ export function httpLimits(config: InferenceConfig): HttpLimits {
     keepAliveTimeoutMs: config.INFERENCE_KEEP_ALIVE_TIMEOUT_MS,
     maxConnections: config.INFERENCE_MAX_CONNECTIONS,
     maxImageRequests: config.INFERENCE_MAX_IMAGE_REQUESTS,
+    minBodyBytesPerSecond: config.INFERENCE_MIN_BODY_RATE,
+    bodyGraceMs: config.INFERENCE_BODY_GRACE_MS,
   };
 }

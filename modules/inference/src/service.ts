@@ -77,11 +77,11 @@ export async function createInferenceService({ config, logger, edgeClient }: Cre
     fastify: { loggerInstance: logger.child({ component: 'inference.http' }) },
   });
 
+  const reconciler = new ServingReconciler({ registry: models, storageRoot: config.STORAGE_ROOT, logger: logger.child({ component: 'inference.reconcile' }) });
   const edge = edgeClient === undefined ? createEdgeClient(config, logger) : (edgeClient ?? undefined);
-  if (edge) wireInferenceEdge({ client: await withRelativeStoragePaths(edge, config.STORAGE_ROOT), models, state, logger });
+  if (edge) wireInferenceEdge({ client: await withRelativeStoragePaths(edge, config.STORAGE_ROOT), models, state, logger, judgeMessage: (name) => reconciler.verdictForMessage(name) });
 
   // Each entry's last-known-good first, then a newer announced version; afterwards the index (or the legacy pointers) is watched.
-  const reconciler = new ServingReconciler({ registry: models, storageRoot: config.STORAGE_ROOT, logger: logger.child({ component: 'inference.reconcile' }) });
   await reconciler.reconcileAtStartup();
   const indexFile = path.join(config.STORAGE_ROOT, SERVING_INDEX);
   const watcher = new PointerWatcher({

@@ -52,7 +52,7 @@ const get = async (port: number, url: string) => {
 };
 
 /** A client that declares a 1 MB body, sends its first bytes, then one byte every 500 ms: it never finishes on its own. */
-function slowUpload(port: number): { connected: Promise<void>; outcome: Promise<Exchange> } {
+function slowUpload(port: number, url = '/v1/detect'): { connected: Promise<void>; outcome: Promise<Exchange> } {
   const socket = net.connect(port, '127.0.0.1');
   const chunks: Buffer[] = [];
   let trickle: NodeJS.Timeout | undefined;
@@ -61,7 +61,7 @@ function slowUpload(port: number): { connected: Promise<void>; outcome: Promise<
     socket.once('close', () => resolve());
   });
   socket.on('connect', () => {
-    socket.write('POST /v1/detect HTTP/1.1\r\nHost: device\r\nContent-Type: image/jpeg\r\nContent-Length: 1000000\r\n\r\n');
+    socket.write(`POST ${url} HTTP/1.1\r\nHost: device\r\nContent-Type: image/jpeg\r\nContent-Length: 1000000\r\n\r\n`);
     socket.write(Buffer.from([0xff, 0xd8, 0xff]));
     trickle = setInterval(() => socket.write(Buffer.alloc(1)), 500);
   });
@@ -227,4 +227,51 @@ describe('the inference module as a process, against hostile clients', () => {
     const response = await exchange(server.port, 'GET /health/live HTTP/1.1\r\nHost: device\r\n\r\n', Buffer.alloc(0), { endAfterResponse: false });
     expect(response.status).toBe(200);
   });
+});
+
+// The attack pass on #16 (hole 3): 64 connections that sent their headers and then a byte now and then held the image
+// gate's every slot, so every real client got 503 OVERLOADED for as long as the attacker kept reconnecting.
+describe('the image gate against slow bodies', () => {
+  const GATE = 4;
+  let server: InferenceProcess;
+  let person: Buffer;
+
+  beforeAll(async () => {
+    server = await startInferenceProcess(await createStorage(), { ...YOLOX_ONNX, version: '1' }, {
+      INFERENCE_MAX_IMAGE_REQUESTS: String(GATE),
+      INFERENCE_REQUEST_TIMEOUT_MS: '20000',
+      INFERENCE_BODY_GRACE_MS: '1500',
+    });
+    person = await readFile(imageFile('darknet_person.jpg'));
+  }, 90_000);
+  afterAll(() => server?.stop());
+
+  it('lets a request whose body has arrived in while slow bodies hold every slot (/v1 and /v2 alike): the slowest ends 408 REQUEST_BODY_TOO_SLOW', async () => {
+    const uploads = Array.from({ length: GATE }, (_, index) => slowUpload(server.port, index % 2 === 0 ? '/v1/detect' : '/v2/models/yolox/infer'));
+    await Promise.all(uploads.map((upload) => upload.connected));
+    // Admitted for longer than the youngest that may be ended (EVICTION_MIN_AGE_MS), younger than the grace period.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // A request without its body finds the gate full: refused as before, before its body is read.
+    const stalled = await exchange(server.port, 'POST /v1/detect HTTP/1.1\r\nHost: device\r\nConnection: close\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n');
+    expect(stalled.status).toBe(503);
+    const real = await post(server.port, '/v1/detect', person, 'image/jpeg');
+    expect(real.status).toBe(200);
+    const oip = await post(server.port, '/v2/models/yolox/infer', person, 'image/jpeg');
+    expect(oip.status).not.toBe(503);
+
+    const outcomes = await Promise.all(uploads.map((upload) => upload.outcome));
+    expect(outcomes.every((outcome) => outcome.status === 408)).toBe(true);
+    const ended = outcomes.map((outcome) => JSON.parse(outcome.body) as { error: string; message: string });
+    // One made room for the real request (the /v2 one found the slot it freed); the others fell under the minimum rate.
+    expect(ended.every((body) => body.error === 'REQUEST_BODY_TOO_SLOW')).toBe(true);
+    expect(ended.filter((body) => /the slowest of the 4 image requests in progress/.test(body.message)).length).toBeGreaterThanOrEqual(1);
+    expect((await get(server.port, '/metrics')).body).toMatch(/inference_errors_total\{code="REQUEST_BODY_TOO_SLOW"\} [1-9]/);
+  }, 60_000);
+
+  it('ends a body that averages under the minimum rate once the grace period has passed, long before the request timeout', async () => {
+    const upload = slowUpload(server.port, '/v2/models/yolox/infer');
+    const outcome = await upload.outcome;
+    expect(outcome.status).toBe(408);
+    expect(JSON.parse(outcome.body)).toMatchObject({ error: 'REQUEST_BODY_TOO_SLOW', message: expect.stringMatching(/under the minimum of 240 B\/s/), statusCode: 408 });
+  }, 60_000);
 });

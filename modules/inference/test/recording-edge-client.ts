@@ -47,7 +47,7 @@ export class RecordingEdgeClient implements EdgeClient {
   /** Connects (again) and delivers the full desired document, as the adapter does after every (re)connect. */
   async connect(): Promise<void> {
     this.connected = true;
-    for (const listener of this.desiredListeners) await listener({ version: 1, properties: {}, full: true });
+    for (const listener of this.desiredListeners) await listener({ version: 1, properties: {}, full: true, reported: structuredClone(this.reportedState) });
   }
 
   /** Delivers a message on an input and waits for its handler, as edgeHub delivers DLModelInput: a Buffer as it is, anything else as JSON. */

@@ -84,10 +84,13 @@ function toSdkMessage(message: EdgeMessage): Message {
   return sdkMessage;
 }
 
-function desiredOf(properties: Record<string, unknown>, full: boolean): DesiredDocument {
+const withoutMetadata = (properties: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(properties).filter(([key, value]) => !key.startsWith('$') && typeof value !== 'function'));
+
+function desiredOf(properties: Record<string, unknown>, full: boolean, reported?: Record<string, unknown>): DesiredDocument {
   const version = typeof properties.$version === 'number' ? properties.$version : 0;
-  const copy = Object.fromEntries(Object.entries(properties).filter(([key]) => !key.startsWith('$')));
-  return { version, properties: copy, full };
+  // The SDK's reported object carries its own update() method: a function is no property.
+  return { version, properties: withoutMetadata(properties), full, ...(reported ? { reported: structuredClone(withoutMetadata(reported)) } : {}) };
 }
 
 /**
@@ -221,7 +224,7 @@ export class AzureEdgeClient implements EdgeClient {
         this.twin = twin;
         twin.on('properties.desired', (patch: Record<string, unknown>) => this.deliverDesired(desiredOf(patch, false)));
         this.options.logger.info({ attempt }, 'edge.connected');
-        await this.deliverDesired(desiredOf(twin.properties.desired as Record<string, unknown>, true));
+        await this.deliverDesired(desiredOf(twin.properties.desired as Record<string, unknown>, true, twin.properties.reported as unknown as Record<string, unknown>));
         return;
       } catch (error) {
         client?.removeAllListeners();
@@ -254,7 +257,7 @@ export class AzureEdgeClient implements EdgeClient {
     try {
       const fresh = await this.guardTwin(twin.get(), 'twin refresh after reconnect');
       this.options.logger.info('edge.twin.refreshed');
-      await this.deliverDesired(desiredOf(fresh.properties.desired as Record<string, unknown>, true));
+      await this.deliverDesired(desiredOf(fresh.properties.desired as Record<string, unknown>, true, fresh.properties.reported as unknown as Record<string, unknown>));
     } catch (error) {
       this.options.logger.warn({ err: error }, 'edge.twin.refresh.failed');
     }

@@ -13,6 +13,11 @@ export interface DesiredDocument {
   version: number;
   properties: Record<string, unknown>;
   full: boolean;
+  /**
+   * With a full document: the reported properties the hub holds (without `$` metadata), which it merges every patch
+   * into, so what a previous run of the module reported stays there until patched away.
+   */
+  reported?: Record<string, unknown>;
 }
 
 export interface MethodResult {

@@ -1,6 +1,8 @@
-import { ModelMessageSchema, toModelAnnouncement, type ApiError, type DetectionResult } from '@edge-ml/contracts';
+import { modelNameOfTwinKey, ModelMessageSchema, toModelAnnouncement, type ApiError, type DetectionResult } from '@edge-ml/contracts';
 import type { EdgeClient, EdgeMessage, Logger } from '@edge-ml/edge-kit';
 import type { ModelRegistry } from '../serving/model-registry.js';
+import { toStatusMessage } from '../serving/activation-controller.js';
+import type { MessageVerdict } from '../serving/serving-plan.js';
 import type { ServingState } from '../serving/serving-state.js';
 import { serializeError } from '../worker/protocol.js';
 
@@ -18,7 +20,12 @@ export interface InferenceEdgeOptions {
   models: ModelRegistry;
   state: ServingState;
   logger: Logger;
+  /** Whether a DLModelInput message naming this model is served (ServingReconciler.verdictForMessage); all are without it. */
+  judgeMessage?: (name: string) => Promise<MessageVerdict>;
 }
+
+/** The code of the status that refuses a DLModelInput message naming a model the serving index does not list. */
+export const MODEL_NOT_IN_INDEX = 'MODEL_NOT_IN_INDEX';
 
 /** Parses a DLModelOutput body (seed or rich form); the reason is returned, not thrown, since a bad message must not crash anything. */
 export function parseModelMessage(body: Buffer): { ok: true; announcement: ReturnType<typeof toModelAnnouncement> } | { ok: false; reason: string } {
@@ -75,7 +82,7 @@ export function imageErrorMessage(error: unknown, source: EdgeMessage): EdgeMess
  * entry is answered on DLModelStatus, each image in gets one message out (detections by the model its `model`
  * property names, or the default model; or an error), and serving state goes to reported properties.
  */
-export function wireInferenceEdge({ client, models, state, logger }: InferenceEdgeOptions): void {
+export function wireInferenceEdge({ client, models, state, logger, judgeMessage }: InferenceEdgeOptions): void {
   const log = logger.child({ component: 'inference.edge' });
   const outbox = new StatusOutbox(client, MODEL_STATUS_OUTPUT, log);
   models.forEachEntry(({ controller }) =>
@@ -90,8 +97,21 @@ export function wireInferenceEdge({ client, models, state, logger }: InferenceEd
       await client.patchReported({ lastSwapError: { code: 'MODEL_MESSAGE_INVALID', message: parsed.reason, name: '', version: '', at: new Date().toISOString() } }).catch(() => undefined);
       return;
     }
-    log.info({ model: parsed.announcement.name, version: parsed.announcement.version }, 'model.message.received');
-    await models.request(parsed.announcement, 'message');
+    const { announcement } = parsed;
+    log.info({ model: announcement.name, version: announcement.version }, 'model.message.received');
+    const verdict = judgeMessage ? await judgeMessage(announcement.name) : 'serve';
+    if (verdict === 'defer') {
+      log.warn({ model: announcement.name, version: announcement.version }, 'model.message.deferred');
+      return;
+    }
+    if (verdict === 'reject') {
+      log.warn({ model: announcement.name, version: announcement.version }, 'model.message.notInIndex');
+      const message = `no model named "${announcement.name}" is in the serving index; only the loader's entries are served`;
+      const status = toStatusMessage({ name: announcement.name, version: announcement.version, sha256: announcement.sha256 ?? null, trigger: 'message', at: new Date().toISOString(), outcome: 'rejected', error: { code: MODEL_NOT_IN_INDEX, message } });
+      if (status) await outbox.send(status);
+      return;
+    }
+    await models.request(announcement, 'message');
   });
   client.onInput(IMAGE_INPUT, async (message) => {
     const named = message.properties[MODEL_PROPERTY];
@@ -111,6 +131,12 @@ export function wireInferenceEdge({ client, models, state, logger }: InferenceEd
   // the statuses that could not be sent while disconnected.
   client.onDesired((desired) => {
     if (desired.full) {
+      // What a previous run reported stays in the hub's map until nulled: null every name this process does not serve.
+      const reportedModels = desired.reported?.models;
+      if (reportedModels && typeof reportedModels === 'object') {
+        // Keys are twin keys of names (ssd.v1 is ssd%2Ev1); one that stands for no name cannot be one of ours.
+        state.forgetReported(Object.keys(reportedModels).flatMap((key) => modelNameOfTwinKey(key) ?? []));
+      }
       void report(state.reported());
       void outbox.flush();
     }

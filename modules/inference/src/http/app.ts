@@ -109,7 +109,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const served = request.servedModel ?? { model: '', version: '' };
     options.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode), ...served });
   });
-  const imageRequests = new ImageRequestGate(limits.maxImageRequests);
+  const imageRequests = new ImageRequestGate({
+    limit: limits.maxImageRequests,
+    minBodyBytesPerSecond: limits.minBodyBytesPerSecond,
+    bodyGraceMs: limits.bodyGraceMs,
+    onEnded: (code) => options.metrics.errors.inc({ code }),
+  });
   await app.register(detectRoutes, {
     models: options.models,
     metrics: options.metrics,

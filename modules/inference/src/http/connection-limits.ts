@@ -12,6 +12,9 @@ export interface HttpLimits {
   maxConnections: number;
   /** Image requests at once, from their headers to their response: one more gets 503 before its body is read. */
   maxImageRequests: number;
+  /** An admitted image request's body must average this many bytes per second once `bodyGraceMs` has passed (0: no minimum): 408. */
+  minBodyBytesPerSecond: number;
+  bodyGraceMs: number;
 }
 
 /** Node checks request and header deadlines on this period (its default of 30 s would let a slow body run 30 s late). */

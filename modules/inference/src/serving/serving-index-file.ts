@@ -12,10 +12,13 @@ import {
 } from '@edge-ml/contracts';
 import { planFromIndex, planFromLegacyPointers, type ServingPlan } from './serving-plan.js';
 
-/** What reading shared storage gave: a plan, nothing at all, or an index file that cannot be read (kept apart: never a reason to unload). */
-export type ServingPlanRead =
+/**
+ * What reading the serving index gave: a plan, no index file at all, or an index file that exists and cannot be read
+ * (kept apart from "missing" and from a plan: never a reason to unload).
+ */
+export type ServingIndexRead =
   | { status: 'planned'; plan: ServingPlan }
-  | { status: 'none' }
+  | { status: 'missing' }
   | { status: 'unreadable'; file: string; problem: string };
 
 async function readJson(storageRoot: string, file: string): Promise<unknown> {
@@ -62,18 +65,12 @@ export async function readLegacyPlan(storageRoot: string, problems: (file: strin
   }
 }
 
-/**
- * What shared storage says to serve: models/serving.json when it exists (the loader writes it atomically), else the
- * legacy pointers models/announced.json and models/confirmed.json of a loader from before the index.
- */
-export async function readServingPlan(storageRoot: string, problems: (file: string, problem: string) => void): Promise<ServingPlanRead> {
-  let index: ServingPlan | undefined;
+/** models/serving.json (the loader writes it atomically): its plan, `missing` when no file exists, or why it cannot be read. */
+export async function readServingIndex(storageRoot: string): Promise<ServingIndexRead> {
   try {
-    index = await readIndex(storageRoot);
+    const index = await readIndex(storageRoot);
+    return index ? { status: 'planned', plan: index } : { status: 'missing' };
   } catch (error) {
     return { status: 'unreadable', file: SERVING_INDEX, problem: describe(error) };
   }
-  if (index) return { status: 'planned', plan: index };
-  const legacy = await readLegacyPlan(storageRoot, problems);
-  return legacy ? { status: 'planned', plan: legacy } : { status: 'none' };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelAnnouncement, RichModelMessage } from '@edge-ml/contracts';
-import { namesToRemove, planEntryRequests, planFromLegacyPointers, startupOrder, type ServingPlan } from './serving-plan.js';
+import { messageVerdict, namesToRemove, planEntryRequests, planFromLegacyPointers, planSource, startupOrder, type ServingPlan } from './serving-plan.js';
 
 const SHA = (digit: string) => digit.repeat(64);
 const rich = (name: string, version: string, digit = '1'): RichModelMessage => ({
@@ -78,5 +78,36 @@ describe('removal and start-up order', () => {
   it('brings up the default first, then the rest by name', () => {
     expect(startupOrder(plan)).toEqual(['yolox', 'b', 'classifier']);
     expect(startupOrder({ ...plan, defaultModel: null })).toEqual(['b', 'classifier', 'yolox']);
+  });
+});
+
+describe('planSource: the legacy pointers stand in only before any index existed (or at start-up, for an unreadable one)', () => {
+  it.each([
+    ['planned', false, false, 'index'],
+    ['planned', true, false, 'index'],
+    ['missing', false, true, 'legacy'],
+    ['missing', false, false, 'legacy'],
+    ['missing', true, false, 'keep'],
+    ['unreadable', false, true, 'legacy'],
+    ['unreadable', true, false, 'keep'],
+    ['unreadable', false, false, 'keep'],
+  ] as const)('%s, index seen %s, start-up %s: %s', (read, seen, startup, expected) => {
+    expect(planSource(read, seen, startup)).toBe(expected);
+  });
+});
+
+describe('messageVerdict', () => {
+  const indexOf = (...names: string[]) => ({ source: 'index' as const, defaultModel: null, entries: new Map(names.map((name) => [name, {} as never])) });
+  it('serves a name the index lists, rejects one it does not', () => {
+    expect(messageVerdict('a', indexOf('a'), undefined, true)).toBe('serve');
+    expect(messageVerdict('b', indexOf('a'), indexOf('a', 'b'), true)).toBe('reject');
+  });
+  it('with the index missing or unreadable: serves what the last valid index listed, defers the rest', () => {
+    expect(messageVerdict('a', undefined, indexOf('a'), true)).toBe('serve');
+    expect(messageVerdict('b', undefined, indexOf('a'), true)).toBe('defer');
+    expect(messageVerdict('b', undefined, undefined, true)).toBe('defer');
+  });
+  it('serves everything while no index ever existed (a loader from before the index)', () => {
+    expect(messageVerdict('b', undefined, undefined, false)).toBe('serve');
   });
 });

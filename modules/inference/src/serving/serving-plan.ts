@@ -80,3 +80,36 @@ export function startupOrder(plan: ServingPlan): string[] {
   const first = plan.defaultModel !== null && plan.entries.has(plan.defaultModel) ? [plan.defaultModel] : [];
   return [...first, ...names.filter((name) => !first.includes(name))];
 }
+
+/** What the reconciler acts on: the index's plan, the legacy pointers standing in for it, or nothing (keep what serves). */
+export type PlanSource = 'index' | 'legacy' | 'keep';
+
+/**
+ * Which source to follow, given what reading the index gave. The legacy pointers name only the default entry, so they
+ * stand in only while no index file has existed in this process (`indexSeen` false: a loader from before the index),
+ * and at start-up when the index cannot be read (better the default entry than nothing). Once an index has been seen,
+ * a missing or unreadable one changes nothing: every entry keeps serving until a readable index says otherwise.
+ */
+export function planSource(read: 'planned' | 'missing' | 'unreadable', indexSeen: boolean, startup: boolean): PlanSource {
+  if (read === 'planned') return 'index';
+  if (read === 'missing') return indexSeen ? 'keep' : 'legacy';
+  return startup ? 'legacy' : 'keep';
+}
+
+/** What to do with a DLModelInput message naming `name`. */
+export type MessageVerdict = 'serve' | 'reject' | 'defer';
+
+/**
+ * A DLModelInput message asks for a version of one entry; the loader writes the index before it sends one, so an
+ * index that does not list the name means the message is not the loader's: rejected (MODEL_NOT_IN_INDEX), never
+ * served. `current` is the index read when the message arrived, `lastGood` the last valid index this process read.
+ * While the index is missing or unreadable, a name the last valid index listed serves (nothing changes); one it did
+ * not list is deferred (neither served nor rejected: a rejection would make the loader give up a version the index it
+ * is rewriting may list; the loader re-sends its announcement, and the poll serves the entry once the index lists it).
+ * With no index at all in this process (a loader from before the index), every message serves, as before.
+ */
+export function messageVerdict(name: string, current: ServingPlan | undefined, lastGood: ServingPlan | undefined, indexSeen: boolean): MessageVerdict {
+  if (current) return current.entries.has(name) ? 'serve' : 'reject';
+  if (lastGood?.entries.has(name)) return 'serve';
+  return indexSeen ? 'defer' : 'serve';
+}

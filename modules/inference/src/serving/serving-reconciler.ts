@@ -1,7 +1,8 @@
+import { SERVING_INDEX } from '@edge-ml/contracts';
 import type { Logger } from '@edge-ml/edge-kit';
 import type { ModelRegistry } from './model-registry.js';
-import { readLegacyPlan, readServingPlan } from './serving-index-file.js';
-import { namesToRemove, planEntryRequests, startupOrder, type PlannedEntry, type ServingPlan } from './serving-plan.js';
+import { readLegacyPlan, readServingIndex, type ServingIndexRead } from './serving-index-file.js';
+import { messageVerdict, namesToRemove, planEntryRequests, planSource, startupOrder, type MessageVerdict, type PlannedEntry, type ServingPlan } from './serving-plan.js';
 
 export interface ServingReconcilerOptions {
   registry: ModelRegistry;
@@ -10,30 +11,29 @@ export interface ServingReconcilerOptions {
 }
 
 /**
- * Brings the registry to what shared storage says to serve (models/serving.json, or the legacy pointers before the
- * loader wrote one): at start-up each entry's last-known-good first and its announced version after it; while running,
- * on every change the watch or the poll notices, each entry's announced version, and entries that left the index are
- * unloaded. An index that cannot be read changes nothing while running (at start-up the legacy pointers stand in).
+ * Brings the registry to what shared storage says to serve (models/serving.json, or the legacy pointers while no index
+ * has existed): at start-up each entry's last-known-good first and its announced version after it; while running, on
+ * every change the watch or the poll notices, each entry's announced version, and entries that left the index are
+ * unloaded. Once an index has been seen, a missing or unreadable one changes nothing (planSource); at start-up an
+ * unreadable index lets the legacy pointers stand in, and the poll picks up the loader's rewrite.
  */
 export class ServingReconciler {
   private lastProblem: string | undefined;
+  /** An index file existed (readable or not) at some point in this process: the legacy pointers no longer stand in. */
+  private indexSeen = false;
+  /** The last valid index read. */
+  private lastGood: ServingPlan | undefined;
+  private missingDefault: string | undefined;
 
   constructor(private readonly options: ServingReconcilerOptions) {}
 
   async reconcileAtStartup(): Promise<void> {
     const log = this.options.logger;
-    let read = await readServingPlan(this.options.storageRoot, this.reportProblem);
-    if (read.status === 'unreadable') {
-      this.reportProblem(read.file, read.problem);
-      // The loader mirrors the default entry to the legacy pointers: better that than serving nothing.
-      const legacy = await readLegacyPlan(this.options.storageRoot, this.reportProblem);
-      read = legacy ? { status: 'planned', plan: legacy } : { status: 'none' };
-    }
-    if (read.status !== 'planned') {
+    const plan = await this.planToFollow(true);
+    if (!plan) {
       log.info({ storageRoot: this.options.storageRoot }, 'model.startup.none');
       return;
     }
-    const { plan } = read;
     this.options.registry.setIndexDefault(plan.defaultModel);
     log.info({ source: plan.source, models: [...plan.entries.keys()], defaultModel: plan.defaultModel }, 'model.startup.plan');
     for (const name of startupOrder(plan)) {
@@ -48,11 +48,8 @@ export class ServingReconciler {
 
   /** Reads the index and acts on what changed; the PointerWatcher never runs two at once. */
   async check(): Promise<void> {
-    const read = await readServingPlan(this.options.storageRoot, this.reportProblem);
-    if (read.status === 'unreadable') return this.reportProblem(read.file, read.problem);
-    this.lastProblem = undefined;
-    if (read.status === 'none') return;
-    const { plan } = read;
+    const plan = await this.planToFollow(false);
+    if (!plan) return;
     const { registry } = this.options;
     registry.setIndexDefault(plan.defaultModel);
     const removals = namesToRemove(registry.names(), plan).map((name) => {
@@ -61,6 +58,42 @@ export class ServingReconciler {
     });
     const updates = [...plan.entries].map(([name, entry]) => this.bringUp(plan, name, entry));
     await Promise.all([...removals, ...updates]);
+  }
+
+  /** What a DLModelInput message naming `name` gets, judged on the index as it is now (messageVerdict). */
+  async verdictForMessage(name: string): Promise<MessageVerdict> {
+    const read = await readServingIndex(this.options.storageRoot);
+    this.note(read);
+    return messageVerdict(name, read.status === 'planned' ? read.plan : undefined, this.lastGood, this.indexSeen);
+  }
+
+  /** The plan to act on now, or undefined to keep what serves (logged once per problem). */
+  private async planToFollow(startup: boolean): Promise<ServingPlan | undefined> {
+    const read = await readServingIndex(this.options.storageRoot);
+    const source = planSource(read.status, this.indexSeen, startup);
+    this.note(read);
+    if (read.status === 'planned') {
+      this.lastProblem = undefined;
+      this.warnOfMissingDefault(read.plan);
+      return read.plan;
+    }
+    if (read.status === 'unreadable') this.reportProblem(read.file, read.problem);
+    else if (source === 'keep') this.reportProblem(SERVING_INDEX, 'the serving index is missing; every model keeps serving until the loader writes it again');
+    if (source !== 'legacy') return undefined;
+    // The loader mirrors the default entry to the legacy pointers: better that than serving nothing.
+    return readLegacyPlan(this.options.storageRoot, this.reportProblem);
+  }
+
+  /** An index whose defaultModel names no entry: /v1/detect answers with the first serving name instead (logged once per name). */
+  private warnOfMissingDefault(plan: ServingPlan): void {
+    const missing = plan.defaultModel !== null && !plan.entries.has(plan.defaultModel) ? plan.defaultModel : undefined;
+    if (missing !== undefined && missing !== this.missingDefault) this.options.logger.warn({ defaultModel: missing, models: [...plan.entries.keys()] }, 'model.index.defaultMissing');
+    this.missingDefault = missing;
+  }
+
+  private note(read: ServingIndexRead): void {
+    if (read.status !== 'missing') this.indexSeen = true;
+    if (read.status === 'planned') this.lastGood = read.plan;
   }
 
   private async bringUp(plan: ServingPlan, name: string, entry: PlannedEntry): Promise<void> {

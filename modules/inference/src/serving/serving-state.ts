@@ -66,6 +66,24 @@ export class ServingState {
     registry.on('defaultChanged', () => this.publish());
   }
 
+  /**
+   * Names the hub still holds in the reported `models` map (from a previous run: the hub merges patches) that no entry
+   * here has: reported as null from now on, so the map names only what this process serves. Returns whether any was new.
+   */
+  forgetReported(names: Iterable<string>): boolean {
+    let added = false;
+    for (const name of names) {
+      if (this.registry.entry(name) || this.departed.has(name)) continue;
+      this.departed.add(name);
+      added = true;
+    }
+    for (const oldest of this.departed) {
+      if (this.departed.size <= DEPARTED_LENGTH) break;
+      this.departed.delete(oldest);
+    }
+    return added;
+  }
+
   /** Called with the reported properties every time they change. */
   onReportedChange(listener: (reported: InferenceReported) => void): void {
     this.listeners.push(listener);
