@@ -144,10 +144,21 @@ describe('the inference module as a process, against hostile clients', () => {
     const uploads = Array.from({ length: 1_000 }, () => slowUpload(server.port));
     await Promise.all(uploads.map((upload) => upload.connected));
     const probes = [];
-    for (let index = 0; index < 5; index += 1) probes.push(await get(server.port, '/health/live'));
+    // While the burst is still being accepted, the connection cap may shed the first probe's connection before its
+    // request is read (docs/security.md); a probe that was shed is sent again once, as an orchestrator's next probe would.
+    let shed = 0;
+    for (let index = 0; index < 5; index += 1) {
+      let probe = await get(server.port, '/health/live');
+      if (probe.status === undefined) {
+        shed += 1;
+        probe = await get(server.port, '/health/live');
+      }
+      probes.push(probe);
+    }
+    expect(shed).toBeLessThanOrEqual(1);
     const ready = await get(server.port, '/health/ready');
     const metrics = await get(server.port, '/metrics');
-    console.log(`under 1,000 slow-body connections: /health/live answered in ${probes.map((probe) => probe.ms.toFixed(1)).join(', ')} ms`);
+    console.log(`under 1,000 slow-body connections: /health/live answered in ${probes.map((probe) => probe.ms.toFixed(1)).join(', ')} ms (${shed} probe shed)`);
     expect(probes.map((probe) => probe.status)).toEqual([200, 200, 200, 200, 200]);
     expect(ready.status).toBe(200);
     expect(metrics.status).toBe(200);
