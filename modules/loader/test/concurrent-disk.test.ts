@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LoaderReportedSchema } from '@edge-ml/contracts';
 import { createLogger } from '@edge-ml/edge-kit';
-import { FaultServer } from '@edge-ml/testkit';
+import { FaultServer, mountTmpfs, tmpfsUnavailableReason, unmountTmpfs } from '@edge-ml/testkit';
 import { downloadToFile } from '../src/download/http-download.js';
 import { DiskFullError } from '../src/errors.js';
 import { Loader } from '../src/reconcile/loader.js';
@@ -15,24 +12,9 @@ import { freeBytesOf } from '../src/storage/disk-space.js';
 import { RecordingEdgeClient } from './recording-edge-client.js';
 import { buildZip, TESTDATA } from './zip-fixtures.js';
 
-const run = promisify(execFile);
 const TMPFS_BYTES = 40 * 1024 * 1024;
 /** What the attack pass left free: one 2.8 MB package fits with its extraction (2.2 times its size), two do not. */
 const FREE_BYTES = 7_200_000;
-
-async function canMountTmpfs(): Promise<boolean> {
-  if (process.getuid?.() !== 0) return false;
-  const probe = await mkdtemp(path.join(tmpdir(), 'tmpfs-probe-'));
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe]);
-    await run('umount', [probe]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await rmdir(probe).catch(() => undefined);
-  }
-}
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 let mountPoint: string;
@@ -54,14 +36,13 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, what: stri
   }
 }
 
-describe.runIf(await canMountTmpfs())('two entries updated at once on a nearly full disk (a 40 MiB tmpfs)', () => {
+describe.runIf((await tmpfsUnavailableReason()) === undefined)('two entries updated at once on a nearly full disk (a 40 MiB tmpfs)', () => {
   beforeEach(async () => {
     // Distinct packages the size of the SSD package (2.8 MB deflated, 4.2 MB extracted).
     const model = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
     const labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
     packages = await Promise.all([0, 1, 2].map((index) => buildZip([{ name: 'detect.tflite', data: Buffer.concat([model, Buffer.alloc(index)]) }, { name: 'labelmap.txt', data: labels }])));
-    mountPoint = await mkdtemp(path.join(tmpdir(), 'two-updates-'));
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES}`, 'tmpfs', mountPoint]);
+    mountPoint = await mountTmpfs('two-updates-', TMPFS_BYTES);
     storage = path.join(mountPoint, 'storage');
     await mkdir(storage);
     server = new FaultServer(packages[0]!);
@@ -74,8 +55,7 @@ describe.runIf(await canMountTmpfs())('two entries updated at once on a nearly f
   afterEach(async () => {
     await loader.close();
     await server.close();
-    await run('umount', [mountPoint]);
-    await rmdir(mountPoint);
+    await unmountTmpfs(mountPoint);
   });
 
   it('lands one while the other waits without holding bytes, then lands the other once there is room: no deadlock', async () => {

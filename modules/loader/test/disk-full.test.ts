@@ -1,37 +1,18 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@edge-ml/edge-kit';
-import { FaultServer } from '@edge-ml/testkit';
+import { FaultServer, mountTmpfs, tmpfsUnavailableReason, unmountTmpfs } from '@edge-ml/testkit';
 import { registerLoaderMethods } from '../src/edge/loader-methods.js';
 import { Loader } from '../src/reconcile/loader.js';
 import { freeBytesOf } from '../src/storage/disk-space.js';
 import { RecordingEdgeClient } from './recording-edge-client.js';
 import { buildZip, ssdPackage, TESTDATA } from './zip-fixtures.js';
 
-const run = promisify(execFile);
 const TMPFS_BYTES = 16 * 1024 * 1024;
 
-/** Whether a small tmpfs can be mounted here (root, and a kernel and container that allow it); the reason if not. */
-async function tmpfsProbe(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  const probe = await mkdtemp(path.join(tmpdir(), 'tmpfs-probe-'));
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]);
-    await run('umount', [probe]);
-    return undefined;
-  } catch (error) {
-    return `mount -t tmpfs failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
-  } finally {
-    await rmdir(probe).catch(() => undefined);
-  }
-}
-
-const skipReason = await tmpfsProbe();
+const skipReason = await tmpfsUnavailableReason();
 if (skipReason) console.log(`disk-full tests skipped: ${skipReason}`);
 
 let mountPoint: string;
@@ -68,8 +49,7 @@ const state = () => edge.reportedState.modelUpdate as { state: string; error: { 
 describe.skipIf(skipReason !== undefined)('a full disk (a 16 MiB tmpfs)', () => {
   let pkg: Buffer;
   beforeEach(async () => {
-    mountPoint = await mkdtemp(path.join(tmpdir(), 'disk-full-'));
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES}`, 'tmpfs', mountPoint]);
+    mountPoint = await mountTmpfs('disk-full-', TMPFS_BYTES);
     storage = path.join(mountPoint, 'storage');
     await mkdir(storage);
     pkg = await ssdPackage({ folder: 'ssd' });
@@ -80,8 +60,7 @@ describe.skipIf(skipReason !== undefined)('a full disk (a 16 MiB tmpfs)', () => 
     await loader?.close();
     loader = undefined;
     await server.close();
-    await run('umount', [mountPoint]);
-    await rmdir(mountPoint);
+    await unmountTmpfs(mountPoint);
   });
 
   it('refuses to start a download that does not fit, and lands the update on the next retry once space is freed', async () => {

@@ -3,3 +3,4 @@ export { DroppingProxy } from './dropping-proxy.js';
 export { startAzurite, type Azurite } from './azurite.js';
 export { freePort } from './free-port.js';
 export { buildStage, replayBuildStage } from './docker-replay.js';
+export { mountTmpfs, tmpfsUnavailableReason, unmountTmpfs } from './tmpfs.js';

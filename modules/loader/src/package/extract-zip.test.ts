@@ -1,17 +1,15 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import yazl from 'yazl';
+import { mountTmpfs, tmpfsUnavailableReason, unmountTmpfs } from '@edge-ml/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskFullError, InvalidPackageError } from '../errors.js';
 import { buildZip, finishZip, type ZipEntry } from './build-zip.js';
 import { extractZip, unsafeEntryReason } from './extract-zip.js';
 import type { PackageLimits } from './package-limits.js';
 
-const run = promisify(execFile);
 const LIMITS: PackageLimits = { maxEntries: 8, maxEntryBytes: 4 * 1024 * 1024, maxTotalBytes: 6 * 1024 * 1024, maxCompressionRatio: 100 };
 const MIB = 1024 * 1024;
 
@@ -274,21 +272,6 @@ describe('extractZip', () => {
   });
 });
 
-/** Whether a small tmpfs can be mounted here (root, and a kernel and container that allow it). */
-async function canMountTmpfs(): Promise<boolean> {
-  if (process.getuid?.() !== 0) return false;
-  const probe = await mkdtemp(path.join(tmpdir(), 'tmpfs-probe-'));
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe]);
-    await run('umount', [probe]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await rmdir(probe).catch(() => undefined);
-  }
-}
-
 describe.runIf(existsSync('/proc/self/fd'))('extractZip and file descriptors', () => {
   it('closes the archive whether it extracts or refuses', async () => {
     const good = await buildZip([{ name: 'a.bin', data: text('a') }]);
@@ -308,15 +291,13 @@ describe.runIf(existsSync('/proc/self/fd'))('extractZip and file descriptors', (
   });
 });
 
-describe.runIf(await canMountTmpfs())('extractZip on a full disk', () => {
+describe.runIf((await tmpfsUnavailableReason()) === undefined)('extractZip on a full disk', () => {
   let mountPoint: string;
   beforeEach(async () => {
-    mountPoint = await mkdtemp(path.join(tmpdir(), 'extract-tmpfs-'));
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint]);
+    mountPoint = await mountTmpfs('extract-tmpfs-', 64 * 1024);
   });
   afterEach(async () => {
-    await run('umount', [mountPoint]);
-    await rmdir(mountPoint);
+    await unmountTmpfs(mountPoint);
   });
 
   it('refuses before writing anything when the inflated total does not fit (retryable DiskFullError)', async () => {
