@@ -5,21 +5,14 @@
  * its full size: the memory of a WebAssembly instance never shrinks), runs the passes and copies the rows out.
  * One instance per thread (each inference worker has its own), compiled on first use.
  */
+import type { LinearPlan } from './resize-opencv-linear.js';
 import { RESIZE_LINEAR_SIMD_WASM } from './resize-linear-simd.wasm.js';
 
 /**
  * Per output column and row: the taps resize-opencv-linear.ts computed (column offsets in bytes, 3 channels). The
- * second column tap is always the next pixel here (an edge column's second weight is 0).
+ * second column tap is always the next pixel here (an edge column's second weight is 0), so its offsets are not read.
  */
-export interface LinearTaps3 {
-  columnFirst: Int32Array;
-  columnWeight0: Int32Array;
-  columnWeight1: Int32Array;
-  rowFirst: Int32Array;
-  rowSecond: Int32Array;
-  rowWeight0: Int32Array;
-  rowWeight1: Int32Array;
-}
+export type LinearTaps3 = Pick<LinearPlan, 'columnFirst' | 'columnWeight0' | 'columnWeight1' | 'rowFirst' | 'rowSecond' | 'rowWeight0' | 'rowWeight1'>;
 
 // The WebAssembly API Node provides (this project's lib settings carry no declarations for it): what this file uses.
 interface WasmMemory {

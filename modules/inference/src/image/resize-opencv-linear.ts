@@ -80,7 +80,7 @@ function linearTaps(sourceSize: number, targetSize: number, clampAtEdges: boolea
 }
 
 /** A geometry's precomputed tables: per output column the byte offsets of both taps in a source row and their weights. */
-interface Plan {
+export interface LinearPlan {
   key: string;
   columnFirst: Int32Array;
   columnSecond: Int32Array;
@@ -93,7 +93,7 @@ interface Plan {
   rowWeight1: Int32Array;
 }
 
-function makePlan(key: string, sourceWidth: number, sourceHeight: number, width: number, height: number, channels: number): Plan {
+function makePlan(key: string, sourceWidth: number, sourceHeight: number, width: number, height: number, channels: number): LinearPlan {
   const columns = linearTaps(sourceWidth, width, true);
   const rows = linearTaps(sourceHeight, height, false);
   const columnFirst = new Int32Array(width);
@@ -117,14 +117,14 @@ function makePlan(key: string, sourceWidth: number, sourceHeight: number, width:
 
 // The last few geometries' plans (a stream of frames from one camera reuses one) and the row buffers, reused.
 const PLAN_CACHE_SIZE = 4;
-const plans: Plan[] = [];
+const plans: LinearPlan[] = [];
 let rowBuffers: [Int32Array, Int32Array] = [new Int32Array(0), new Int32Array(0)];
 
-function planFor(sourceWidth: number, sourceHeight: number, width: number, height: number, channels: number): Plan {
+function planFor(sourceWidth: number, sourceHeight: number, width: number, height: number, channels: number): LinearPlan {
   const key = `${sourceWidth}x${sourceHeight}x${channels}>${width}x${height}`;
   const found = plans.findIndex((plan) => plan.key === key);
   if (found >= 0) {
-    const plan = plans[found] as Plan;
+    const plan = plans[found] as LinearPlan;
     if (found > 0) {
       plans.splice(found, 1);
       plans.unshift(plan);
@@ -141,7 +141,7 @@ function planFor(sourceWidth: number, sourceHeight: number, width: number, heigh
  * The horizontal pass of one source row into `out`: per element, first tap × weight0 + second tap × weight1, shifted
  * right by 4 already (the vertical pass only ever uses it so shifted, and a source row is shifted once this way).
  */
-function horizontalRow(data: Uint8Array, rowStart: number, plan: Plan, width: number, channels: number, out: Int32Array): void {
+function horizontalRow(data: Uint8Array, rowStart: number, plan: LinearPlan, width: number, channels: number, out: Int32Array): void {
   if (channels === 3) horizontalRow3(data, rowStart, plan.columnFirst, plan.columnSecond, plan.columnWeight0, plan.columnWeight1, width, out);
   else horizontalRowAny(data, rowStart, plan.columnFirst, plan.columnSecond, plan.columnWeight0, plan.columnWeight1, width, channels, out);
 }
