@@ -10,7 +10,7 @@ import { FaultServer } from '@edge-ml/testkit';
 import { registerLoaderMethods } from '../src/edge/loader-methods.js';
 import { Loader } from '../src/reconcile/loader.js';
 import { RecordingEdgeClient, statusFor } from './recording-edge-client.js';
-import { buildZip, TESTDATA } from './zip-fixtures.js';
+import { distinctSsdPackages } from './zip-fixtures.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 let packages: Buffer[];
@@ -22,9 +22,7 @@ let loader: Loader;
 
 /** Distinct packages: the same SSD model with a different note, so each version has its own bytes and sha256. */
 beforeAll(async () => {
-  const model = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
-  const labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
-  packages = await Promise.all([0, 1, 2, 3, 4].map((index) => buildZip([{ name: 'detect.tflite', data: Buffer.concat([model, Buffer.alloc(index)]) }, { name: 'labelmap.txt', data: labels }])));
+  packages = await distinctSsdPackages(5);
 });
 
 async function startLoader(root = storage) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LoaderReportedSchema } from '@edge-ml/contracts';
@@ -10,7 +10,7 @@ import { DiskFullError } from '../src/errors.js';
 import { Loader } from '../src/reconcile/loader.js';
 import { freeBytesOf } from '../src/storage/disk-space.js';
 import { RecordingEdgeClient } from './recording-edge-client.js';
-import { buildZip, TESTDATA } from './zip-fixtures.js';
+import { distinctSsdPackages } from './zip-fixtures.js';
 
 const TMPFS_BYTES = 40 * 1024 * 1024;
 /** What the attack pass left free: one 2.8 MB package fits with its extraction (2.2 times its size), two do not. */
@@ -39,9 +39,7 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, what: stri
 describe.runIf((await tmpfsUnavailableReason()) === undefined)('two entries updated at once on a nearly full disk (a 40 MiB tmpfs)', () => {
   beforeEach(async () => {
     // Distinct packages the size of the SSD package (2.8 MB deflated, 4.2 MB extracted).
-    const model = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
-    const labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
-    packages = await Promise.all([0, 1, 2].map((index) => buildZip([{ name: 'detect.tflite', data: Buffer.concat([model, Buffer.alloc(index)]) }, { name: 'labelmap.txt', data: labels }])));
+    packages = await distinctSsdPackages(3);
     mountPoint = await mountTmpfs('two-updates-', TMPFS_BYTES);
     storage = path.join(mountPoint, 'storage');
     await mkdir(storage);

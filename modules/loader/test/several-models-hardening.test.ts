@@ -10,7 +10,7 @@ import { createLogger } from '@edge-ml/edge-kit';
 import { FaultServer } from '@edge-ml/testkit';
 import { Loader } from '../src/reconcile/loader.js';
 import { RecordingEdgeClient, statusFor } from './recording-edge-client.js';
-import { buildZip, TESTDATA } from './zip-fixtures.js';
+import { distinctSsdPackages } from './zip-fixtures.js';
 
 // The holes an attack pass on the running system found in the loader (several models): each test fails without its fix.
 
@@ -24,9 +24,7 @@ let edge: RecordingEdgeClient;
 let loader: Loader;
 
 beforeAll(async () => {
-  const model = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
-  const labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
-  packages = await Promise.all([0, 1, 2, 3].map((index) => buildZip([{ name: 'detect.tflite', data: Buffer.concat([model, Buffer.alloc(index)]) }, { name: 'labelmap.txt', data: labels }])));
+  packages = await distinctSsdPackages(4);
 });
 
 async function startLoader() {

@@ -36,6 +36,13 @@ export async function ssdPackage(options: { descriptor?: object; folder?: string
   return buildZip(entries);
 }
 
+/** `count` distinct packages of the SSD model (padded by 0, 1, 2, … bytes): each version its own bytes and sha256. */
+export async function distinctSsdPackages(count: number): Promise<Buffer[]> {
+  const model = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
+  const labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
+  return Promise.all(Array.from({ length: count }, (_, index) => buildZip([{ name: 'detect.tflite', data: Buffer.concat([model, Buffer.alloc(index)]) }, { name: 'labelmap.txt', data: labels }])));
+}
+
 export async function writeFixture(directory: string, name: string, data: Buffer): Promise<string> {
   const file = path.join(directory, name);
   await writeFile(file, data);
