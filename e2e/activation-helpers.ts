@@ -1,8 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildModelPackage, type BuiltPackage, type LocalSystem } from '@edge-ml/local-run';
+import { buildModelPackage, LocalSystem, type BuiltPackage } from '@edge-ml/local-run';
+import { freePort } from '@edge-ml/testkit';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const models = path.join(root, 'testdata', 'models');
@@ -75,6 +78,25 @@ export async function detect(system: LocalSystem, image: Buffer): Promise<{ stat
   if (!response.ok) return { status: response.status };
   const body = (await response.json()) as { model: { version: string }; detections: { label: string }[] };
   return { status: response.status, version: body.model.version, labels: body.detections.map((detection) => detection.label) };
+}
+
+/**
+ * Builds the workspace when it has not been built, then starts the whole system (emulator, Azurite, both modules as
+ * processes) in a fresh folder named after `prefix`; module log lines go to `logs`. The inference module polls its
+ * pointers every `pollMs`.
+ */
+export async function startSystem(prefix: string, logs: string[], pollMs = 2000): Promise<LocalSystem> {
+  if (!existsSync(path.join(root, 'tools/local-run/dist/index.js'))) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(root, 'tsconfig.build.json')]);
+  const system = new LocalSystem({
+    root,
+    workDirectory: await mkdtemp(path.join(tmpdir(), prefix)),
+    inferencePort: await freePort(),
+    logLevel: 'info',
+    log: (label, line) => logs.push(`[${label}] ${line}`),
+    moduleEnvironment: { inference: { INFERENCE_POINTER_POLL_MS: String(pollMs) } },
+  });
+  await system.start();
+  return system;
 }
 
 export type { BuiltPackage };

@@ -1,12 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { freePort } from '@edge-ml/testkit';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalSystem } from '@edge-ml/local-run';
-import { converged, detect, packages, photo, root, type BuiltPackage } from './activation-helpers.js';
+import type { LocalSystem } from '@edge-ml/local-run';
+import { converged, detect, packages, photo, startSystem, type BuiltPackage } from './activation-helpers.js';
 
 const TRIALS = Number(process.env.E2E_KILL_TRIALS ?? 20);
 const SEED = Number(process.env.E2E_KILL_SEED ?? Date.now() % 1_000_000);
@@ -31,17 +26,8 @@ describe(`${TRIALS} updates, each with a SIGKILL of the inference module or the 
   const policy = { keepVersions: 2, confirmTimeoutSeconds: 60, confirmResendSeconds: 5 };
 
   beforeAll(async () => {
-    if (!existsSync(path.join(root, 'tools/local-run/dist/index.js'))) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(root, 'tsconfig.build.json')]);
     image = await readFile(photo);
-    system = new LocalSystem({
-      root,
-      workDirectory: await mkdtemp(path.join(tmpdir(), 'e2e-kill-trials-')),
-      inferencePort: await freePort(),
-      logLevel: 'info',
-      log: (label, line) => logs.push(`[${label}] ${line}`),
-      moduleEnvironment: { inference: { INFERENCE_POINTER_POLL_MS: '2000' } },
-    });
-    await system.start();
+    system = await startSystem('e2e-kill-trials-', logs, 2000);
     const model = await system.publish('detector-0.zip', 'detector', '0', await packages.ssd());
     await system.setDesired('loader', { model, policy });
     await system.waitFor(converged(system, 'detector', '0'), 120_000, 'v0 confirmed');

@@ -1,12 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { freePort } from '@edge-ml/testkit';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalSystem } from '@edge-ml/local-run';
-import { converged, detect, observe, packages, photo, root, type BuiltPackage, type LoaderReport } from './activation-helpers.js';
+import type { LocalSystem } from '@edge-ml/local-run';
+import { converged, detect, observe, packages, photo, startSystem, type BuiltPackage, type LoaderReport } from './activation-helpers.js';
 
 /**
  * Closed-loop activation with real processes: the edgeHub emulator routes DLModelOutput to the inference module and
@@ -30,17 +25,8 @@ describe('closed-loop activation end to end: a device never serves nothing and n
   const seconds = (started: number) => Math.round((performance.now() - started) / 100) / 10;
 
   beforeAll(async () => {
-    if (!existsSync(path.join(root, 'tools/local-run/dist/index.js'))) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(root, 'tsconfig.build.json')]);
     image = await readFile(photo);
-    system = new LocalSystem({
-      root,
-      workDirectory: await mkdtemp(path.join(tmpdir(), 'e2e-activation-')),
-      inferencePort: await freePort(),
-      logLevel: 'info',
-      log: (label, line) => logs.push(`[${label}] ${line}`),
-      moduleEnvironment: { inference: { INFERENCE_POINTER_POLL_MS: '2000' } },
-    });
-    await system.start();
+    system = await startSystem('e2e-activation-', logs, 2000);
   }, 120_000);
 
   afterAll(async () => {

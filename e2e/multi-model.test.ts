@@ -1,12 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { freePort } from '@edge-ml/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModelPackage, LocalSystem } from '@edge-ml/local-run';
-import { packages, photo, root } from './activation-helpers.js';
+import type { LocalSystem } from '@edge-ml/local-run';
+import { buildModelPackage } from '@edge-ml/local-run';
+import { packages, photo, root, startSystem } from './activation-helpers.js';
 
 const parrot = path.join(root, 'testdata', 'images', 'parrot.jpg');
 const models = path.join(root, 'testdata', 'models');
@@ -56,18 +53,9 @@ describe('several models end to end: a detector and a classifier, each updated o
   };
 
   beforeAll(async () => {
-    if (!existsSync(path.join(root, 'tools/local-run/dist/index.js'))) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(root, 'tsconfig.build.json')]);
     detectorImage = await readFile(photo);
     classifierImage = await readFile(parrot);
-    system = new LocalSystem({
-      root,
-      workDirectory: await mkdtemp(path.join(tmpdir(), 'e2e-multi-')),
-      inferencePort: await freePort(),
-      logLevel: 'info',
-      log: (label, line) => logs.push(`[${label}] ${line}`),
-      moduleEnvironment: { inference: { INFERENCE_POINTER_POLL_MS: '2000' } },
-    });
-    await system.start();
+    system = await startSystem('e2e-multi-', logs, 2000);
   }, 120_000);
 
   afterAll(async () => {

@@ -1,13 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { freePort } from '@edge-ml/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVING_INDEX } from '@edge-ml/contracts';
-import { buildModelPackage, LocalSystem } from '@edge-ml/local-run';
-import { packages, root } from './activation-helpers.js';
+import type { LocalSystem } from '@edge-ml/local-run';
+import { buildModelPackage } from '@edge-ml/local-run';
+import { packages, root, startSystem } from './activation-helpers.js';
 
 const models = path.join(root, 'testdata', 'models');
 const classifierPackage = () => buildModelPackage([{ path: path.join(models, 'mobilenet_v2_1.0_224_quant.tflite') }, { path: path.join(models, 'imagenet_labels.txt') }]);
@@ -33,16 +30,7 @@ describe('the serving index lost or damaged under two served models', () => {
   const reportedNames = async () => Object.keys(((await system.reported('inference')).models ?? {}) as Record<string, unknown>).sort();
 
   beforeAll(async () => {
-    if (!existsSync(path.join(root, 'tools/local-run/dist/index.js'))) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(root, 'tsconfig.build.json')]);
-    system = new LocalSystem({
-      root,
-      workDirectory: await mkdtemp(path.join(tmpdir(), 'e2e-index-loss-')),
-      inferencePort: await freePort(),
-      logLevel: 'info',
-      log: (label, line) => logs.push(`[${label}] ${line}`),
-      moduleEnvironment: { inference: { INFERENCE_POINTER_POLL_MS: '1000' } },
-    });
-    await system.start();
+    system = await startSystem('e2e-index-loss-', logs, 1000);
     const detector = await system.publish('detector-1.zip', 'detector', '1', await packages.ssd());
     const classifier = await system.publish('classifier-1.zip', 'classifier', '1', await classifierPackage());
     await system.setDesired('loader', { models: { detector, classifier }, defaultModel: 'detector', policy: { confirmTimeoutSeconds: 60 } });
