@@ -191,3 +191,4 @@ export {
   type OipResponseOutput,
   type OipServerMetadata,
 } from './open-inference-protocol.js';
+export { applyMergePatch } from './merge-patch.js';

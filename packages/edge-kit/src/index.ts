@@ -17,4 +17,4 @@ export {
 export { ConfigError, EdgeError, MessageTooLargeError, TimeoutError } from './errors.js';
 export { createLogger, redactSecrets, type CreateLoggerOptions, type Logger } from './logger.js';
 export { sleep, withTimeout } from './timeout.js';
-export { applyMergePatch } from './merge-patch.js';
+export { applyMergePatch } from '@edge-ml/contracts';

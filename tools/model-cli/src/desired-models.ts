@@ -18,17 +18,6 @@ export interface ModelsPatchPlan {
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** RFC 7396 JSON merge patch, as IoT Hub and the emulator apply desired patches: null deletes, objects merge. */
-export function applyMergePatch(document: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
-  const result: Record<string, unknown> = { ...document };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else if (isObject(value)) result[key] = applyMergePatch(isObject(result[key]) ? result[key] : {}, value);
-    else result[key] = value;
-  }
-  return result;
-}
-
 /** The model names of a desired `models` map that are not removed: its keys decoded (a key that is no model's twin key as it is). */
 export function desiredModelNames(models: Record<string, unknown>): string[] {
   return Object.keys(models)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyMergePatch, planModelsPatch } from './desired-models.js';
+import { applyMergePatch } from '@edge-ml/contracts';
+import { planModelsPatch } from './desired-models.js';
 import { loaderLayeredDeployment } from './layered-deployment.js';
 import { modelStatuses, modelTable } from './model-status.js';
 import { rolloutCommand, withoutNulls } from './commands/rollout-command.js';

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { parseLoaderDesiredStrictly, twinKeyOf } from '@edge-ml/contracts';
 import { CliError, usageError } from '../cli-error.js';
 import { emulatorCall, emulatorUrl } from '../emulator-client.js';
-import { applyMergePatch, desiredModelNames, planModelsPatch, type ModelsChange } from '../desired-models.js';
+import { applyMergePatch } from '@edge-ml/contracts';
+import { desiredModelNames, planModelsPatch, type ModelsChange } from '../desired-models.js';
 import { loaderLayeredDeployment } from '../layered-deployment.js';
 
 export const ROLLOUT_HELP = `edge-model rollout --name <model> --version <v> --url <SAS URL> --sha256 <hex> [--size <bytes>] [--keep-versions N]
