@@ -30,11 +30,37 @@ export class NotFoundError extends LoaderError {
   }
 }
 
+/** A transfer that failed on the way (the link, not the content): retried with backoff, the bytes received kept and resumed. */
 export class TransferError extends LoaderError {
-  readonly code = 'LOADER_DOWNLOAD_INTERRUPTED';
+  readonly code: 'LOADER_DOWNLOAD_INTERRUPTED' | 'LOADER_DOWNLOAD_STALLED' = 'LOADER_DOWNLOAD_INTERRUPTED';
   readonly retryable = true;
   constructor(detail: string, options?: { cause?: unknown }) {
     super(`the download was interrupted: ${detail}`, options);
+  }
+}
+
+/**
+ * A body that kept arriving, but slower than the minimum average rate over the stall window (a trickle that the idle
+ * timeout, reset by every byte, never ends). A TransferError: retried with backoff, resumed from the bytes received.
+ */
+export class DownloadStalledError extends TransferError {
+  override readonly code = 'LOADER_DOWNLOAD_STALLED';
+  constructor(windowBytes: number, windowMs: number, minBytesPerSecond: number) {
+    super('stalled');
+    this.message = `the download stalled: ${windowBytes} bytes arrived in the last ${windowMs / 1000} s, under the minimum average of ${minBytesPerSecond} B/s (LOADER_MIN_BYTES_PER_SEC over LOADER_STALL_WINDOW_MS); it resumes from the bytes received`;
+  }
+}
+
+/**
+ * A redirect the loader does not follow: to a scheme other than http(s), from https down to http, back to a URL
+ * already visited (a loop), or past the most redirects it follows. Answering the same URL again redirects the same
+ * way, so it is not retried: the desired model needs a new URL.
+ */
+export class RedirectRefusedError extends LoaderError {
+  readonly code = 'LOADER_DOWNLOAD_REDIRECT_REFUSED';
+  readonly retryable = false;
+  constructor(readonly reason: string) {
+    super(`the download URL's redirect was refused: ${reason}; set a URL that answers without it`);
   }
 }
 

@@ -4,4 +4,5 @@ export { Loader, type LoaderOptions } from './reconcile/loader.js';
 export { ModelRepository, type InstalledManifest } from './repository/model-repository.js';
 export { downloadToFile, type DownloadRequest, type DownloadResult } from './download/http-download.js';
 export { planSteps, versionsToRemove, type Facts, type Step, type VersionFact, type VersionRef } from './reconcile/plan.js';
-export { AccessDeniedError, ChecksumMismatchError, DiskFullError, InvalidDesiredError, InvalidPackageError, LoaderError, NotFoundError, SizeMismatchError, TransferError, VersionMissingError } from './errors.js';
+export { DEFAULT_STALL_RULE, type StallRule } from './download/stall-rule.js';
+export { AccessDeniedError, ChecksumMismatchError, DiskFullError, DownloadStalledError, InvalidDesiredError, InvalidPackageError, LoaderError, NotFoundError, RedirectRefusedError, SizeMismatchError, TransferError, VersionMissingError } from './errors.js';

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     logger,
     backoff: { initialDelayMs: config.LOADER_RETRY_INITIAL_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS },
     idleTimeoutMs: config.LOADER_IDLE_TIMEOUT_MS,
+    stallRule: { minBytesPerSecond: config.LOADER_MIN_BYTES_PER_SEC, windowMs: config.LOADER_STALL_WINDOW_MS },
     ...(config.LOADER_MAX_BYTES_PER_SEC ? { maxBytesPerSecond: config.LOADER_MAX_BYTES_PER_SEC } : {}),
   });
   await loader.initialise();

@@ -3,6 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type Fault =
+  /** Serves the request as it is: holds a place in the queue, so that the fault after it strikes a later request. */
+  | { kind: 'none' }
   | { kind: 'reset-after'; bytes: number }
   | { kind: 'rst-after'; bytes: number }
   | { kind: 'truncate-after'; bytes: number }
@@ -12,7 +14,11 @@ export type Fault =
   /** 200 without Content-Length: the blob, then filler for as long as the client reads (a hostile or broken server). */
   | { kind: 'endless' }
   /** Declares the blob's length but sends `extraBytes` more after it. */
-  | { kind: 'longer-than-declared'; extraBytes: number };
+  | { kind: 'longer-than-declared'; extraBytes: number }
+  /** Sends `bytes` at once, then `chunkBytes` every `intervalMs` until the body ends: a trickle, or a slow but steady link. */
+  | { kind: 'paced-after'; bytes: number; chunkBytes: number; intervalMs: number }
+  /** Answers `status` (302 unless given) with this Location, relative or absolute. */
+  | { kind: 'redirect'; location: string; status?: number };
 
 const etagOf = (body: Buffer) => `"0x${createHash('md5').update(body).digest('hex').slice(0, 16).toUpperCase()}"`;
 
@@ -66,6 +72,10 @@ export class FaultServer {
       response.writeHead(fault.status).end();
       return;
     }
+    if (fault?.kind === 'redirect') {
+      response.writeHead(fault.status ?? 302, { location: fault.location }).end();
+      return;
+    }
     if (fault?.kind === 'endless') return this.sendEndless(response, body, etag);
     if (fault?.kind === 'longer-than-declared') return this.sendLongerThanDeclared(response, body, etag, fault.extraBytes);
     if (ifMatch && ifMatch !== etag) {
@@ -99,7 +109,8 @@ export class FaultServer {
     });
     const cut = fault && 'bytes' in fault ? Math.min(fault.bytes, slice.length) : slice.length;
     this.bytesSent += cut;
-    if (!fault || fault.kind === 'corrupt') return void response.end(slice);
+    if (!fault || fault.kind === 'none' || fault.kind === 'corrupt') return void response.end(slice);
+    if (fault.kind === 'paced-after') return this.sendPaced(response, slice, fault);
     // The fault strikes once the bytes before it have reached the socket, as on a real link.
     response.write(slice.subarray(0, cut), () => {
       // reset-after closes abruptly once the bytes are sent; rst-after sends a TCP RST, which also loses what was in flight.
@@ -108,6 +119,24 @@ export class FaultServer {
       else if (fault.kind === 'truncate-after') response.socket?.end();
       // stall-after: keep the socket open and send nothing more.
     });
+  }
+
+  private sendPaced(response: http.ServerResponse, slice: Buffer, pace: { bytes: number; chunkBytes: number; intervalMs: number }): void {
+    let sent = Math.min(pace.bytes, slice.length);
+    if (sent === slice.length) return void response.end(slice);
+    response.write(slice.subarray(0, sent));
+    const timer = setInterval(() => {
+      if (response.destroyed) return void clearInterval(timer);
+      const next = Math.min(slice.length, sent + pace.chunkBytes);
+      this.bytesSent += next - sent;
+      response.write(slice.subarray(sent, next));
+      sent = next;
+      if (sent === slice.length) {
+        clearInterval(timer);
+        response.end();
+      }
+    }, pace.intervalMs);
+    response.on('close', () => clearInterval(timer));
   }
 
   private sendEndless(response: http.ServerResponse, body: Buffer, etag: string): void {

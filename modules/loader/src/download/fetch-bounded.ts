@@ -1,4 +1,4 @@
-import got, { type Response } from 'got';
+import { openGuardedGet, type TransferGuards } from './guarded-get.js';
 
 /** A body that passed the bytes its caller allowed; nothing beyond the limit was held in memory. */
 export class BodyTooLargeError extends Error {
@@ -7,24 +7,20 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-export interface BoundedRequest {
+export interface BoundedRequest extends TransferGuards {
   limitBytes: number;
   signal: AbortSignal;
   headers?: Record<string, string>;
-  timeoutMs?: number;
 }
 
 /**
  * GETs `url` into memory, holding at most `limitBytes` of its body: a declared Content-Length past the limit is
- * refused before the body, and a body that passes it mid-way (an endless one) is cut off there. Network failures
- * propagate as got's errors; statuses are returned, not thrown, with an empty body unless they are 2xx.
+ * refused before the body, and a body that passes it mid-way (an endless one) is cut off there. The transfer guards of
+ * guarded-get.ts apply (idle timeout, stall rule: DownloadStalledError; redirect policy: RedirectRefusedError); other
+ * network failures propagate as got's errors; statuses are returned, not thrown, with an empty body unless they are 2xx.
  */
 export async function fetchBounded(url: string, request: BoundedRequest): Promise<{ statusCode: number; body: Buffer }> {
-  const stream = got.stream(url, { headers: request.headers ?? {}, retry: { limit: 0 }, throwHttpErrors: false, timeout: { request: request.timeoutMs ?? 120_000 }, signal: request.signal });
-  const response = await new Promise<Response>((resolve, reject) => {
-    stream.once('response', resolve);
-    stream.once('error', reject);
-  });
+  const { stream, response, body } = await openGuardedGet(url, request);
   // Only a success's body is wanted: an error status is answered by its code, whatever body it brings.
   if (response.statusCode < 200 || response.statusCode >= 300) {
     stream.destroy();
@@ -37,10 +33,10 @@ export async function fetchBounded(url: string, request: BoundedRequest): Promis
   const chunks: Buffer[] = [];
   let bytes = 0;
   try {
-    for await (const chunk of stream) {
-      bytes += (chunk as Buffer).length;
+    for await (const chunk of body) {
+      bytes += chunk.length;
       if (bytes > request.limitBytes) throw new BodyTooLargeError(request.limitBytes);
-      chunks.push(chunk as Buffer);
+      chunks.push(chunk);
     }
   } finally {
     stream.destroy();

@@ -4,12 +4,14 @@ import path from 'node:path';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
 import { applyPatch, chunkKey, decodeChunkList, indexChunks, PatchError, planChunkAssembly } from '@edge-ml/delta';
 import type { Logger } from '@edge-ml/edge-kit';
-import { TransferError } from '../errors.js';
+import { RedirectRefusedError, TransferError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { buildZip } from '../package/build-zip.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
 import { BodyTooLargeError, fetchBounded } from './fetch-bounded.js';
+import type { TransferGuards } from './guarded-get.js';
 import { discardPartial, downloadToFile } from './http-download.js';
+import type { StallRule } from './stall-rule.js';
 
 export interface PatchFetchRequest {
   repository: ModelRepository;
@@ -19,6 +21,7 @@ export interface PatchFetchRequest {
   logger: Logger;
   signal: AbortSignal;
   idleTimeoutMs: number;
+  stallRule?: StallRule;
   maxBytesPerSecond?: number;
   onProgress?: (bytesDownloaded: number, bytesTotal: number | undefined) => void;
   /** The full package's size, when known: the chunk path is taken only when it costs less. */
@@ -41,25 +44,30 @@ const MANIFEST_LIMIT_BYTES = 2 * 1024 * 1024;
 /** Why a delta path (patch or chunks) cannot be taken, for the log; the planner then picks the next path. */
 export class PatchPathUnavailable extends Error {}
 
+/** The transfer guards of a delta path's requests: the same as the full download's. */
+const guardsOf = (request: PatchFetchRequest): TransferGuards & { signal: AbortSignal } => ({ signal: request.signal, idleTimeoutMs: request.idleTimeoutMs, ...(request.stallRule ? { stallRule: request.stallRule } : {}) });
+
 /**
- * A small blob (manifest, chunk list) in one request. 5xx and network failures are TransferErrors (retry later: the
- * link is the problem); other statuses and oversized bodies make the delta path unavailable (use the full package).
+ * A small blob (manifest, chunk list) in one request. 5xx, network failures and stalls are TransferErrors (retry later:
+ * the link is the problem); other statuses, refused redirects and oversized bodies make the delta path unavailable
+ * (use the full package).
  */
-async function fetchSmallBlob(url: string, what: string, signal: AbortSignal, limitBytes: number): Promise<Buffer> {
+async function fetchSmallBlob(url: string, what: string, guards: TransferGuards & { signal: AbortSignal }, limitBytes: number): Promise<Buffer> {
   try {
-    const response = await fetchBounded(url, { limitBytes, signal });
+    const response = await fetchBounded(url, { limitBytes, ...guards });
     if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for the ${what}`);
     if (response.statusCode !== 200) throw new PatchPathUnavailable(`the ${what} answered HTTP ${response.statusCode}`);
     return response.body;
   } catch (error) {
     if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
     if (error instanceof BodyTooLargeError) throw new PatchPathUnavailable(`the ${what} is larger than ${limitBytes} bytes`);
+    if (error instanceof RedirectRefusedError) throw new PatchPathUnavailable(`the ${what}'s redirect was refused: ${error.reason}`);
     throw new TransferError(`the ${what} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }
 
-async function fetchManifest(url: string, signal: AbortSignal): Promise<{ manifest: DeltaManifest; bytes: number }> {
-  const body = await fetchSmallBlob(url, 'delta manifest', signal, MANIFEST_LIMIT_BYTES);
+async function fetchManifest(url: string, guards: TransferGuards & { signal: AbortSignal }): Promise<{ manifest: DeltaManifest; bytes: number }> {
+  const body = await fetchSmallBlob(url, 'delta manifest', guards, MANIFEST_LIMIT_BYTES);
   let parsed: ReturnType<typeof DeltaManifestSchema.safeParse>;
   try {
     parsed = DeltaManifestSchema.safeParse(JSON.parse(body.toString('utf8')));
@@ -71,8 +79,8 @@ async function fetchManifest(url: string, signal: AbortSignal): Promise<{ manife
 }
 
 /** The delta manifest of the desired package; PatchPathUnavailable when it is unusable or names another package. */
-export async function fetchDeltaManifest(url: string, packageSha256: string, signal: AbortSignal): Promise<{ manifest: DeltaManifest; bytes: number }> {
-  const fetched = await fetchManifest(url, signal);
+export async function fetchDeltaManifest(url: string, packageSha256: string, guards: TransferGuards & { signal: AbortSignal }): Promise<{ manifest: DeltaManifest; bytes: number }> {
+  const fetched = await fetchManifest(url, guards);
   if (fetched.manifest.package.sha256 !== packageSha256) throw new PatchPathUnavailable('the delta manifest belongs to another package');
   return fetched;
 }
@@ -130,8 +138,7 @@ export async function fetchViaPatch(request: PatchFetchRequest, manifest: DeltaM
     expectedSizeBytes: patch.sizeBytes,
     // The caller reserves the room of the whole patch path (the patch, the package, its extraction).
     roomReservedByCaller: true,
-    idleTimeoutMs: request.idleTimeoutMs,
-    signal: request.signal,
+    ...guardsOf(request),
     ...(request.maxBytesPerSecond ? { maxBytesPerSecond: request.maxBytesPerSecond } : {}),
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
   });
@@ -162,7 +169,7 @@ export async function fetchViaChunks(request: PatchFetchRequest, manifest: Delta
   const companions = await companionFiles(request, manifest, installed);
   const chunks = manifest.chunks;
   if (!chunks) throw new PatchPathUnavailable('the manifest lists no chunks');
-  const listBytes = await fetchSmallBlob(chunks.listUrl, 'chunk list', request.signal, Math.max(chunks.listSizeBytes, 1) * 2);
+  const listBytes = await fetchSmallBlob(chunks.listUrl, 'chunk list', guardsOf(request), Math.max(chunks.listSizeBytes, 1) * 2);
   if (createHash('sha256').update(listBytes).digest('hex') !== chunks.listSha256) throw new PatchPathUnavailable('the chunk list does not match the manifest');
   const list = decodeChunkList(listBytes);
   const localFiles = await Promise.all(installed.map((entry) => readFile(path.join(request.repository.versionDirectory(entry.name, entry.version), entry.modelFile))));
@@ -205,13 +212,14 @@ export async function fetchViaChunks(request: PatchFetchRequest, manifest: Delta
       }
       let data: Buffer;
       try {
-        const response = await fetchBounded(chunks.modelUrl, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, limitBytes: range.end - range.start, signal: request.signal });
+        const response = await fetchBounded(chunks.modelUrl, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, limitBytes: range.end - range.start, ...guardsOf(request) });
         if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for model bytes ${name}`);
         if (response.statusCode !== 206) throw new PatchPathUnavailable(`the model blob answered HTTP ${response.statusCode} to a range request`);
         data = response.body;
       } catch (error) {
         if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
         if (error instanceof BodyTooLargeError) throw new PatchPathUnavailable(`the model blob sent more than bytes ${name}`);
+        if (error instanceof RedirectRefusedError) throw new PatchPathUnavailable(`the model blob's redirect was refused: ${error.reason}`);
         throw new TransferError(`model bytes ${name} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
       fetched += data.length;

@@ -4,17 +4,20 @@ import { readFile, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import got, { type Response } from 'got';
+import type { Response } from 'got';
 import { PartialDownloadRecordSchema, type PartialDownloadRecord } from '@edge-ml/contracts';
 import { writeJsonAtomic } from '@edge-ml/edge-kit';
-import { AccessDeniedError, InvalidPackageError, LoaderError, NotFoundError, SizeMismatchError, TransferError, UndeclaredSizeOutgrewRoomError } from '../errors.js';
+import { AccessDeniedError, InvalidPackageError, LoaderError, NotFoundError, RedirectRefusedError, SizeMismatchError, TransferError, UndeclaredSizeOutgrewRoomError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { diskFullFrom, isNoSpaceError } from '../storage/disk-space.js';
 import { spaceLedger, type SpaceReservation } from '../storage/space-ledger.js';
 import { reserveDownloadRoom } from './download-room.js';
+import { openGuardedGet, type TransferGuards } from './guarded-get.js';
+import { DEFAULT_STALL_RULE, stallRuleUnderCap } from './stall-rule.js';
 import { Throttle } from './throttle.js';
 
-export interface DownloadRequest {
+/** `idleTimeoutMs` and `stallRule` fail a silent or trickling attempt (TransferError), which then resumes. */
+export interface DownloadRequest extends TransferGuards {
   url: string;
   /** Where the bytes accumulate; `<partialPath>.json` remembers what they belong to, across restarts. */
   partialPath: string;
@@ -30,9 +33,6 @@ export interface DownloadRequest {
    */
   roomReservedByCaller?: boolean;
   maxBytesPerSecond?: number;
-  /** No byte for this long fails the attempt (a stalled link), so that it resumes instead of hanging. */
-  idleTimeoutMs?: number;
-  signal?: AbortSignal;
   onProgress?: (bytesDownloaded: number, bytesTotal: number | undefined) => void;
 }
 
@@ -175,7 +175,9 @@ class DownloadRoom {
  * One download attempt. The body streams to `partialPath` (never held in memory) while SHA-256 and MD5 are computed.
  * Bytes already there from an interrupted attempt, even one before a restart, are kept and resumed with an HTTP Range
  * request guarded by If-Match on the blob's ETag; a blob that changed meanwhile starts over from byte 0.
- * Throws a TransferError (retryable, partial kept) on a dropped or truncated transfer.
+ * Throws a TransferError (retryable, partial kept) on a dropped, truncated, silent or stalled transfer (a
+ * DownloadStalledError for a body under the stall rule), and a RedirectRefusedError (not retryable) for a redirect that
+ * redirect-policy.ts refuses.
  */
 export async function downloadToFile(request: DownloadRequest): Promise<DownloadResult> {
   const room = new DownloadRoom(request);
@@ -209,18 +211,14 @@ async function downloadAttempt(request: DownloadRequest, room: DownloadRoom): Pr
     headers.range = `bytes=${offset}-`;
     headers['if-match'] = previous.etag;
   }
-  const stream = got.stream(request.url, {
+  const { stream, response, body } = await openGuardedGet(request.url, {
     headers,
-    retry: { limit: 0 },
-    throwHttpErrors: false,
     decompress: false,
-    timeout: { connect: 30_000, response: 60_000, socket: request.idleTimeoutMs ?? 60_000 },
+    ...(request.idleTimeoutMs !== undefined ? { idleTimeoutMs: request.idleTimeoutMs } : {}),
+    stallRule: stallRuleUnderCap(request.stallRule ?? DEFAULT_STALL_RULE, request.maxBytesPerSecond),
     ...(request.signal ? { signal: request.signal } : {}),
-  });
-  const response = await new Promise<Response>((resolve, reject) => {
-    stream.once('response', resolve);
-    stream.once('error', reject);
   }).catch((error: unknown) => {
+    if (error instanceof RedirectRefusedError) throw error;
     throw new TransferError(error instanceof Error ? error.message : String(error), { cause: error });
   });
 
@@ -289,7 +287,7 @@ async function downloadAttempt(request: DownloadRequest, room: DownloadRoom): Pr
   let sourceError: unknown;
   const source = async function* () {
     try {
-      for await (const chunk of stream) yield chunk as Buffer;
+      for await (const chunk of body) yield chunk;
     } catch (error) {
       sourceError = error;
     }
@@ -302,6 +300,8 @@ async function downloadAttempt(request: DownloadRequest, room: DownloadRoom): Pr
   }
   if (sourceError !== undefined) {
     if (request.signal?.aborted) throw request.signal.reason;
+    // A dropped or stalled link: the bytes that arrived are kept, and the next attempt resumes after them.
+    if (sourceError instanceof TransferError) throw sourceError;
     if (sourceError instanceof LoaderError) {
       await discardPartial(request.partialPath);
       throw sourceError;

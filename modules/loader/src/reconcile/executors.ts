@@ -4,6 +4,7 @@ import { VerifiedPackageRecordSchema, type DeltaManifest, type VerifiedPackageRe
 import { fsyncDirectory, writeJsonAtomic, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { fetchDeltaManifest, fetchViaChunks, fetchViaPatch, PatchPathUnavailable, type PatchFetchRequest, type PatchFetchResult } from '../download/fetch-by-patch.js';
 import { discardPartial, downloadToFile } from '../download/http-download.js';
+import type { StallRule } from '../download/stall-rule.js';
 import { ChecksumMismatchError, DiskFullError, InvalidPackageError, SizeMismatchError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import type { PackageLimits } from '../package/package-limits.js';
@@ -41,6 +42,7 @@ export interface ExecutorContext {
   logger: Logger;
   limits: PackageLimits;
   idleTimeoutMs: number;
+  stallRule: StallRule;
   maxBytesPerSecond?: number;
 }
 
@@ -94,7 +96,7 @@ const capOf = (context: ExecutorContext, maxBytesPerSecond: number | undefined) 
 export async function fetchTargetDeltaManifest(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal): Promise<void> {
   if (!target.deltaManifestUrl || !target.sha256) throw new Error(`${target.name}@${target.version} offers no delta manifest`);
   try {
-    const { manifest, bytes } = await fetchDeltaManifest(target.deltaManifestUrl, target.sha256, signal);
+    const { manifest, bytes } = await fetchDeltaManifest(target.deltaManifestUrl, target.sha256, { signal, idleTimeoutMs: context.idleTimeoutMs, stallRule: context.stallRule });
     context.deltas.set(target.key, { manifest, manifestBytes: bytes, failed: [] });
   } catch (error) {
     if (!(error instanceof PatchPathUnavailable)) throw error;
@@ -115,6 +117,7 @@ function patchRequest(context: ExecutorContext, target: DownloadTarget, signal: 
     logger: context.logger,
     signal,
     idleTimeoutMs: context.idleTimeoutMs,
+    stallRule: context.stallRule,
     ...capOf(context, maxBytesPerSecond),
     onProgress: (bytesDownloaded, bytesTotal) => void context.reporter.update({ state: 'downloading', name: target.name, version: target.version, bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
   };
@@ -181,6 +184,7 @@ export async function fetchFullPackage(context: ExecutorContext, target: Downloa
     maxSizeBytes: context.limits.maxTotalBytes,
     ...cap,
     idleTimeoutMs: context.idleTimeoutMs,
+    stallRule: context.stallRule,
     signal,
     onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, path: 'full', bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
   });

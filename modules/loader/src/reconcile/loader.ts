@@ -1,6 +1,8 @@
 import { desiredFormOf, twinKeyOf, UpdatePolicySchema, type ModelStatusMessage, type OverrideTarget, type UpdatePolicy } from '@edge-ml/contracts';
 import { applyMergePatch, redactSecrets, type BackoffOptions, type DesiredDocument, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
 import { registerStatusInput } from '../edge/status-input.js';
+import { DEFAULT_IDLE_TIMEOUT_MS } from '../download/guarded-get.js';
+import { DEFAULT_STALL_RULE, type StallRule } from '../download/stall-rule.js';
 import { InvalidDesiredError, type LoaderError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/package-limits.js';
@@ -25,6 +27,8 @@ export interface LoaderOptions {
   limits?: PackageLimits;
   backoff?: BackoffOptions;
   idleTimeoutMs?: number;
+  /** The minimum average rate of every transfer (default DEFAULT_STALL_RULE). */
+  stallRule?: StallRule;
   maxBytesPerSecond?: number;
   progressIntervalMs?: number;
   /** How often models/serving.json and the legacy pointers are compared with what the loader wrote (default 15 s). */
@@ -328,7 +332,8 @@ export class Loader {
       edge: this.options.edge,
       logger: this.options.logger,
       limits: this.options.limits ?? DEFAULT_PACKAGE_LIMITS,
-      idleTimeoutMs: this.options.idleTimeoutMs ?? 60_000,
+      idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      stallRule: this.options.stallRule ?? DEFAULT_STALL_RULE,
       ...(this.options.maxBytesPerSecond ? { maxBytesPerSecond: this.options.maxBytesPerSecond } : {}),
     };
     loop = new EntryLoop(name, {
