@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EdgeConfigSchema } from '@edge-ml/edge-kit';
-import { DEFAULT_STALL_RULE } from './download/stall-rule.js';
+import { DEFAULT_STALL_RULE, type StallRule } from './download/stall-rule.js';
 
 export const LoaderConfigSchema = EdgeConfigSchema.extend({
   STORAGE_ROOT: z.string().default('/iotedge/storage'),
@@ -16,4 +16,7 @@ export const LoaderConfigSchema = EdgeConfigSchema.extend({
   LOADER_DESIRED_JSON: z.string().optional(),
 });
 export type LoaderConfig = z.output<typeof LoaderConfigSchema>;
+
+/** The stall rule every transfer of the loader runs under. */
+export const stallRuleOf = (config: LoaderConfig): StallRule => ({ minBytesPerSecond: config.LOADER_MIN_BYTES_PER_SEC, windowMs: config.LOADER_STALL_WINDOW_MS });
 

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createEdgeClient, createLogger, loadConfigOrExit } from '@edge-ml/edge-kit';
-import { LoaderConfigSchema } from './config.js';
+import { LoaderConfigSchema, stallRuleOf } from './config.js';
 import { registerLoaderMethods } from './edge/loader-methods.js';
 import { Loader } from './reconcile/loader.js';
 
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     logger,
     backoff: { initialDelayMs: config.LOADER_RETRY_INITIAL_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS },
     idleTimeoutMs: config.LOADER_IDLE_TIMEOUT_MS,
-    stallRule: { minBytesPerSecond: config.LOADER_MIN_BYTES_PER_SEC, windowMs: config.LOADER_STALL_WINDOW_MS },
+    stallRule: stallRuleOf(config),
     ...(config.LOADER_MAX_BYTES_PER_SEC ? { maxBytesPerSecond: config.LOADER_MAX_BYTES_PER_SEC } : {}),
   });
   await loader.initialise();

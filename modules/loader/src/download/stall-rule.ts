@@ -5,8 +5,8 @@ export interface StallRule {
 }
 
 /**
- * 64 B/s over 5 minutes (19,200 bytes per window): a link of a few KB/s (a satellite terminal) shared by eight
- * transfers at once, each getting a quarter of its fair share, still passes; a body trickling a byte every few
+ * 64 B/s over 5 minutes (19,200 bytes per window): a satellite link of 2 KB/s shared by eight transfers at once gives
+ * each four times that, so even one that gets a quarter of its fair share passes; a body trickling a byte every few
  * seconds fails after 5 minutes instead of never.
  */
 export const DEFAULT_STALL_RULE: StallRule = { minBytesPerSecond: 64, windowMs: 300_000 };
