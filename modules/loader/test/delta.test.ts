@@ -112,6 +112,19 @@ describe('delta updates through a patch', () => {
     await loader.close();
   });
 
+  it('falls back to the full package when the patch blob is gone (HTTP 404) or answers with another size', async () => {
+    await upload('ssd-2.missing-patch.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.deleted.patch')))));
+    await upload('ssd-2.short-patch.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.patch'), { patches: [{ fromSha256: sha256(plainModel), url: azurite.sasUrl('ssd-1-to-2.patch'), sha256: sha256(patch), sizeBytes: patch.length + 10 }] }))));
+    for (const manifestBlob of ['ssd-2.missing-patch.delta.json', 'ssd-2.short-patch.delta.json']) {
+      const { edge, loader } = await withV1Installed();
+      loader.applyDesired({ version: 2, full: true, properties: desiredV2(manifestBlob) });
+      await loader.whenIdle();
+      expect(edge.reportedState.modelUpdate).toMatchObject({ state: 'active', version: '2', path: 'full' });
+      expect((await loader.repository.readAnnounced())?.sha256).toBe(sha256(metadataModel));
+      await loader.close();
+    }
+  });
+
   it('falls back to the full package when no patch starts from what the device holds, or the manifest is for another package', async () => {
     await upload('ssd-2.other-base.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.patch'), { patches: [{ fromSha256: 'e'.repeat(64), url: azurite.sasUrl('ssd-1-to-2.patch'), sha256: sha256(patch), sizeBytes: patch.length }] }))));
     await upload('ssd-2.wrong-package.delta.json', Buffer.from(JSON.stringify(manifestFor(azurite.sasUrl('ssd-1-to-2.patch'), { package: { sha256: 'd'.repeat(64), sizeBytes: 10 } }))));

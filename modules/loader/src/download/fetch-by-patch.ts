@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
 import { applyPatch, chunkKey, decodeChunkList, indexChunks, PatchError, planChunkAssembly } from '@edge-ml/delta';
 import type { Logger } from '@edge-ml/edge-kit';
-import { RedirectRefusedError, TransferError } from '../errors.js';
+import { AccessDeniedError, NotFoundError, RedirectRefusedError, SizeMismatchError, TransferError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { buildZip } from '../package/build-zip.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
@@ -141,6 +141,14 @@ export async function fetchViaPatch(request: PatchFetchRequest, manifest: DeltaM
     ...guardsOf(request),
     ...(request.maxBytesPerSecond ? { maxBytesPerSecond: request.maxBytesPerSecond } : {}),
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+  }).catch(async (error: unknown) => {
+    // The patch blob is one of several ways to the package: its permanent answers (gone, refused, the wrong size, a
+    // redirect the loader does not follow) send the update to the full package; an interrupted transfer is retried.
+    if (error instanceof NotFoundError || error instanceof AccessDeniedError || error instanceof SizeMismatchError || error instanceof RedirectRefusedError) {
+      await discardPartial(request.patchPartialPath);
+      throw new PatchPathUnavailable(`the patch blob could not be fetched: ${error.message}`);
+    }
+    throw error;
   });
   const patchBytes = await readFile(request.patchPartialPath);
   await discardPartial(request.patchPartialPath);
