@@ -1,14 +1,52 @@
 /**
- * What the chunk path would cost with other designs, for a device holding `held` that wants `next` (bytes on the
- * wire, counted as the loader counts them: lists, fetched ranges, and 600 bytes per range request). Simulations for
- * the benchmark; the loader implements `singleLevel` at 1 KiB.
+ * What the chunk path costs with each design, for a device holding `held` that wants `next` (bytes on the wire,
+ * counted as the loader counts them: the list, the block hashes and ranges fetched, and 600 bytes per range request
+ * after the list's one request). `groupPath` runs the loader's own planning code (packages/delta, group-plan.ts) on
+ * the blob `edge-model delta` uploads; the others are simulations of designs measured against it.
  */
 import { createHash } from 'node:crypto';
 import { brotliCompressSync } from 'node:zlib';
-import { chunkBytes, chunkKey, decodeChunkList, encodeChunkList, indexChunks, planChunkAssembly, type Chunk } from '@edge-ml/delta';
+import {
+  chunkBytes,
+  chunkKey,
+  decodeChunkList,
+  decodeGroupList,
+  encodeChunkList,
+  encodeGroupList,
+  failingGroups,
+  indexChunks,
+  indexGroups,
+  planBlocks,
+  planChunkAssembly,
+  planGroups,
+  rangeBytes,
+  type Chunk,
+  type GroupListOptions,
+} from '@edge-ml/delta';
 
 export const REQUEST_OVERHEAD_BYTES = 600;
 const COALESCE_GAP_BYTES = 256;
+
+/**
+ * What the loader does (two-level list, see docs/delta-updates.md): the list, the block hashes of the runs of groups
+ * the device lacks, the blocks it lacks, ranges coalesced across gaps up to the cost of a request; a group that does
+ * not check after assembly is fetched again whole, as the loader does.
+ */
+export function groupPath(held: Uint8Array, next: Uint8Array, options: GroupListOptions = {}) {
+  const { blob, listSizeBytes } = encodeGroupList(next, options);
+  const list = decodeGroupList(blob.subarray(0, listSizeBytes));
+  const plan = planGroups(list, indexGroups([held], list), REQUEST_OVERHEAD_BYTES);
+  const blocks = planBlocks(list, plan.runs, (run) => blob.subarray(run.hashes.start, run.hashes.end), [held], REQUEST_OVERHEAD_BYTES);
+  const assembled = new Uint8Array(next.length);
+  for (const { group, source } of plan.held) assembled.set(held.subarray(source.offset, source.offset + list.groups[group]!.length), list.groups[group]!.offset);
+  for (const copy of blocks.copies) assembled.set(held.subarray(copy.source.offset, copy.source.offset + copy.length), copy.at);
+  for (const range of blocks.ranges) assembled.set(next.subarray(range.start, range.end), range.start);
+  const refetched = failingGroups(list, plan.runs, assembled).map((index) => ({ start: list.groups[index]!.offset, end: list.groups[index]!.offset + list.groups[index]!.length }));
+  const hashes = rangeBytes(plan.hashRanges);
+  const missing = rangeBytes(blocks.ranges) + rangeBytes(refetched);
+  const requests = plan.hashRanges.length + blocks.ranges.length + refetched.length;
+  return { total: listSizeBytes + hashes + missing + requests * REQUEST_OVERHEAD_BYTES, list: listSizeBytes, hashes, missing, requests, groupsRefetched: refetched.length, runs: plan.runs.length };
+}
 
 /** Today's design: one list of content-defined chunks of `averageBytes`, missing chunks fetched as coalesced ranges. */
 export function singleLevel(held: Uint8Array, next: Uint8Array, averageBytes: number): { total: number; list: number; missing: number; ranges: number } {

@@ -12,3 +12,31 @@ export {
   type ChunkList,
   type ChunkSource,
 } from './chunking.js';
+export {
+  BLOCK_BYTES,
+  BLOCK_HASH_BYTES,
+  blockHash,
+  decodeGroupList,
+  encodeGroupList,
+  GROUP_AVERAGE_BYTES,
+  groupHashBytesFor,
+  groupKey,
+  isGroupList,
+  type Group,
+  type GroupList,
+  type GroupListOptions,
+} from './group-list.js';
+export {
+  coalesceRanges,
+  failingGroups,
+  groupPathLowerBoundBytes,
+  indexGroups,
+  planBlocks,
+  planGroups,
+  rangeBytes,
+  type BlockPlan,
+  type ByteRange,
+  type GroupPlan,
+  type GroupRun,
+  type LocalPosition,
+} from './group-plan.js';
