@@ -6,6 +6,7 @@ export const FAILPOINTS = [
   'extract.entry',
   'install.synced',
   'install.renamed',
+  'delta.hashes-stored',
   'delta.range-stored',
   'delta.assembled',
   'announce.awaiting-recorded',

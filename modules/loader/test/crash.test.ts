@@ -138,31 +138,35 @@ describe('crash safety', () => {
 describe('crash safety of delta updates', () => {
   let template: string;
   let server: FaultServer;
-  let desired: (variant: 'patch' | 'chunks') => object;
+  let desired: (variant: 'patch' | 'chunks' | 'chunks-emcl') => object;
 
   beforeAll(async () => {
-    const { createPatch, encodeChunkList } = await import('@edge-ml/delta');
+    const { createPatch, encodeChunkList, encodeGroupList } = await import('@edge-ml/delta');
     const plainModel = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_coco_quant_detect.tflite'));
     const metadataModel = await readFile(path.join(TESTDATA, 'models', 'ssd_mobilenet_v1_1_metadata_1.tflite'));
     const labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
     const v1 = await buildZip([{ name: 'detect.tflite', data: plainModel }, { name: 'labelmap.txt', data: labels }]);
     const v2 = await buildZip([{ name: 'detect.tflite', data: metadataModel }, { name: 'labelmap.txt', data: labels }]);
     const patch = Buffer.from(createPatch(plainModel, metadataModel));
-    const chunkList = Buffer.from(encodeChunkList(metadataModel));
+    // The two-level list edge-model delta writes (its block hashes after it in the blob), and the single-level one before it.
+    const groups = encodeGroupList(metadataModel);
+    const lists = { chunks: { blob: Buffer.from(groups.blob), list: groups.blob.subarray(0, groups.listSizeBytes) }, 'chunks-emcl': { blob: Buffer.from(encodeChunkList(metadataModel)), list: encodeChunkList(metadataModel) } };
     server = new FaultServer(v2);
     const base = await server.listen();
     server.serve('/ssd-v1.zip', v1);
     server.serve('/ssd-v2.patch', patch);
-    server.serve('/ssd-v2.chunks', chunkList);
+    server.serve('/ssd-v2.chunks', lists.chunks.blob);
+    server.serve('/ssd-v2.chunks-emcl', lists['chunks-emcl'].blob);
     server.serve('/ssd-v2.model', metadataModel);
-    for (const variant of ['patch', 'chunks'] as const) {
+    for (const variant of ['patch', 'chunks', 'chunks-emcl'] as const) {
+      const list = lists[variant === 'patch' ? 'chunks' : variant];
       server.serve(`/ssd-v2.${variant}.delta.json`, Buffer.from(JSON.stringify({
         schemaVersion: 1, name: 'ssd', version: '2',
         package: { sha256: sha256(v2), sizeBytes: v2.length },
         model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(metadataModel), sizeBytes: metadataModel.length },
         files: { 'labelmap.txt': labels.toString('base64') },
         patches: variant === 'patch' ? [{ fromSha256: sha256(plainModel), url: `${base}/ssd-v2.patch`, sha256: sha256(patch), sizeBytes: patch.length }] : [],
-        chunks: { listUrl: `${base}/ssd-v2.chunks`, listSha256: sha256(chunkList), listSizeBytes: chunkList.length, modelUrl: `${base}/ssd-v2.model` },
+        chunks: { listUrl: `${base}/ssd-v2.${variant === 'patch' ? 'chunks' : variant}`, listSha256: sha256(Buffer.from(list.list)), listSizeBytes: list.list.length, modelUrl: `${base}/ssd-v2.model` },
       })));
     }
     template = await mkdtemp(path.join(tmpdir(), 'crash-delta-template-'));
@@ -176,10 +180,14 @@ describe('crash safety of delta updates', () => {
   afterAll(() => server.close());
 
   it.each([
+    ['chunks', 'delta.hashes-stored@1'],
+    ['chunks', 'delta.hashes-stored@5'],
     ['chunks', 'delta.range-stored@1'],
     ['chunks', 'delta.range-stored@3'],
     ['chunks', 'delta.range-stored@10'],
     ['chunks', 'delta.assembled@1'],
+    ['chunks-emcl', 'delta.range-stored@3'],
+    ['chunks-emcl', 'delta.assembled@1'],
     ['chunks', 'install.synced@1'],
     ['patch', 'delta.assembled@1'],
     ['patch', 'download.renamed@1'],
@@ -193,11 +201,11 @@ describe('crash safety of delta updates', () => {
     const restarted = await runLoader(storage, desired(variant), undefined, 'info');
     expect(restarted.code, restarted.output).toBe(0);
     // Ranges stored before the kill are used again, not fetched again.
-    if (point === 'delta.range-stored@3' || point === 'delta.range-stored@10') expect(restarted.output).toMatch(/"resumedBytes":[1-9]\d*/);
+    if (['delta.hashes-stored@5', 'delta.range-stored@3', 'delta.range-stored@10'].includes(point)) expect(restarted.output).toMatch(/"resumedBytes":[1-9]\d*/);
     expect((await checkRepository(storage)).announced).toBe('2');
     expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
     const manifest = JSON.parse(await readFile(path.join(storage, 'models/ssd/2/.installed.json'), 'utf8'));
-    expect(manifest.delivery.path).toBe(variant);
+    expect(manifest.delivery.path).toBe(variant === 'patch' ? 'patch' : 'chunks');
     await rm(storage, { recursive: true, force: true });
   }, 60_000);
 });

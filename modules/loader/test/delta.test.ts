@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeltaManifestV1, DeltaManifestV2 } from '@edge-ml/contracts';
-import { createPatch, encodeChunkList } from '@edge-ml/delta';
+import { createPatch, encodeChunkList, encodeGroupList } from '@edge-ml/delta';
 import { createLogger } from '@edge-ml/edge-kit';
 import { startAzurite, type Azurite } from '@edge-ml/testkit';
 import { Loader } from '../src/reconcile/loader.js';
@@ -138,25 +138,40 @@ describe('delta updates through a patch', () => {
   });
 });
 
-describe('delta updates through chunk reuse', () => {
-  let chunkList: Uint8Array;
-  const chunked = (overrides: Partial<DeltaManifestV2> = {}) =>
+/** The blob a publisher uploads for each list format, and the bytes of it the manifest names as the list. */
+const listFormats = {
+  'a two-level list (EMCG, what edge-model delta writes)': (model: Uint8Array) => {
+    const { blob, listSizeBytes } = encodeGroupList(model);
+    return { blob, list: blob.subarray(0, listSizeBytes) };
+  },
+  'a single-level list (EMCL, what publishers wrote before)': (model: Uint8Array) => {
+    const blob = encodeChunkList(model);
+    return { blob, list: blob };
+  },
+};
+
+describe.each(Object.entries(listFormats))('delta updates through chunk reuse, by %s', (format, encode) => {
+  const slug = format.includes('EMCG') ? 'groups' : 'chunks';
+  let list: Uint8Array;
+  const chunked = (modelBlob: string, overrides: Partial<DeltaManifestV2> = {}) =>
     manifestFor(azurite.sasUrl('ssd-1-to-2.patch'), {
       patches: [],
-      chunks: { listUrl: azurite.sasUrl('ssd-2.chunks'), listSha256: sha256(chunkList), listSizeBytes: chunkList.length, modelUrl: azurite.sasUrl('ssd-2.model') },
+      chunks: { listUrl: azurite.sasUrl(`ssd-2.${slug}`), listSha256: sha256(list), listSizeBytes: list.length, modelUrl: azurite.sasUrl(modelBlob) },
       ...overrides,
     });
+  const desiredChunked = (manifestBlob: string) => ({ model: { ...desiredV2(manifestBlob).model, sizeBytes: v2.length } });
 
   beforeAll(async () => {
-    chunkList = encodeChunkList(metadataModel);
-    await upload('ssd-2.chunks', chunkList);
+    const encoded = encode(metadataModel);
+    list = encoded.list;
+    await upload(`ssd-2.${slug}`, encoded.blob);
     await upload('ssd-2.model', metadataModel);
-    await upload('ssd-2.chunked.delta.json', Buffer.from(JSON.stringify(chunked())));
+    await upload(`ssd-2.${slug}.delta.json`, Buffer.from(JSON.stringify(chunked('ssd-2.model'))));
   });
 
   it('reuses the chunks of the installed model and fetches only the missing ranges when no patch applies', async () => {
     const { edge, loader } = await withV1Installed();
-    loader.applyDesired({ version: 2, full: true, properties: { model: { ...desiredV2('ssd-2.chunked.delta.json').model, sizeBytes: v2.length } } });
+    loader.applyDesired({ version: 2, full: true, properties: desiredChunked(`ssd-2.${slug}.delta.json`) });
     await loader.whenIdle();
     const report = edge.reportedState.modelUpdate as { state: string; path: string; bytesFetched: number; bytesReused: number };
     expect(report).toMatchObject({ state: 'active', version: '2', path: 'chunks' });
@@ -170,13 +185,22 @@ describe('delta updates through chunk reuse', () => {
   it('falls back to the full package when fetched bytes do not match their chunks', async () => {
     const tampered = Buffer.from(metadataModel);
     for (let index = 0; index < tampered.length; index += 4096) tampered[index] = (tampered[index] ?? 0) ^ 0x01;
-    await upload('ssd-2.tampered.model', tampered);
-    await upload('ssd-2.tampered.delta.json', Buffer.from(JSON.stringify(chunked({ chunks: { listUrl: azurite.sasUrl('ssd-2.chunks'), listSha256: sha256(chunkList), listSizeBytes: chunkList.length, modelUrl: azurite.sasUrl('ssd-2.tampered.model') } }))));
+    await upload(`ssd-2.${slug}.tampered.model`, tampered);
+    await upload(`ssd-2.${slug}.tampered.delta.json`, Buffer.from(JSON.stringify(chunked(`ssd-2.${slug}.tampered.model`))));
     const { edge, loader } = await withV1Installed();
-    loader.applyDesired({ version: 2, full: true, properties: { model: { ...desiredV2('ssd-2.tampered.delta.json').model, sizeBytes: v2.length } } });
+    loader.applyDesired({ version: 2, full: true, properties: desiredChunked(`ssd-2.${slug}.tampered.delta.json`) });
     await loader.whenIdle();
     expect(edge.reportedState.modelUpdate).toMatchObject({ state: 'active', version: '2', path: 'full' });
     expect((await loader.repository.readAnnounced())?.sha256).toBe(sha256(metadataModel));
+    await loader.close();
+  });
+
+  it('falls back to the full package when the list does not match the manifest', async () => {
+    await upload(`ssd-2.${slug}.wrong-list.delta.json`, Buffer.from(JSON.stringify(chunked('ssd-2.model', { chunks: { listUrl: azurite.sasUrl(`ssd-2.${slug}`), listSha256: 'a'.repeat(64), listSizeBytes: list.length, modelUrl: azurite.sasUrl('ssd-2.model') } }))));
+    const { edge, loader } = await withV1Installed();
+    loader.applyDesired({ version: 2, full: true, properties: desiredChunked(`ssd-2.${slug}.wrong-list.delta.json`) });
+    await loader.whenIdle();
+    expect(edge.reportedState.modelUpdate).toMatchObject({ state: 'active', version: '2', path: 'full' });
     await loader.close();
   });
 
@@ -188,7 +212,7 @@ describe('delta updates through chunk reuse', () => {
     await loader.initialise();
     loader.applyDesired({ version: 1, full: true, properties: { model: { name: 'ssd', version: '1', url: azurite.sasUrl('yolox-1.zip'), sha256: sha256(yolox) } } });
     await loader.whenIdle();
-    loader.applyDesired({ version: 2, full: true, properties: { model: { ...desiredV2('ssd-2.chunked.delta.json').model, sizeBytes: v2.length } } });
+    loader.applyDesired({ version: 2, full: true, properties: desiredChunked(`ssd-2.${slug}.delta.json`) });
     await loader.whenIdle();
     const report = edge.reportedState.modelUpdate as { state: string; path: string; bytesFetched: number };
     expect(report).toMatchObject({ state: 'active', version: '2', path: 'full' });

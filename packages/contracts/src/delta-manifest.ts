@@ -17,8 +17,10 @@ const PatchesSchema = z
   .max(64);
 
 /**
- * For devices that hold no version with a patch: the new model's content-defined chunk list (binary, EMCL) and the
- * uncompressed model blob its byte ranges are fetched from. Chunks the device already holds are reused.
+ * For devices that hold no version with a patch: the new model's content-defined chunk list and the uncompressed
+ * model blob its byte ranges are fetched from. Chunks the device already holds are reused. The list is the first
+ * `listSizeBytes` bytes of the blob at `listUrl` (`listSha256` is theirs): a two-level list (EMCG) is followed there
+ * by the block hashes devices fetch by range; a single-level list (EMCL, publishers before it) is the whole blob.
  */
 const ChunksSchema = z.object({
   listUrl: z.url({ protocol: /^https?$/ }),

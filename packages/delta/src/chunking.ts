@@ -120,7 +120,7 @@ export function planChunkAssembly(target: ChunkList, local: Map<string, ChunkSou
 }
 
 /** Indexes every chunk of the files a device holds, by key. */
-export function indexChunks(files: Uint8Array[], averageBytes = CHUNK_AVERAGE_BYTES): Map<string, ChunkSource> {
+export function indexChunks(files: readonly Uint8Array[], averageBytes = CHUNK_AVERAGE_BYTES): Map<string, ChunkSource> {
   const index = new Map<string, ChunkSource>();
   for (const data of files) {
     for (const chunk of chunkBytes(data, averageBytes)) {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
-import { applyPatch, chunkKey, decodeChunkList, indexChunks, PatchError, planChunkAssembly } from '@edge-ml/delta';
+import { applyPatch, PatchError } from '@edge-ml/delta';
 import type { Logger } from '@edge-ml/edge-kit';
 import { AccessDeniedError, NotFoundError, RedirectRefusedError, SizeMismatchError, TransferError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
@@ -45,7 +45,7 @@ const MANIFEST_LIMIT_BYTES = 2 * 1024 * 1024;
 export class PatchPathUnavailable extends Error {}
 
 /** The transfer guards of a delta path's requests: the same as the full download's. */
-const guardsOf = (request: PatchFetchRequest): TransferGuards & { signal: AbortSignal } => ({ signal: request.signal, idleTimeoutMs: request.idleTimeoutMs, ...(request.stallRule ? { stallRule: request.stallRule } : {}) });
+export const guardsOf = (request: PatchFetchRequest): TransferGuards & { signal: AbortSignal } => ({ signal: request.signal, idleTimeoutMs: request.idleTimeoutMs, ...(request.stallRule ? { stallRule: request.stallRule } : {}) });
 
 /**
  * A small blob (manifest, chunk list) in one request. 5xx, network failures and stalls are TransferErrors (retry later:
@@ -94,13 +94,13 @@ export function patchFromInstalled(manifest: DeltaManifest, installed: Installed
   return undefined;
 }
 
-type CompanionFile = { name: string; data: Buffer };
+export type CompanionFile = { name: string; data: Buffer };
 
 /**
  * The package's other files (labels, model.json). Schema 1 carries them all; schema 2 carries only those a device may
  * lack, and names the rest by sha256: taken from an installed version (the patch's base first) holding that file.
  */
-async function companionFiles(request: PatchFetchRequest, manifest: DeltaManifest, holders: InstalledManifest[]): Promise<CompanionFile[]> {
+export async function companionFiles(request: PatchFetchRequest, manifest: DeltaManifest, holders: InstalledManifest[]): Promise<CompanionFile[]> {
   if (manifest.schemaVersion === 1) return Object.entries(manifest.files).map(([name, base64]) => ({ name, data: Buffer.from(base64, 'base64') }));
   const hash = (data: Buffer) => createHash('sha256').update(data).digest('hex');
   return Promise.all(
@@ -119,7 +119,7 @@ async function companionFiles(request: PatchFetchRequest, manifest: DeltaManifes
   );
 }
 
-async function writeAssembledPackage(request: PatchFetchRequest, manifest: DeltaManifest, model: Uint8Array, companions: CompanionFile[]): Promise<void> {
+export async function writeAssembledPackage(request: PatchFetchRequest, manifest: DeltaManifest, model: Uint8Array, companions: CompanionFile[]): Promise<void> {
   if (createHash('sha256').update(model).digest('hex') !== manifest.model.sha256) throw new PatchPathUnavailable('the rebuilt model does not match the manifest');
   const files = [{ name: manifest.model.file, data: Buffer.from(model) }, ...companions];
   await writeFile(request.packagePath, await buildZip(files));
@@ -163,84 +163,4 @@ export async function fetchViaPatch(request: PatchFetchRequest, manifest: DeltaM
   await writeAssembledPackage(request, manifest, model, companions);
   request.logger.info({ from: `${base.name}@${base.version}`, patchBytes: patchBytes.length }, 'model.patch.applied');
   return { path: 'patch', bytesFetched: downloaded.transferredBytes + manifestBytes, bytesReused: Math.max(0, model.length - patchBytes.length), fromVersion: `${base.name}@${base.version}` };
-}
-
-/** Per range request, what headers cost on the wire: part of deciding whether chunks beat the package. */
-const RANGE_REQUEST_OVERHEAD_BYTES = 600;
-const RANGE_PARALLELISM = 4;
-
-/**
- * Builds the package from the chunks of the installed models plus the missing byte ranges; PatchPathUnavailable when
- * that would cost more than the package or the fetched bytes do not verify.
- */
-export async function fetchViaChunks(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, installed: InstalledManifest[]): Promise<PatchFetchResult> {
-  const companions = await companionFiles(request, manifest, installed);
-  const chunks = manifest.chunks;
-  if (!chunks) throw new PatchPathUnavailable('the manifest lists no chunks');
-  const listBytes = await fetchSmallBlob(chunks.listUrl, 'chunk list', guardsOf(request), Math.max(chunks.listSizeBytes, 1) * 2);
-  if (createHash('sha256').update(listBytes).digest('hex') !== chunks.listSha256) throw new PatchPathUnavailable('the chunk list does not match the manifest');
-  const list = decodeChunkList(listBytes);
-  const localFiles = await Promise.all(installed.map((entry) => readFile(path.join(request.repository.versionDirectory(entry.name, entry.version), entry.modelFile))));
-  const local = indexChunks(localFiles, list.averageBytes);
-  const plan = planChunkAssembly(list, local, 256);
-  const missingBytes = plan.ranges.reduce((sum, range) => sum + range.end - range.start, 0);
-  const cost = manifestBytes + listBytes.length + missingBytes + plan.ranges.length * RANGE_REQUEST_OVERHEAD_BYTES;
-  if (request.packageSizeBytes !== undefined && cost >= request.packageSizeBytes) {
-    throw new PatchPathUnavailable(`chunks would cost ${cost} bytes, the full package ${request.packageSizeBytes}`);
-  }
-
-  const model = new Uint8Array(manifest.model.sizeBytes);
-  for (const chunk of list.chunks) {
-    const source = local.get(chunk.key);
-    if (source) model.set(source.data.subarray(source.offset, source.offset + chunk.length), chunk.offset);
-  }
-  await mkdir(request.chunkStagingDirectory, { recursive: true });
-  const held = new Set(await readdir(request.chunkStagingDirectory));
-  let fetched = 0;
-  let resumed = 0;
-  const verify = (range: (typeof plan.ranges)[number], data: Uint8Array) => {
-    for (const chunk of range.chunks) {
-      const start = chunk.offset - range.start;
-      if (chunkKey(data.subarray(start, start + chunk.length)) !== chunk.key) return false;
-    }
-    return data.length === range.end - range.start;
-  };
-  const queue = [...plan.ranges];
-  const worker = async () => {
-    for (let range = queue.shift(); range; range = queue.shift()) {
-      request.signal.throwIfAborted();
-      const name = `${range.start}-${range.end}`;
-      if (held.has(name)) {
-        const data = await readFile(path.join(request.chunkStagingDirectory, name));
-        if (verify(range, data)) {
-          model.set(data, range.start);
-          resumed += data.length;
-          continue;
-        }
-      }
-      let data: Buffer;
-      try {
-        const response = await fetchBounded(chunks.modelUrl, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, limitBytes: range.end - range.start, ...guardsOf(request) });
-        if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for model bytes ${name}`);
-        if (response.statusCode !== 206) throw new PatchPathUnavailable(`the model blob answered HTTP ${response.statusCode} to a range request`);
-        data = response.body;
-      } catch (error) {
-        if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
-        if (error instanceof BodyTooLargeError) throw new PatchPathUnavailable(`the model blob sent more than bytes ${name}`);
-        if (error instanceof RedirectRefusedError) throw new PatchPathUnavailable(`the model blob's redirect was refused: ${error.reason}`);
-        throw new TransferError(`model bytes ${name} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-      }
-      fetched += data.length;
-      if (!verify(range, data)) throw new PatchPathUnavailable(`fetched bytes ${name} do not match their chunks`);
-      await writeFile(path.join(request.chunkStagingDirectory, name), data);
-      failpoint('delta.range-stored');
-      model.set(data, range.start);
-      request.onProgress?.(fetched + resumed, missingBytes);
-    }
-  };
-  await Promise.all(Array.from({ length: RANGE_PARALLELISM }, worker));
-  await writeAssembledPackage(request, manifest, model, companions);
-  await rm(request.chunkStagingDirectory, { recursive: true, force: true });
-  request.logger.info({ ranges: plan.ranges.length, fetchedBytes: fetched, resumedBytes: resumed, reusedBytes: plan.reused }, 'model.chunks.assembled');
-  return { path: 'chunks', bytesFetched: manifestBytes + listBytes.length + fetched, bytesReused: plan.reused };
 }

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
-import { createPatch, encodeChunkList } from '@edge-ml/delta';
+import { createPatch, encodeGroupList } from '@edge-ml/delta';
 import { containerClient, readOnlySasUrl, sharedKeyOf, storageFailure } from '../blob-storage.js';
 import { CliError, usageError } from '../cli-error.js';
 import { readPackage } from '../read-package.js';
@@ -14,8 +14,9 @@ export const DELTA_HELP = `edge-model delta <new-package.zip> --name <model> --v
                   [--out <dir>]
 
 Makes a patch from each model devices may hold (a package, or its model file: the sha256 the loader reports as
-activeModel.sha256) to the package's model, the model's content-defined chunk list (for devices with no patch: they reuse the chunks they hold
-and fetch the rest by HTTP Range from the raw model blob), and a delta manifest listing them. With a connection string, uploads patches and manifest and
+activeModel.sha256) to the package's model, the model's two-level chunk list (for devices with no patch: they reuse
+the chunks they hold and fetch the rest by HTTP Range from the list's blob and the raw model blob), and a delta
+manifest listing them. With a connection string, uploads patches and manifest and
 prints the manifest's read-only SAS URL, for: edge-model rollout … --delta-url <that URL>. Devices whose model has
 no patch, or whose patch does not verify, download the full package. Labels and model.json travel in the manifest
 only when they differ from those of a --from package (always when a --from is a bare model file).`;
@@ -64,11 +65,12 @@ export async function deltaCommand(argv: string[], print: (line: string) => void
     patches.push({ name, fromSha256, bytes: patch });
     print(`${name}: ${patch.length} bytes from ${path.basename(from)} (${((patch.length / bytes.length) * 100).toFixed(2)}% of the package, ${Math.round(performance.now() - started)} ms)`);
   }
-  // For devices whose model has no patch: the chunk list, and the raw model its missing ranges are fetched from.
-  const chunkList = encodeChunkList(contents.model);
+  // For devices whose model has no patch: the chunk list (its block hashes after it in the same blob), and the raw
+  // model the missing ranges are fetched from.
+  const { blob: chunkBlob, listSizeBytes } = encodeGroupList(contents.model);
   const chunkListName = `${base}.chunks`;
   const rawModelName = `${base}.model`;
-  print(`${chunkListName}: ${chunkList.length} bytes (${((chunkList.length / contents.model.length) * 100).toFixed(2)}% of the model)`);
+  print(`${chunkListName}: a ${listSizeBytes}-byte list (${((listSizeBytes / contents.model.length) * 100).toFixed(2)}% of the model), then ${chunkBlob.length - listSizeBytes} bytes of block hashes devices fetch by range where they lack groups`);
   const container = connectionString ? containerClient({ connectionString, ...(values.container ? { container: values.container } : {}) }) : undefined;
   const expiresOn = expiryFrom(values);
   const urlOf = (name: string) => (container && connectionString ? readOnlySasUrl(container, name, sharedKeyOf(connectionString), expiresOn) : `${values['url-prefix']}${name}`);
@@ -84,13 +86,13 @@ export async function deltaCommand(argv: string[], print: (line: string) => void
     model: { file: contents.modelFile, format: contents.format, sha256: sha256(contents.model), sizeBytes: contents.model.length },
     files,
     patches: patches.map((patch) => ({ fromSha256: patch.fromSha256, url: urlOf(patch.name), sha256: sha256(patch.bytes), sizeBytes: patch.bytes.length })),
-    chunks: { listUrl: urlOf(chunkListName), listSha256: sha256(chunkList), listSizeBytes: chunkList.length, modelUrl: urlOf(rawModelName) },
+    chunks: { listUrl: urlOf(chunkListName), listSha256: sha256(chunkBlob.subarray(0, listSizeBytes)), listSizeBytes, modelUrl: urlOf(rawModelName) },
   });
   print(`companion files in the manifest: ${carried.length > 0 ? carried.join(', ') : 'none (unchanged in every --from package)'}`);
   const manifestName = `${base}.delta.json`;
   await mkdir(out, { recursive: true });
   for (const patch of patches) await writeFile(path.join(out, patch.name), patch.bytes);
-  await writeFile(path.join(out, chunkListName), chunkList);
+  await writeFile(path.join(out, chunkListName), chunkBlob);
   await writeFile(path.join(out, rawModelName), contents.model);
   // The same compact bytes as the upload: devices fetch this file over the link it is meant to spare.
   await writeFile(path.join(out, manifestName), JSON.stringify(manifest));
@@ -101,7 +103,7 @@ export async function deltaCommand(argv: string[], print: (line: string) => void
   try {
     await container.createIfNotExists();
     for (const patch of patches) await container.getBlockBlobClient(patch.name).uploadData(Buffer.from(patch.bytes));
-    await container.getBlockBlobClient(chunkListName).uploadData(Buffer.from(chunkList));
+    await container.getBlockBlobClient(chunkListName).uploadData(Buffer.from(chunkBlob));
     await container.getBlockBlobClient(rawModelName).uploadData(contents.model);
     await container.getBlockBlobClient(manifestName).uploadData(Buffer.from(JSON.stringify(manifest)), { blobHTTPHeaders: { blobContentType: 'application/json' } });
   } catch (error) {

@@ -1,0 +1,70 @@
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '@edge-ml/edge-kit';
+import { TransferError } from '../errors.js';
+import { BodyTooLargeError, fetchBounded } from './fetch-bounded.js';
+import { PatchPathUnavailable } from './fetch-by-patch.js';
+
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * One byte range of a blob, exactly. 5xx and network failures are TransferErrors (retry later: the link is the
+ * problem); another status, or a body of another length, makes the chunk path unavailable (use the full package).
+ * `wholeBlobIsRange`: a 200 is accepted as well, for a blob that is the range (a list fetched from its start).
+ */
+export async function fetchRange(url: string, range: ByteRange, what: string, signal: AbortSignal, wholeBlobIsRange = false): Promise<Buffer> {
+  const name = `${what} bytes ${range.start}-${range.end}`;
+  let response: { statusCode: number; body: Buffer };
+  try {
+    response = await fetchBounded(url, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, limitBytes: range.end - range.start, signal });
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new PatchPathUnavailable(`the blob sent more than ${name}`);
+    throw new TransferError(`${name} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for ${name}`);
+  if (response.statusCode !== 206 && !(wholeBlobIsRange && response.statusCode === 200)) throw new PatchPathUnavailable(`the blob answered HTTP ${response.statusCode} to a range request for ${name}`);
+  if (response.body.length !== range.end - range.start) throw new PatchPathUnavailable(`the blob sent ${response.body.length} bytes for ${name}`);
+  return response.body;
+}
+
+/**
+ * Ranges fetched for one update, kept in its staging directory under their kind and bounds (written atomically), so
+ * that a restart takes them from disk instead of the link. What they hold is checked where they are used.
+ */
+export class RangeStage {
+  private held: Set<string> | undefined;
+  constructor(private readonly directory: string) {}
+
+  private async names(): Promise<Set<string>> {
+    if (!this.held) {
+      await mkdir(this.directory, { recursive: true });
+      this.held = new Set(await readdir(this.directory));
+    }
+    return this.held;
+  }
+
+  /** The stored bytes of `range`, when a previous run stored them whole. */
+  async read(kind: string, range: ByteRange): Promise<Buffer | undefined> {
+    const name = `${kind}${range.start}-${range.end}`;
+    if (!(await this.names()).has(name)) return undefined;
+    const data = await readFile(path.join(this.directory, name)).catch(() => undefined);
+    return data?.length === range.end - range.start ? data : undefined;
+  }
+
+  async store(kind: string, range: ByteRange, data: Uint8Array): Promise<void> {
+    await this.names();
+    await writeFileAtomic(path.join(this.directory, `${kind}${range.start}-${range.end}`), data);
+  }
+}
+
+/** Runs `work` on every item, at most `parallelism` at a time; the first failure rejects (the others finish their item). */
+export async function forEachParallel<T>(items: readonly T[], parallelism: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallelism, items.length) }, worker));
+}
