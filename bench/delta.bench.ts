@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { applyPatch, createPatch } from '@edge-ml/delta';
 import { buildModelPackage } from '@edge-ml/model-cli';
-import { compressedRanges, singleLevel, twoLevel } from './chunk-path-options.js';
+import { CHUNK_DESIGNS, twoRoundFloor, type DesignCost } from './chunk-path-options.js';
 import { fineTunePairs, testModel } from './fixtures/finetune-pairs.js';
 import { headFineTune } from './fixtures/head-finetune.js';
 
@@ -50,7 +50,7 @@ function manifestSizeBytes(labelsIncluded: number): number {
 }
 const MANIFEST_BYTES = manifestSizeBytes(0);
 
-async function measure(label: string, sparse: boolean, oldPath: string, newBytes: Buffer, labels: string) {
+async function measure(label: string, sparse: boolean, oldPath: string, newBytes: Buffer, labels: string, regions?: { offset: number; length: number }[]) {
   const oldBytes = await readFile(oldPath);
   const newPath = path.join(work, `${label.replace(/\W+/g, '-')}.new`);
   await writeFile(newPath, newBytes);
@@ -67,7 +67,9 @@ async function measure(label: string, sparse: boolean, oldPath: string, newBytes
   const zstdFull = await tool('zstd', ['-19', '-q', '-f', newPath, '-o', `${newPath}.full.zst`], `${newPath}.full.zst`);
   const xdelta = await tool('xdelta3', ['-9', '-f', '-e', '-s', oldPath, newPath, `${newPath}.xd3`], `${newPath}.xd3`);
   const bsdiff = await tool('bsdiff', [oldPath, newPath, `${newPath}.bsdiff`], `${newPath}.bsdiff`);
-  const chunks = singleLevel(oldBytes, newBytes, 1024);
+  // Every chunk design on every pair that changed; the first is what the loader does.
+  const designs: DesignCost[] = same ? [] : CHUNK_DESIGNS.map((design) => design.cost(oldBytes, newBytes));
+  const chunks = designs[0];
   return {
     label,
     sparse,
@@ -77,14 +79,14 @@ async function measure(label: string, sparse: boolean, oldPath: string, newBytes
     zstdFull,
     // The same version costs nothing: the loader sees the sha256 it already holds and fetches no manifest.
     patch: same ? 0 : patch.length,
-    chunks: same ? 0 : chunks.total,
-    chunkDetail: chunks,
+    chunks: chunks?.total ?? 0,
+    designs,
+    floor: regions ? twoRoundFloor(regions) : undefined,
     zstd,
     xdelta,
     bsdiff,
     createMs,
     applyMs,
-    options: sparse ? { single256: singleLevel(oldBytes, newBytes, 256).total, single512: singleLevel(oldBytes, newBytes, 512).total, single2k: singleLevel(oldBytes, newBytes, 2048).total, twoLevel: twoLevel(oldBytes, newBytes), compressed: compressedRanges(oldBytes, newBytes).total } : undefined,
   };
 }
 
@@ -97,7 +99,7 @@ const results = [
 for (const [label, make] of Object.entries(fineTunePairs)) {
   const pair = await make();
   const labels = pair.from.startsWith('yolox') ? 'coco_classes.txt' : pair.from.startsWith('mobilenet') ? 'imagenet_labels.txt' : 'labelmap.txt';
-  results.push(await measure(label, label.startsWith('SSD'), testModel(pair.from), pair.bytes, labels));
+  results.push(await measure(label, label.startsWith('SSD'), testModel(pair.from), pair.bytes, labels, pair.regions));
 }
 results.push(await measure('unrelated (YOLOX -> SSD)', false, testModel('yolox_nano.onnx'), await readFile(ssdOld), 'labelmap.txt'));
 await rm(work, { recursive: true, force: true });
@@ -123,15 +125,22 @@ for (const r of results) {
   );
 }
 
-console.log('\n# the chunk path on the sparse pairs: today (1 KiB chunks) against other designs (bytes on the wire, 600 B per range request)');
-console.log(`${'pair'.padEnd(42)} ${'1 KiB (today)'.padStart(14)} ${'256 B'.padStart(11)} ${'512 B'.padStart(11)} ${'2 KiB'.padStart(11)} ${'4 KiB + 256 B where missing'.padStart(28)} ${'1 KiB, ranges compressed'.padStart(25)}`);
-for (const r of results) {
-  if (!r.options) continue;
-  const two = r.options.twoLevel;
-  console.log(
-    `${r.label.padEnd(42)} ${kb(r.chunks).padStart(14)} ${kb(r.options.single256).padStart(11)} ${kb(r.options.single512).padStart(11)} ${kb(r.options.single2k).padStart(11)} ${`${kb(two.total)} (${two.requests} req)`.padStart(28)} ${kb(r.options.compressed).padStart(25)}`,
-  );
-  console.log(`${''.padEnd(42)} ${`list ${kb(r.chunkDetail.list)}, ${r.chunkDetail.ranges} ranges, missing ${kb(r.chunkDetail.missing)}`.padStart(14)}   two-level: list ${kb(two.list)}, fine lists ${kb(two.fineLists)}, missing ${kb(two.missing)}`);
+console.log('\n# the chunk path: each design on each pair, bytes on the wire (the list, block hashes or fine lists, missing ranges; 600 B per range request after the list\'s one) and x the best tool');
+const changed = results.filter((r) => !r.same);
+const short = (label: string) => label.replace(/\s*\(.*$/, '').slice(0, 16);
+console.log(`${'design'.padEnd(70)} ${changed.map((r) => short(r.label).padStart(18)).join(' ')}`);
+CHUNK_DESIGNS.forEach((design, index) => {
+  const cells = changed.map((r) => {
+    const cost = r.designs[index];
+    return (cost ? `${kb(cost.total)} ${ratio(cost.total, r)}` : 'n/a').padStart(18);
+  });
+  console.log(`${design.label.padEnd(70)} ${cells.join(' ')}`);
+});
+console.log(`${'floor: changed bytes + 2 requests per stretch, no list (any two-round design)'.padEnd(70)} ${changed.map((r) => (r.floor === undefined ? 'n/a' : `${kb(r.floor)} ${ratio(r.floor, r)}`).padStart(18)).join(' ')}`);
+console.log('\n# the loader\'s chunk path, in detail');
+for (const r of changed) {
+  const ours = r.designs[0];
+  if (ours) console.log(`${r.label.padEnd(42)} list ${kb(ours.list)}, block hashes ${kb(ours.hashes)}, missing ${kb(ours.missing)}, ${ours.requests} range requests (${kb(ours.requests * 600)})`);
 }
 
 const verdicts: [boolean | undefined, string][] = [];

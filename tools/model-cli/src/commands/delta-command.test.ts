@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { DeltaManifestSchema } from '@edge-ml/contracts';
+import { decodeGroupList } from '@edge-ml/delta';
 import { buildModelPackage } from '../model-package.js';
 import { deltaCommand } from './delta-command.js';
 
@@ -56,5 +58,24 @@ describe('edge-model delta: output', () => {
     const text = await readFile(path.join(out, 'ssd-2.delta.json'), 'utf8');
     expect(DeltaManifestSchema.parse(JSON.parse(text)).name).toBe('ssd');
     expect(text).toBe(JSON.stringify(JSON.parse(text)));
+  }, 120_000);
+});
+
+describe('edge-model delta: the chunk list', () => {
+  it('writes the two-level list followed by its block hashes in one blob, and names the list (its start) in the manifest', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'delta-chunks-'));
+    await packageOf(directory, 'ssd-2.zip', withMetadata, path.join(models, 'labelmap.txt'));
+    const from = await packageOf(directory, 'ssd-1.zip', plain, path.join(models, 'labelmap.txt'));
+    const { manifest, lines } = await manifestOf(directory, [from]);
+    const blob = await readFile(path.join(directory, 'ssd-2.chunks'));
+    const chunks = manifest.chunks!;
+    expect(chunks).toMatchObject({ listUrl: 'https://example.test/models/ssd-2.chunks', modelUrl: 'https://example.test/models/ssd-2.model' });
+    const list = blob.subarray(0, chunks.listSizeBytes);
+    expect(createHash('sha256').update(list).digest('hex')).toBe(chunks.listSha256);
+    const decoded = decodeGroupList(list);
+    expect(decoded.fileSizeBytes).toBe(manifest.model.sizeBytes);
+    expect(decoded.blobSizeBytes).toBe(blob.length);
+    expect(await readFile(path.join(directory, 'ssd-2.model'))).toEqual(await readFile(withMetadata));
+    expect(lines.join('\n')).toContain(`ssd-2.chunks: a ${chunks.listSizeBytes}-byte list`);
   }, 120_000);
 });
