@@ -127,7 +127,8 @@ for (const r of results) {
 
 console.log('\n# the chunk path: each design on each pair, bytes on the wire (the list, block hashes or fine lists, missing ranges; 600 B per range request after the list\'s one) and x the best tool');
 const changed = results.filter((r) => !r.same);
-const short = (label: string) => label.replace(/\s*\(.*$/, '').slice(0, 16);
+const SHORT_LABELS: [RegExp, string][] = [[/metadata/, 'SSD + metadata'], [/head-only/, 'YOLOX head ±10 %'], [/1 fp32/, 'YOLOX 1 tensor'], [/8 fp32/, 'YOLOX 8 tensors'], [/MobileNet/, 'MobileNet layers'], [/10 sparse/, 'SSD 10 regions'], [/unrelated/, 'unrelated']];
+const short = (label: string) => SHORT_LABELS.find(([pattern]) => pattern.test(label))?.[1] ?? label.slice(0, 16);
 console.log(`${'design'.padEnd(70)} ${changed.map((r) => short(r.label).padStart(18)).join(' ')}`);
 CHUNK_DESIGNS.forEach((design, index) => {
   const cells = changed.map((r) => {
@@ -140,7 +141,7 @@ console.log(`${'floor: changed bytes + 2 requests per stretch, no list (any two-
 console.log('\n# the loader\'s chunk path, in detail');
 for (const r of changed) {
   const ours = r.designs[0];
-  if (ours) console.log(`${r.label.padEnd(42)} list ${kb(ours.list)}, block hashes ${kb(ours.hashes)}, missing ${kb(ours.missing)}, ${ours.requests} range requests (${kb(ours.requests * 600)})`);
+  if (ours) console.log(`${r.label.padEnd(42)} list ${kb(ours.list)}, block hashes ${kb(ours.hashes)}, missing ${kb(ours.missing)}, ${ours.requests} range requests (${kb(ours.requests * 600)})${ours.total >= r.fullZip ? ': not taken, the package costs less' : ''}`);
 }
 
 const verdicts: [boolean | undefined, string][] = [];
