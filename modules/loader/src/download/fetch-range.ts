@@ -60,11 +60,19 @@ export class RangeStage {
   }
 }
 
-/** Runs `work` on every item, at most `parallelism` at a time; the first failure rejects (the others finish their item). */
+/** Runs `work` on every item, at most `parallelism` at a time; the first failure rejects, and no further item is started. */
 export async function forEachParallel<T>(items: readonly T[], parallelism: number, work: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
+  let failed = false;
   const worker = async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    for (let item = queue.shift(); item !== undefined && !failed; item = queue.shift()) {
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(parallelism, items.length) }, worker));
 }
