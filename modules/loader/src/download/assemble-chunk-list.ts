@@ -26,14 +26,14 @@ export async function assembleFromChunkList(assembly: ChunkAssembly, listBytes: 
   const verify = (range: (typeof plan.ranges)[number], data: Uint8Array) =>
     range.chunks.every((chunk) => chunkKey(data.subarray(chunk.offset - range.start, chunk.offset - range.start + chunk.length)) === chunk.key);
   await forEachParallel(plan.ranges, RANGE_PARALLELISM, async (range) => {
-    assembly.signal.throwIfAborted();
+    assembly.guards.signal.throwIfAborted();
     const stored = await assembly.stage.read('', range);
     if (stored && verify(range, stored)) {
       model.set(stored, range.start);
       resumed += stored.length;
       return;
     }
-    const data = await fetchRange(assembly.modelUrl, range, 'model', assembly.signal);
+    const data = await fetchRange(assembly.modelUrl, range, 'model', assembly.guards);
     fetched += data.length;
     if (!verify(range, data)) throw new PatchPathUnavailable(`fetched bytes ${range.start}-${range.end} do not match their chunks`);
     await assembly.stage.store('', range, data);

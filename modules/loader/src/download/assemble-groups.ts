@@ -27,11 +27,11 @@ export async function assembleFromGroups(assembly: ChunkAssembly, listBytes: Uin
   /** Fetches ranges of a blob (or takes them from staging), handing each to `use` as it arrives. */
   const fetchAll = (url: string, kind: 'hashes-' | 'model-', stored: Failpoint, ranges: readonly ByteRange[], use: (range: ByteRange, data: Buffer) => void) =>
     forEachParallel(ranges, RANGE_PARALLELISM, async (range) => {
-      assembly.signal.throwIfAborted();
+      assembly.guards.signal.throwIfAborted();
       let data = await assembly.stage.read(kind, range);
       if (data) resumed += data.length;
       else {
-        data = await fetchRange(url, range, kind === 'model-' ? 'model' : 'block hashes', assembly.signal);
+        data = await fetchRange(url, range, kind === 'model-' ? 'model' : 'block hashes', assembly.guards);
         fetched += data.length;
         await assembly.stage.store(kind, range, data);
         failpoint(stored);

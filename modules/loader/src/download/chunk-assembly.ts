@@ -1,4 +1,5 @@
 import type { Logger } from '@edge-ml/edge-kit';
+import type { TransferGuards } from './guarded-get.js';
 import type { RangeStage } from './fetch-range.js';
 
 /** Per range request, what headers cost on the wire: part of deciding whether chunks beat the package. */
@@ -19,7 +20,8 @@ export interface ChunkAssembly {
   spentBytes: number;
   /** The full package's size: the chunk path is taken only when it costs less. */
   packageSizeBytes: number;
-  signal: AbortSignal;
+  /** Cancellation, idle timeout and stall rule, as for every download. */
+  guards: TransferGuards & { signal: AbortSignal };
   logger: Logger;
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }

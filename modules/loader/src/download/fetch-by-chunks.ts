@@ -7,7 +7,7 @@ import type { InstalledManifest } from '../repository/model-repository.js';
 import { assembleFromChunkList } from './assemble-chunk-list.js';
 import { assembleFromGroups } from './assemble-groups.js';
 import type { AssembledModel } from './chunk-assembly.js';
-import { companionFiles, PatchPathUnavailable, writeAssembledPackage, type PatchFetchRequest, type PatchFetchResult } from './fetch-by-patch.js';
+import { companionFiles, guardsOf, PatchPathUnavailable, writeAssembledPackage, type PatchFetchRequest, type PatchFetchResult } from './fetch-by-patch.js';
 import { fetchRange, RangeStage } from './fetch-range.js';
 
 /** A chunk list larger than this share of its model is refused (the lists publishers write are under 1 %). */
@@ -24,7 +24,7 @@ export async function fetchViaChunks(request: PatchFetchRequest, manifest: Delta
   if (!chunks) throw new PatchPathUnavailable('the manifest lists no chunks');
   if (chunks.listSizeBytes > Math.max(64 * 1024, manifest.model.sizeBytes * LIST_LIMIT_SHARE)) throw new PatchPathUnavailable(`the chunk list (${chunks.listSizeBytes} bytes) is too large for a ${manifest.model.sizeBytes}-byte model`);
   // The list is the start of its blob: a two-level list's block hashes follow it there.
-  const listBytes = await fetchRange(chunks.listUrl, { start: 0, end: chunks.listSizeBytes }, 'chunk list', request.signal, true);
+  const listBytes = await fetchRange(chunks.listUrl, { start: 0, end: chunks.listSizeBytes }, 'chunk list', guardsOf(request), true);
   if (createHash('sha256').update(listBytes).digest('hex') !== chunks.listSha256) throw new PatchPathUnavailable('the chunk list does not match the manifest');
   const localFiles = await Promise.all(installed.map((entry) => readFile(path.join(request.repository.versionDirectory(entry.name, entry.version), entry.modelFile))));
   const assembly = {
@@ -35,7 +35,7 @@ export async function fetchViaChunks(request: PatchFetchRequest, manifest: Delta
     stage: new RangeStage(request.chunkStagingDirectory),
     spentBytes: manifestBytes + listBytes.length,
     packageSizeBytes: request.packageSizeBytes ?? manifest.package.sizeBytes,
-    signal: request.signal,
+    guards: guardsOf(request),
     logger: request.logger,
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
   };

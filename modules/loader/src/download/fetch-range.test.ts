@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FaultServer } from '@edge-ml/testkit';
-import { TransferError } from '../errors.js';
+import { DownloadStalledError, TransferError } from '../errors.js';
 import { PatchPathUnavailable } from './fetch-by-patch.js';
 import { fetchRange, forEachParallel, RangeStage } from './fetch-range.js';
 
@@ -19,25 +19,36 @@ const signal = () => new AbortController().signal;
 
 describe('fetchRange', () => {
   it('returns exactly the bytes of the range, asked for with a Range header', async () => {
-    expect(await fetchRange(url, { start: 100, end: 300 }, 'model', signal())).toEqual(blob.subarray(100, 300));
+    expect(await fetchRange(url, { start: 100, end: 300 }, 'model', { signal: signal() })).toEqual(blob.subarray(100, 300));
     expect(server.requests.at(-1)?.range).toBe('bytes=100-299');
   });
 
   it('takes a 200 only for a list that is the whole blob', async () => {
     server.faults.push({ kind: 'endless' });
-    await expect(fetchRange(url, { start: 0, end: blob.length }, 'model', signal())).rejects.toBeInstanceOf(PatchPathUnavailable);
-    expect(await fetchRange(`${url}?whole`, { start: 0, end: blob.length }, 'chunk list', signal(), true)).toEqual(blob);
+    await expect(fetchRange(url, { start: 0, end: blob.length }, 'model', { signal: signal() })).rejects.toBeInstanceOf(PatchPathUnavailable);
+    expect(await fetchRange(`${url}?whole`, { start: 0, end: blob.length }, 'chunk list', { signal: signal() }, true)).toEqual(blob);
   });
 
   it('makes the chunk path unavailable on another status or a body of another length, and retries later on 5xx or a broken link', async () => {
     server.faults.push({ kind: 'status', status: 404 });
-    await expect(fetchRange(url, { start: 0, end: 10 }, 'model', signal())).rejects.toBeInstanceOf(PatchPathUnavailable);
+    await expect(fetchRange(url, { start: 0, end: 10 }, 'model', { signal: signal() })).rejects.toBeInstanceOf(PatchPathUnavailable);
     // A range past the end is cut short by the server.
-    await expect(fetchRange(url, { start: 9_990, end: 10_010 }, 'model', signal())).rejects.toThrow(/sent 10 bytes for model bytes 9990-10010/);
+    await expect(fetchRange(url, { start: 9_990, end: 10_010 }, 'model', { signal: signal() })).rejects.toThrow(/sent 10 bytes for model bytes 9990-10010/);
     server.faults.push({ kind: 'status', status: 503 });
-    await expect(fetchRange(url, { start: 0, end: 10 }, 'model', signal())).rejects.toBeInstanceOf(TransferError);
+    await expect(fetchRange(url, { start: 0, end: 10 }, 'model', { signal: signal() })).rejects.toBeInstanceOf(TransferError);
     server.faults.push({ kind: 'reset-after', bytes: 5 });
-    await expect(fetchRange(url, { start: 0, end: 1000 }, 'model', signal())).rejects.toBeInstanceOf(TransferError);
+    await expect(fetchRange(url, { start: 0, end: 1000 }, 'model', { signal: signal() })).rejects.toBeInstanceOf(TransferError);
+  });
+});
+
+describe('fetchRange under the transfer guards', () => {
+  it('keeps a stall a stall (retried later), and makes a refused redirect a reason to take the package', async () => {
+    server.faults.push({ kind: 'paced-after', bytes: 10, chunkBytes: 1, intervalMs: 100 });
+    await expect(fetchRange(url, { start: 0, end: 5_000 }, 'model', { signal: signal(), stallRule: { minBytesPerSecond: 1_000, windowMs: 300 } })).rejects.toBeInstanceOf(DownloadStalledError);
+    server.faults.push({ kind: 'redirect', location: 'file:///etc/passwd' });
+    const refused = await fetchRange(url, { start: 0, end: 10 }, 'block hashes', { signal: signal() }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(PatchPathUnavailable);
+    expect((refused as Error).message).toBe('the redirect for block hashes bytes 0-10 was refused: it points to a file: URL (only http and https are fetched)');
   });
 });
 

@@ -1,9 +1,10 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '@edge-ml/edge-kit';
-import { TransferError } from '../errors.js';
+import { RedirectRefusedError, TransferError } from '../errors.js';
 import { BodyTooLargeError, fetchBounded } from './fetch-bounded.js';
 import { PatchPathUnavailable } from './fetch-by-patch.js';
+import type { TransferGuards } from './guarded-get.js';
 
 export interface ByteRange {
   start: number;
@@ -11,17 +12,20 @@ export interface ByteRange {
 }
 
 /**
- * One byte range of a blob, exactly. 5xx and network failures are TransferErrors (retry later: the link is the
- * problem); another status, or a body of another length, makes the chunk path unavailable (use the full package).
+ * One byte range of a blob, exactly, under the transfer guards of every download (idle timeout, stall rule, redirect
+ * policy). 5xx, network failures and stalls are TransferErrors (retry later: the link is the problem); another status,
+ * a refused redirect, or a body of another length make the chunk path unavailable (use the full package).
  * `wholeBlobIsRange`: a 200 is accepted as well, for a blob that is the range (a list fetched from its start).
  */
-export async function fetchRange(url: string, range: ByteRange, what: string, signal: AbortSignal, wholeBlobIsRange = false): Promise<Buffer> {
+export async function fetchRange(url: string, range: ByteRange, what: string, guards: TransferGuards & { signal: AbortSignal }, wholeBlobIsRange = false): Promise<Buffer> {
   const name = `${what} bytes ${range.start}-${range.end}`;
   let response: { statusCode: number; body: Buffer };
   try {
-    response = await fetchBounded(url, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, limitBytes: range.end - range.start, signal });
+    response = await fetchBounded(url, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, limitBytes: range.end - range.start, ...guards });
   } catch (error) {
+    if (error instanceof TransferError) throw error;
     if (error instanceof BodyTooLargeError) throw new PatchPathUnavailable(`the blob sent more than ${name}`);
+    if (error instanceof RedirectRefusedError) throw new PatchPathUnavailable(`the redirect for ${name} was refused: ${error.reason}`);
     throw new TransferError(`${name} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   if (response.statusCode >= 500) throw new TransferError(`HTTP ${response.statusCode} for ${name}`);
