@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { applyPatch, createPatch } from '@edge-ml/delta';
-import { fineTunePairs, mobilenetHeadRetrain, ssdSparseRegions, testModel, yoloxNoise, type FineTunePair } from './fixtures/finetune-pairs.js';
+import { fineTunePairs, mobilenetHeadRetrain, ssdSparseRegions, testModel, yoloxSparseRegions, yoloxNoise, type FineTunePair } from './fixtures/finetune-pairs.js';
 
 /** Every byte outside the pair's regions is the original's, and the file keeps its size. */
 async function expectOnlyRegionsChanged(pair: FineTunePair) {
@@ -59,8 +59,8 @@ describe('fine-tune fixtures are what they claim', () => {
     expect(deviation).toBeLessThan(2.1);
   });
 
-  it('SSD: ten scattered, non-overlapping 4 KiB regions of random bytes', async () => {
-    const pair = await ssdSparseRegions();
+  it.each([['SSD', ssdSparseRegions], ['YOLOX', yoloxSparseRegions]] as const)('%s: ten scattered, non-overlapping 4 KiB regions of random bytes', async (_model, make) => {
+    const pair = await make();
     const original = await expectOnlyRegionsChanged(pair);
     expect(pair.regions).toHaveLength(10);
     const sorted = [...pair.regions].sort((a, b) => a.offset - b.offset);
@@ -84,6 +84,7 @@ const PATCH_BOUND_SHARE: Record<keyof typeof fineTunePairs, number> = {
   'YOLOX: 8 fp32 tensors x (1 + N(0, 0.01))': 0.65,
   'MobileNet quant: last layers + N(0, 2)': 0.42,
   'SSD: 10 sparse 4 KiB regions replaced': 1.03,
+  'YOLOX: 10 sparse 4 KiB regions replaced': 1.03,
 };
 
 describe('patches of the fine-tune pairs', () => {
