@@ -45,4 +45,8 @@ export const mutationGroups = {
     mutate: ['packages/delta/src/chunking.ts'],
     testFiles: ['packages/delta/src/chunking.test.ts'],
   },
+  'delta-groups': {
+    mutate: ['packages/delta/src/group-list.ts', 'packages/delta/src/group-plan.ts'],
+    testFiles: ['packages/delta/src/group-list.test.ts', 'packages/delta/src/group-plan.test.ts'],
+  },
 };

@@ -62,11 +62,21 @@ describe('encodeGroupList / decodeGroupList', () => {
     expect(decodeGroupList(blob)).toMatchObject({ groups: [], fileSizeBytes: 0, blobSizeBytes: listSizeBytes });
   });
 
+  it('a file without cut points (zeros) round-trips: its groups are as long as the chunker cuts them, 8 × the average', () => {
+    const data = new Uint8Array(20_000);
+    const { blob, listSizeBytes } = encodeGroupList(data, OPTIONS);
+    const list = decodeGroupList(blob.subarray(0, listSizeBytes));
+    expect(list.groups.map((group) => group.length)).toEqual([8192, 8192, 20_000 - 2 * 8192]);
+    expect(list).toMatchObject({ fileSizeBytes: data.length, blobSizeBytes: blob.length });
+  });
+
   it('tells the two list formats apart by their magic', () => {
     const data = noise(8 * 1024, 9);
     expect(isGroupList(encodeGroupList(data).blob)).toBe(true);
     expect(isGroupList(encodeChunkList(data))).toBe(false);
     expect(isGroupList(Buffer.from('EMC'))).toBe(false);
+    // The magic alone starts a list (a corrupt one), so the loader takes the two-level path and refuses it there.
+    expect(isGroupList(Buffer.from('EMCG'))).toBe(true);
   });
 });
 
@@ -109,6 +119,17 @@ describe('decodeGroupList refuses what is not a list it can trust, with a PatchE
     expect(refused(handMade({ header: [1024, 64, 3, 2, 1], lengths: [100] }))).toMatch(/group hash length \(3\)/);
     expect(refused(handMade({ header: [1024, 64, 4, 0, 1], lengths: [100] }))).toMatch(/block hash length \(0\)/);
     expect(refused(handMade({ header: [1024, 64, 4, 9, 1], lengths: [100] }))).toMatch(/block hash length \(9\)/);
+  });
+
+  it('accepts every parameter at either end of its bounds', () => {
+    // header: group average, block size, group hash bytes, block hash bytes, group count
+    const lowest = decodeGroupList(handMade({ header: [64, 16, 4, 1, 1], lengths: [100] }));
+    expect(lowest).toMatchObject({ groupAverageBytes: 64, blockBytes: 16, groupHashBytes: 4, blockHashBytes: 1 });
+    expect(lowest.blobSizeBytes - lowest.listSizeBytes).toBe(7); // 100 bytes in 16-byte blocks, 1 byte a hash
+    const highest = decodeGroupList(handMade({ header: [1 << 24, 1 << 24, 16, 8, 1], lengths: [100] }));
+    expect(highest).toMatchObject({ groupAverageBytes: 1 << 24, blockBytes: 1 << 24, groupHashBytes: 16, blockHashBytes: 8 });
+    expect(highest.groups[0]!.key).toHaveLength(32);
+    expect(highest.blobSizeBytes - highest.listSizeBytes).toBe(8);
   });
 
   it('group lengths that are zero, longer than 8 × the average, fewer or more than the groups', () => {

@@ -156,6 +156,86 @@ describe('planBlocks', () => {
     expect(update([held], far).blocks.ranges).toHaveLength(2);
   });
 
+  it('a run of several groups: every block outside the replaced stretch is copied, in each of its groups', () => {
+    const held = noise(64 * 1024, 23);
+    const next = replaced(held, 20_000, 3_000);
+    const { blocks, plan, assembled, failing } = update([held], next);
+    expect(plan.runs).toHaveLength(1);
+    expect(plan.runs[0]!.endGroup - plan.runs[0]!.firstGroup).toBeGreaterThanOrEqual(3);
+    expect(blocks.ranges).toHaveLength(1);
+    expect(blocks.ranges[0]!.start).toBeGreaterThan(20_000 - 64);
+    expect(blocks.ranges[0]!.end).toBeLessThan(23_000 + 64);
+    expect(rangeBytes(blocks.copies.map((copy) => ({ start: copy.at, end: copy.at + copy.length })))).toBe(rangeBytes([plan.runs[0]!.bytes]) - rangeBytes(blocks.ranges));
+    expect(assembled).toEqual(next);
+    expect(failing).toEqual([]);
+  });
+
+  it('a run through a zero-filled stretch (a group cut at its longest, a whole number of blocks) lines up the groups after it', () => {
+    // Zeros have no cut points: the group that runs into them is cut at 8 × the average, 128 blocks of 64 bytes.
+    const held = Uint8Array.from([...noise(20_000, 30), ...new Uint8Array(10_000), ...noise(30_000, 31)]);
+    const next = replaced(replaced(held, 20_100, 50), 29_000, 50);
+    const { blocks, plan, list, assembled, failing } = update([held], next);
+    expect(plan.runs).toHaveLength(1);
+    const groups = list.groups.slice(plan.runs[0]!.firstGroup, plan.runs[0]!.endGroup);
+    expect(groups.map((group) => group.length)[0]).toBe(8192);
+    expect(groups.length).toBeGreaterThanOrEqual(2);
+    expect(blocks.ranges).toHaveLength(2);
+    expect(rangeBytes(blocks.ranges)).toBeLessThanOrEqual(2 * (50 + 2 * 64));
+    expect(assembled).toEqual(next);
+    expect(failing).toEqual([]);
+  });
+
+  it('copies the first block of a file through the back anchor and the last through the front anchor', () => {
+    const held = noise(64 * 1024, 24);
+    const next = replaced(replaced(held, 100, 50), held.length - 200, 50);
+    const { blocks, plan, assembled, failing } = update([held], next);
+    expect(plan.runs.map((run) => [run.front !== undefined, run.back !== undefined])).toEqual([[false, true], [true, false]]);
+    expect(blocks.copies[0]).toEqual({ at: 0, length: 64, source: { file: 0, offset: 0 } });
+    const last = blocks.copies.at(-1)!;
+    expect(last.at + last.length).toBe(next.length);
+    expect(last.source).toEqual({ file: 0, offset: last.at });
+    expect(rangeBytes(blocks.ranges)).toBeLessThanOrEqual(2 * 2 * 64);
+    expect(assembled).toEqual(next);
+    expect(failing).toEqual([]);
+  });
+
+  it('a run between groups held in two different files takes the blocks before the stretch from one, those after it from the other', () => {
+    // Two unrelated files of one length; the new file is the first's front half and the second's back half with the
+    // seam replaced: the run's front and back anchors sit at the same offset, in different files.
+    const first = noise(32 * 1024, 25);
+    const second = noise(32 * 1024, 26);
+    const next = replaced(Uint8Array.from([...first.subarray(0, 16_000), ...second.subarray(16_000)]), 15_900, 200);
+    const { blocks, plan, assembled, failing } = update([first, second], next);
+    expect(plan.runs).toHaveLength(1);
+    const [run] = plan.runs;
+    expect(run!.front).toEqual({ file: 0, offset: run!.bytes.start });
+    expect(run!.back).toEqual({ file: 1, offset: run!.bytes.end });
+    expect(blocks.copies.some((copy) => copy.source.file === 0 && copy.at < 15_900)).toBe(true);
+    expect(blocks.copies.some((copy) => copy.source.file === 1 && copy.at >= 16_100)).toBe(true);
+    expect(rangeBytes(blocks.ranges)).toBeLessThanOrEqual(200 + 2 * 64);
+    expect(assembled).toEqual(next);
+    expect(failing).toEqual([]);
+  });
+
+  it('never takes a block from outside a local file, even where a short hash would match there', () => {
+    // 1-byte block hashes, so a comparison with the wrong bytes matches one time in 256. An insertion at the start puts
+    // the run's blocks before the start of the held file as seen from the back anchor, an append puts them past its end
+    // as seen from the front anchor: a thousand blocks each way.
+    const held = noise(32 * 1024, 27);
+    const options = { ...OPTIONS, blockHashBytes: 1 };
+    for (const next of [Uint8Array.from([...noise(64 * 1024, 28), ...held]), Uint8Array.from([...held, ...noise(64 * 1024, 29)])]) {
+      const { blocks, assembled, failing, list } = update([held], next, options);
+      for (const copy of blocks.copies) {
+        expect(copy.source.offset).toBeGreaterThanOrEqual(0);
+        expect(copy.source.offset + copy.length).toBeLessThanOrEqual(held.length);
+      }
+      // Whatever matched by accident inside the file fails its group's check, and nothing else does.
+      for (const index of failing) expect(blocks.copies.some((copy) => copy.at >= list.groups[index]!.offset && copy.at < list.groups[index]!.offset + list.groups[index]!.length)).toBe(true);
+      const good = list.groups.filter((_, index) => !failing.includes(index));
+      for (const group of good) expect(assembled.subarray(group.offset, group.offset + group.length)).toEqual(next.subarray(group.offset, group.offset + group.length));
+    }
+  });
+
   it('refuses block hashes of the wrong size with a PatchError', () => {
     const held = noise(32 * 1024, 16);
     const next = replaced(held, 5_000, 100);
@@ -182,6 +262,27 @@ describe('planBlocks', () => {
     const group = list.groups[failing[0]!]!;
     expect(group.offset).toBeLessThanOrEqual(at);
     expect(group.offset + group.length).toBeGreaterThan(at);
+  });
+});
+
+describe('groupPathLowerBoundBytes', () => {
+  it('nothing missing costs nothing', () => {
+    const data = noise(32 * 1024, 20);
+    expect(groupPathLowerBoundBytes(update([data], data).plan, GAP)).toBe(0);
+  });
+
+  it('an anchored run costs its block hashes and the requests, not its bytes (held bytes may line up with them)', () => {
+    const held = noise(64 * 1024, 21);
+    const { plan } = update([held], replaced(held, 20_000, 300));
+    expect(plan.runs).toHaveLength(1);
+    expect(groupPathLowerBoundBytes(plan, GAP)).toBe(rangeBytes(plan.hashRanges) + plan.hashRanges.length * GAP + GAP);
+  });
+
+  it('a run anchored on one side only (at either end of the file) is not counted as unanchored', () => {
+    const held = noise(64 * 1024, 22);
+    const { plan } = update([held], replaced(replaced(held, 0, 100), held.length - 100, 100));
+    expect(plan.runs.map((run) => [run.front !== undefined, run.back !== undefined])).toEqual([[false, true], [true, false]]);
+    expect(groupPathLowerBoundBytes(plan, GAP)).toBe(rangeBytes(plan.hashRanges) + plan.hashRanges.length * GAP + GAP);
   });
 });
 
