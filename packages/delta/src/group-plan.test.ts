@@ -236,6 +236,30 @@ describe('planBlocks', () => {
     }
   });
 
+  it('never takes a block from just past the end of a file, where reading there gives no bytes whose hash matches', () => {
+    // An appended tail: its first block is compared, from the front anchor, with the bytes past the held file's end.
+    // 1-byte block hashes and a tail chosen so that this block hashes like no bytes at all.
+    const held = noise(8 * 1024, 40);
+    const options = { ...OPTIONS, blockHashBytes: 1 };
+    const hashOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest()[0];
+    const firstBlockPastEnd = (next: Uint8Array) => {
+      const { blob, listSizeBytes } = encodeGroupList(next, options);
+      for (const group of decodeGroupList(blob.subarray(0, listSizeBytes)).groups) {
+        for (let at = group.offset; at < group.offset + group.length; at += 64) if (at >= held.length) return next.subarray(at, Math.min(at + 64, group.offset + group.length));
+      }
+      throw new Error('no block past the end');
+    };
+    const appended = (seed: number) => Uint8Array.from([...held, ...noise(300, seed)]);
+    let seed = 2000;
+    while (hashOf(firstBlockPastEnd(appended(seed))) !== hashOf(new Uint8Array(0))) seed += 1;
+    const next = appended(seed);
+    const { blocks, assembled, failing } = update([held], next, options);
+    for (const copy of blocks.copies) expect(copy.source.offset + copy.length).toBeLessThanOrEqual(held.length);
+    expect(rangeBytes(blocks.ranges)).toBeGreaterThanOrEqual(300);
+    expect(assembled).toEqual(next);
+    expect(failing).toEqual([]);
+  });
+
   it('refuses block hashes of the wrong size with a PatchError', () => {
     const held = noise(32 * 1024, 16);
     const next = replaced(held, 5_000, 100);
