@@ -9,6 +9,11 @@ export const mutationGroups = {
     mutate: ['modules/loader/src/serving/index-changes.ts'],
     testFiles: ['modules/loader/src/serving/*.test.ts'],
   },
+  // The transfer guards every download goes through, the chunk path's range fetches included: pure decisions.
+  'download-guards': {
+    mutate: ['modules/loader/src/download/stall-rule.ts', 'modules/loader/src/download/redirect-policy.ts'],
+    testFiles: ['modules/loader/src/download/stall-rule.test.ts', 'modules/loader/src/download/redirect-policy.test.ts'],
+  },
   repository: {
     mutate: ['modules/loader/src/repository/model-repository.ts'],
     testFiles: ['modules/loader/src/repository/*.test.ts', 'modules/loader/test/repository.test.ts'],

@@ -46,5 +46,7 @@ describe('judgeRedirect', () => {
   it('refuses a redirect without a usable Location', () => {
     expect(refusal([BLOB], undefined)).toBe('it has no Location');
     expect(refusal([BLOB], 'http://[::1')).toBe('its Location is not a URL');
+    // Nor one with no URL that answered it.
+    expect(refusal([], 'https://cdn.example.net/ssd.zip')).toBe('it has no Location');
   });
 });

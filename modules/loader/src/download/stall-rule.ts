@@ -51,6 +51,7 @@ export class TransferRateWindow {
     if (last && beforeLast && nowMs - beforeLast.atMs < this.bucketMs) Object.assign(last, { atMs: nowMs, totalBytes: this.totalBytes });
     else this.samples.push({ atMs: nowMs, totalBytes: this.totalBytes });
     // Samples older than the latest one at or before the window's start are never read again.
+    // Stryker disable next-line OptionalChaining: equivalent, a window is at least 1 ms (config), so the newest sample never leaves and samples[1] exists.
     while ((this.samples[1]?.atMs ?? Number.POSITIVE_INFINITY) <= nowMs - this.rule.windowMs) this.samples.shift();
   }
 
