@@ -6,5 +6,6 @@ export { ModelRegistry, type ServedEntry } from './serving/model-registry.js';
 export type { NamedTensor } from './pipeline/tensor-inputs.js';
 export { ModelPipeline } from './pipeline/model-pipeline.js';
 export { describeFindings, missingLabels, type SampleFindings } from './serving/acceptance.js';
-export { decodeToFrame, type ColorProfiles, type DecodeOptions } from './image/decode-image.js';
+export type { ColorProfiles, DecodeOptions } from './image/decode-image.js';
+export { decodeToFrame } from './image/decode-on-demand.js';
 export { WorkerPool } from './worker/worker-pool.js';

@@ -11,7 +11,6 @@ import { ImageRequestGate } from './image-request-gate.js';
 import './served-model.js';
 import { IMAGE_CONTENT_TYPES, MULTIPART_FIELD_LIMITS, MULTIPART_OVERHEAD_BYTES, MultipartTooLargeError } from './read-image.js';
 import { commonErrorResponses, openApiDocumentResponse, validateWithContract } from './schemas.js';
-import { consoleRoutes } from './routes/console-routes.js';
 import { detectRoutes } from './routes/detect-routes.js';
 import { oipRoutes } from './routes/oip-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
@@ -133,7 +132,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     outsideMessage,
   });
   await app.register(statusRoutes, { state: options.state, models: options.models, metrics: options.metrics, outside: (value) => rewriteStrings(value, outsideMessage) });
-  if (options.console) await app.register(consoleRoutes);
+  // Loaded only when on: @fastify/static and its file-matching dependencies are ~1 MiB of heap a console-less module would keep.
+  if (options.console) await app.register((await import('./routes/console-routes.js')).consoleRoutes);
   app.get('/openapi.json', {
     schema: { operationId: 'getOpenApiDocument', summary: 'This document', tags: ['health'], response: { 200: openApiDocumentResponse, ...commonErrorResponses } },
   }, async () => app.swagger());
