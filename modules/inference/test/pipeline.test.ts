@@ -51,6 +51,17 @@ describe.each([
     expect(labelsOf(result)).toEqual(expect.arrayContaining(['person', 'tie']));
   });
 
+  it('gives each of two runs at once its own input tensor: the same detections as the same frames one after the other', async () => {
+    await detect(pipeline, 'darknet_dog.jpg'); // a finished run: its tensor is the spare the next run reuses
+    const decode = async (image: string) => decodeToFrame(await readFile(imageFile(image)), pipeline.spec.input, { limitPixels: 50_000_000 });
+    const [personFrame, catsFrame] = await Promise.all([decode('darknet_person.jpg'), decode('coco_000000039769_cats.png')]);
+    // Both started in the same tick: the second's tensor is written before the first one runs.
+    const [person, cats] = await Promise.all([pipeline.infer(personFrame), pipeline.infer(catsFrame)]);
+    expect(labelsOf(person)).toEqual(['dog', 'horse', 'person']);
+    expect(person.detections).toEqual((await pipeline.infer(personFrame)).detections);
+    expect(cats.detections).toEqual((await pipeline.infer(catsFrame)).detections);
+  });
+
   it('finds two cats in the PNG', async () => {
     const result = await detect(pipeline, 'coco_000000039769_cats.png');
     expect(result.detections.filter((detection) => detection.label === 'cat')).toHaveLength(2);

@@ -50,6 +50,13 @@ export function blankFrame(spec: ModelSpec): Frame {
 
 /** One model, loaded once and reused for every request: runtime, resolved spec and labels. */
 export class ModelPipeline {
+  /**
+   * The image tensor of the last finished run, which the next run writes into; a run in flight holds its own (a worker
+   * may run two at once). A new array per request (2 MiB for YOLOX at 416) left glibc's heaps holding ~4 MiB more per
+   * worker when idle (docs/benchmarks.md).
+   */
+  private spareImageTensor: Float32Array | Uint8Array | undefined;
+
   private constructor(
     private readonly runtime: ModelRuntime,
     readonly spec: ModelSpec,
@@ -90,14 +97,23 @@ export class ModelPipeline {
     const { spec } = this;
     const { width, height, layout } = spec.input;
     const imageShape = layout === 'nchw' ? [1, 3, height, width] : [1, height, width, 3];
+    const spare = this.spareImageTensor;
+    this.spareImageTensor = undefined;
+    let imageTensor: Float32Array | Uint8Array | undefined;
     const inputs: Tensor[] = this.runtime.signature.inputs.map((info) => {
       if (info.name === spec.imageShapeInputName) {
         return { data: new Float32Array([frame.geometry.originalHeight, frame.geometry.originalWidth]), shape: [1, 2] };
       }
-      return { data: frameToTensorData(frame, spec.input), shape: imageShape };
+      imageTensor = frameToTensorData(frame, spec.input, imageTensor ? undefined : spare);
+      return { data: imageTensor, shape: imageShape };
     });
     const t1 = performance.now();
-    const outputs = await this.runtime.run(inputs);
+    let outputs: Tensor[];
+    try {
+      outputs = await this.runtime.run(inputs);
+    } finally {
+      this.spareImageTensor = imageTensor;
+    }
     const t2 = performance.now();
     const decoded = decodeOutputs({
       outputs,

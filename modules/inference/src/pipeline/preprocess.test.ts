@@ -79,6 +79,21 @@ describe('frameToTensorData', () => {
     Array.from(frameToTensorData(frame, { ...spec, layout: 'nchw', colorOrder: 'bgr' })).forEach((value, index) => expect(value).toBeCloseTo(bgrPlanar[index] ?? NaN, 5));
   });
 
+  it('writes every element into a reused array of the right type and length, and into a new one otherwise', () => {
+    const stale = new Float32Array([-1, -1, -1, -1, -1, -1]);
+    expect(frameToTensorData(frame, small, stale)).toBe(stale);
+    expect(Array.from(stale)).toEqual([10, 40, 20, 50, 30, 60]);
+    const staleBytes = new Uint8Array(6).fill(255);
+    expect(frameToTensorData(frame, { ...small, dtype: 'uint8', layout: 'nhwc' }, staleBytes)).toBe(staleBytes);
+    expect(Array.from(staleBytes)).toEqual([10, 20, 30, 40, 50, 60]);
+    for (const unfit of [new Float32Array(5), new Uint8Array(6)]) {
+      const data = frameToTensorData(frame, small, unfit);
+      expect(data).not.toBe(unfit);
+      expect(Array.from(data)).toEqual([10, 40, 20, 50, 30, 60]);
+    }
+    expect(frameToTensorData(frame, { ...small, dtype: 'uint8' }, new Float32Array(6))).toBeInstanceOf(Uint8Array);
+  });
+
   it('refuses a frame of another size than the model input', () => {
     expect(() => frameToTensorData({ ...frame, width: 1 }, small)).toThrow(Error);
     expect(() => frameToTensorData({ ...frame, height: 2 }, small)).toThrow(Error);

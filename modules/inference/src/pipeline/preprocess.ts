@@ -53,8 +53,11 @@ export function computeGeometry(originalWidth: number, originalHeight: number, i
   };
 }
 
-/** Converts a packed RGB canvas into the model's input tensor: layout, channel order, dtype and normalisation. */
-export function frameToTensorData(frame: Frame, input: ResolvedInputSpec): Float32Array | Uint8Array {
+/**
+ * Converts a packed RGB canvas into the model's input tensor: layout, channel order, dtype and normalisation. Writes
+ * into `reuse` when it is an array of the tensor's type and length (every element is written), else into a new one.
+ */
+export function frameToTensorData(frame: Frame, input: ResolvedInputSpec, reuse?: Float32Array | Uint8Array): Float32Array | Uint8Array {
   const { width, height } = input;
   const pixels = width * height;
   if (frame.width !== width || frame.height !== height || frame.rgb.length !== pixels * 3) {
@@ -64,7 +67,7 @@ export function frameToTensorData(frame: Frame, input: ResolvedInputSpec): Float
   const order = input.colorOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   const source = frame.rgb;
   if (input.dtype === 'uint8') {
-    const out = new Uint8Array(pixels * 3);
+    const out = reuse instanceof Uint8Array && reuse.length === pixels * 3 ? reuse : new Uint8Array(pixels * 3);
     for (let channel = 0; channel < 3; channel += 1) {
       const from = order[channel] ?? channel;
       // Stryker disable next-line EqualityOperator: equivalent, one pixel too far writes past the array (ignored) or the next channel's first value, which that channel then writes.
@@ -74,7 +77,7 @@ export function frameToTensorData(frame: Frame, input: ResolvedInputSpec): Float
     }
     return out;
   }
-  const out = new Float32Array(pixels * 3);
+  const out = reuse instanceof Float32Array && reuse.length === pixels * 3 ? reuse : new Float32Array(pixels * 3);
   for (let channel = 0; channel < 3; channel += 1) {
     const from = order[channel] ?? channel;
     const mean = input.mean[channel] ?? 0;
