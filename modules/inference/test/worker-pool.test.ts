@@ -1,10 +1,11 @@
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@edge-ml/edge-kit';
 import { decodeToFrame } from '../src/image/decode-image.js';
 import { ModelPipeline } from '../src/pipeline/model-pipeline.js';
-import { spawnInferenceWorker } from '../src/worker/spawn-worker.js';
+import { spawnInferenceWorker, WORKER_YOUNG_GENERATION_MB } from '../src/worker/spawn-worker.js';
 import { WorkerTaskError } from '../src/worker/worker-errors.js';
 import { WorkerPool, type WorkerPoolOptions } from '../src/worker/worker-pool.js';
 import { imageFile, modelFile } from './testdata.js';
@@ -56,6 +57,18 @@ describe('worker pool', () => {
       expect(bytes.byteLength).toBeGreaterThan(0);
       expect((await pool.detect('yolox#1', bytes, { limitPixels: 1e8 })).detections).toEqual(fromFrame.detections);
     });
+  }, 60_000);
+
+  it('starts workers with a small young generation, which limits given by the caller override', async () => {
+    const capped = spawnInferenceWorker();
+    const wider = spawnInferenceWorker({ maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 512 });
+    try {
+      await Promise.all([once(capped, 'online'), once(wider, 'online')]);
+      expect(capped.resourceLimits?.maxYoungGenerationSizeMb).toBe(WORKER_YOUNG_GENERATION_MB);
+      expect(wider.resourceLimits).toMatchObject({ maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 512 });
+    } finally {
+      await Promise.all([capped.terminate(), wider.terminate()]);
+    }
   }, 60_000);
 
   it('carries a bad image out of the worker as a client error with its code and status', async () => {
