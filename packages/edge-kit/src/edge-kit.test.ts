@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { backoffDelayMs, ConfigError, createLogger, loadConfig, redactSecrets, withTimeout, writeJsonAtomic, TimeoutError } from './index.js';
+import { backoffDelayMs, ConfigError, createLogger, loadConfig, redactSecrets, sha256OfFile, withTimeout, writeJsonAtomic, TimeoutError } from './index.js';
 
 describe('redactSecrets', () => {
   it('removes SAS values but keeps the blob path readable', () => {
@@ -75,5 +76,22 @@ describe('writeJsonAtomic', () => {
     await writeJsonAtomic(file, { version: 2 });
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ version: 2 });
     expect(await readdir(directory)).toEqual(['pointer.json']);
+  });
+});
+
+describe('sha256OfFile', () => {
+  it('hashes an empty file, one shorter than a read step and one of several steps with a partial last one', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'hash-'));
+    const sizes = [0, 1000, 3 * 65_536 + 123];
+    for (const size of sizes) {
+      const bytes = Buffer.from(Array.from({ length: size }, (_, index) => (index * 31 + (index >> 8)) & 0xff));
+      const file = path.join(directory, `${size}.bin`);
+      await writeFile(file, bytes);
+      expect(await sha256OfFile(file), `${size} bytes`).toBe(createHash('sha256').update(bytes).digest('hex'));
+    }
+  });
+
+  it('rejects a file that is not there with the system error', async () => {
+    await expect(sha256OfFile(path.join(tmpdir(), 'no-such-model.onnx'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
