@@ -9,6 +9,7 @@ describe('the HTTP limits in the inference configuration', () => {
       keepAliveTimeoutMs: 5_000,
       maxConnections: 256,
       maxImageRequests: 64,
+      bodyBudgetBytes: 128 * 1024 * 1024,
       minBodyBytesPerSecond: 240,
       bodyGraceMs: 5_000,
     });

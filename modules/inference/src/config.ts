@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ModelNameSchema } from '@edge-ml/contracts';
 import { EdgeConfigSchema } from '@edge-ml/edge-kit';
 import type { HttpLimits } from './http/connection-limits.js';
+import { MULTIPART_OVERHEAD_BYTES } from './http/read-image.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -42,6 +43,13 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
   /** Image requests (receiving, queued or running) at once; one more gets 503 before its body is read. */
   INFERENCE_MAX_IMAGE_REQUESTS: positiveInt(64),
   /**
+   * Bytes that the bodies of the image requests in progress may take at once: each reserves its Content-Length (a
+   * chunked one the body limit) until its response ends, and one that would pass the budget gets 503 before its body
+   * is read. 128 MiB: the 64 image requests with bodies of 2 MiB (a 1080p JPEG is 0.2-1 MB), or six at the 20 MiB
+   * body limit; an eighth of a 1 GiB device.
+   */
+  INFERENCE_BODY_BUDGET_BYTES: positiveInt(128 * 1024 * 1024),
+  /**
    * Bytes per second an admitted image request's body must average once INFERENCE_BODY_GRACE_MS has passed; a slower
    * one gets 408 REQUEST_BODY_TOO_SLOW and its connection is closed. 0: no minimum (Kestrel's default is 240 B/s after 5 s).
    */
@@ -65,6 +73,9 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
 }).refine((config) => config.INFERENCE_HEADERS_TIMEOUT_MS <= config.INFERENCE_REQUEST_TIMEOUT_MS, {
   message: 'INFERENCE_HEADERS_TIMEOUT_MS must not exceed INFERENCE_REQUEST_TIMEOUT_MS',
   path: ['INFERENCE_HEADERS_TIMEOUT_MS'],
+}).refine((config) => config.INFERENCE_BODY_BUDGET_BYTES >= config.INFERENCE_MAX_BODY_BYTES + MULTIPART_OVERHEAD_BYTES, {
+  message: `INFERENCE_BODY_BUDGET_BYTES must be at least INFERENCE_MAX_BODY_BYTES + ${MULTIPART_OVERHEAD_BYTES} (a multipart form's fields), so that a body at the limit fits`,
+  path: ['INFERENCE_BODY_BUDGET_BYTES'],
 }).refine((config) => config.INFERENCE_MAX_IMAGE_REQUESTS < config.INFERENCE_MAX_CONNECTIONS, {
   message: 'INFERENCE_MAX_IMAGE_REQUESTS must be below INFERENCE_MAX_CONNECTIONS, so that health and metrics keep connections of their own',
   path: ['INFERENCE_MAX_IMAGE_REQUESTS'],
@@ -79,6 +90,7 @@ export function httpLimits(config: InferenceConfig): HttpLimits {
     keepAliveTimeoutMs: config.INFERENCE_KEEP_ALIVE_TIMEOUT_MS,
     maxConnections: config.INFERENCE_MAX_CONNECTIONS,
     maxImageRequests: config.INFERENCE_MAX_IMAGE_REQUESTS,
+    bodyBudgetBytes: config.INFERENCE_BODY_BUDGET_BYTES,
     minBodyBytesPerSecond: config.INFERENCE_MIN_BODY_RATE,
     bodyGraceMs: config.INFERENCE_BODY_GRACE_MS,
   };

@@ -9,6 +9,7 @@ import { answerClientError, guardConnections, connectionsCheckingIntervalMs, typ
 import { installErrorHandler } from './error-handler.js';
 import { ImageRequestGate } from './image-request-gate.js';
 import './served-model.js';
+import { admittedBodyParser, bodyReservationBytes } from './read-body.js';
 import { IMAGE_CONTENT_TYPES, MULTIPART_FIELD_LIMITS, MULTIPART_OVERHEAD_BYTES, MultipartTooLargeError } from './read-image.js';
 import { commonErrorResponses, openApiDocumentResponse, validateWithContract } from './schemas.js';
 import { detectRoutes } from './routes/detect-routes.js';
@@ -16,6 +17,8 @@ import { oipRoutes } from './routes/oip-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
 
 const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
+
+const isMultipart = (contentType: string | undefined) => contentType?.toLowerCase().startsWith('multipart/') === true;
 
 export interface AppOptions {
   /** Every served model by name; detect routes resolve a name (or the default model) through it. */
@@ -60,9 +63,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   );
   const outsideMessage = await storagePathRelativizer(options.storageRoot);
+  const multipartCapBytes = options.maxBodyBytes + MULTIPART_OVERHEAD_BYTES;
+  const imageRequests = new ImageRequestGate({
+    limit: limits.maxImageRequests,
+    bodyBudgetBytes: limits.bodyBudgetBytes,
+    bodyBytes: (request) => bodyReservationBytes(request.headers, isMultipart(request.headers['content-type']) ? multipartCapBytes : options.maxBodyBytes),
+    minBodyBytesPerSecond: limits.minBodyBytesPerSecond,
+    bodyGraceMs: limits.bodyGraceMs,
+    onEnded: (code) => options.metrics.errors.inc({ code }),
+  });
   // No route takes JSON or text: without their parsers, such bodies get a 415 instead of reaching a handler.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(IMAGE_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: options.maxBodyBytes }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(IMAGE_CONTENT_TYPES, admittedBodyParser((request) => imageRequests.holds(request), options.maxBodyBytes));
   // A body without a Content-Type (Python requests' `data=bytes`) is read like application/octet-stream: by its magic bytes.
   app.addHook('onRequest', async (request) => {
     const headers = request.raw.headers;
@@ -73,8 +85,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // (one undeclared, chunked, is read within the request timeout; fields past their size are cut, never held).
   app.addHook('onRequest', async (request) => {
     const declared = Number(request.headers['content-length']);
-    const limit = options.maxBodyBytes + MULTIPART_OVERHEAD_BYTES;
-    if (request.headers['content-type']?.toLowerCase().startsWith('multipart/') && declared > limit) throw new MultipartTooLargeError(declared, limit);
+    if (isMultipart(request.headers['content-type']) && declared > multipartCapBytes) throw new MultipartTooLargeError(declared, multipartCapBytes);
   });
   await app.register(multipart, {
     limits: { fileSize: options.maxBodyBytes, files: 1, fields: MULTIPART_FIELD_LIMITS.fields, fieldSize: MULTIPART_FIELD_LIMITS.fieldSizeBytes, parts: MULTIPART_FIELD_LIMITS.fields + 1 },
@@ -108,18 +119,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const served = request.servedModel ?? { model: '', version: '' };
     options.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode), ...served });
   });
-  const imageRequests = new ImageRequestGate({
-    limit: limits.maxImageRequests,
-    minBodyBytesPerSecond: limits.minBodyBytesPerSecond,
-    bodyGraceMs: limits.bodyGraceMs,
-    onEnded: (code) => options.metrics.errors.inc({ code }),
-  });
   await app.register(detectRoutes, {
     models: options.models,
     metrics: options.metrics,
     seedScoreThreshold: options.seedScoreThreshold,
     imageRequests,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
+    maxBodyBytes: options.maxBodyBytes,
   });
   // One ModelManager per served name (the registry): the protocol's model routes resolve a name through it.
   await app.register(oipRoutes, {
@@ -128,7 +134,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     names: () => options.models.names(),
     metrics: options.metrics,
     imageRequests,
-    maxBodyBytes: options.maxBodyBytes,
+    readBody: admittedBodyParser((request) => imageRequests.holds(request), options.maxBodyBytes),
     outsideMessage,
   });
   await app.register(statusRoutes, { state: options.state, models: options.models, metrics: options.metrics, outside: (value) => rewriteStrings(value, outsideMessage) });

@@ -12,6 +12,8 @@ export interface HttpLimits {
   maxConnections: number;
   /** Image requests at once, from their headers to their response: one more gets 503 before its body is read. */
   maxImageRequests: number;
+  /** Bytes the bodies of the image requests in progress may take at once (their declared lengths): one more gets 503 before its body is read. */
+  bodyBudgetBytes: number;
   /** An admitted image request's body must average this many bytes per second once `bodyGraceMs` has passed (0: no minimum): 408. */
   minBodyBytesPerSecond: number;
   bodyGraceMs: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyTooSlow, EVICTION_MIN_AGE_MS, evictionCandidate } from './image-request-gate.js';
+import { bodyTooSlow, EVICTION_MIN_AGE_MS, planEvictions } from './image-request-gate.js';
 
 describe('bodyTooSlow: a minimum average body rate after a grace period', () => {
   it('spares a body within its grace period, a complete one and any with no minimum', () => {
@@ -13,12 +13,28 @@ describe('bodyTooSlow: a minimum average body rate after a grace period', () => 
   });
 });
 
-describe('evictionCandidate: the slowest body still arriving, old enough and slower than the newcomer', () => {
-  const entry = (id: string, bytesPerSecond: number, ageMs = EVICTION_MIN_AGE_MS, complete = false) => ({ id, bytesPerSecond, ageMs, complete });
-  it('picks the slowest', () => {
-    expect(evictionCandidate([entry('a', 5), entry('b', 1), entry('c', 65_536)], 100_000)?.id).toBe('b');
+describe('planEvictions: the slowest bodies still arriving, old enough and slower than the newcomer, until it fits', () => {
+  const MiB = 1024 * 1024;
+  const entry = (id: string, bytesPerSecond: number, { ageMs = EVICTION_MIN_AGE_MS, complete = false, reservedBytes = MiB } = {}) => ({ id, bytesPerSecond, ageMs, complete, reservedBytes });
+  const ids = (victims: { id: string }[] | undefined) => victims?.map((victim) => victim.id);
+  const roomy = { limit: 10, budgetBytes: 100 * MiB };
+
+  it('ends nothing when the newcomer fits', () => {
+    expect(planEvictions([entry('a', 1)], { bytesPerSecond: 100_000, reservedBytes: MiB }, roomy)).toEqual([]);
+  });
+  it('ends the slowest when the count is full', () => {
+    expect(ids(planEvictions([entry('a', 5), entry('b', 1), entry('c', 65_536)], { bytesPerSecond: 100_000, reservedBytes: MiB }, { ...roomy, limit: 3 }))).toEqual(['b']);
+  });
+  it('ends the slowest until the bytes fit the budget', () => {
+    const admitted = [entry('a', 5, { reservedBytes: 8 * MiB }), entry('b', 1, { reservedBytes: 4 * MiB }), entry('c', 3, { reservedBytes: 4 * MiB })];
+    expect(ids(planEvictions(admitted, { bytesPerSecond: 100_000, reservedBytes: 10 * MiB }, { limit: 10, budgetBytes: 20 * MiB }))).toEqual(['b', 'c']);
   });
   it('never a complete body (it is being served), a young one, or one faster than the newcomer', () => {
-    expect(evictionCandidate([entry('done', 0, 10_000, true), entry('young', 0, EVICTION_MIN_AGE_MS - 1), entry('fast', 70_000)], 65_536)).toBeUndefined();
+    const admitted = [entry('done', 0, { ageMs: 10_000, complete: true }), entry('young', 0, { ageMs: EVICTION_MIN_AGE_MS - 1 }), entry('fast', 70_000)];
+    expect(planEvictions(admitted, { bytesPerSecond: 65_536, reservedBytes: MiB }, { ...roomy, limit: 3 })).toBeUndefined();
+  });
+  it('ends nobody when ending every candidate would still not make the newcomer fit', () => {
+    const admitted = [entry('slow', 1, { reservedBytes: 4 * MiB }), entry('done', 0, { complete: true, reservedBytes: 12 * MiB })];
+    expect(planEvictions(admitted, { bytesPerSecond: 100_000, reservedBytes: 10 * MiB }, { limit: 10, budgetBytes: 20 * MiB })).toBeUndefined();
   });
 });

@@ -1,5 +1,7 @@
+import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { EdgeError } from '@edge-ml/edge-kit';
+import { BodyTooLargeError, declaredLength } from './read-body.js';
 
 /** The raw image types the API accepts as a request body; multipart/form-data with one file part works too. */
 export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/bmp', 'image/x-ms-bmp', 'application/octet-stream'];
@@ -52,12 +54,29 @@ function isTypedClientError(error: unknown): boolean {
   return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500;
 }
 
+/**
+ * The file's bytes, copied as they arrive into one buffer of the form's declared length (at most the body limit):
+ * the plugin's toBuffer() holds every chunk and then a copy of them all.
+ */
+async function readFileIntoOneBuffer(file: MultipartFile, declaredBytes: number | undefined, maxBodyBytes: number): Promise<Buffer> {
+  const image = Buffer.allocUnsafe(Math.min(declaredBytes ?? maxBodyBytes, maxBodyBytes));
+  let received = 0;
+  for await (const chunk of file.file as AsyncIterable<Buffer>) {
+    if (received + chunk.length > image.length) throw new BodyTooLargeError(maxBodyBytes);
+    chunk.copy(image, received);
+    received += chunk.length;
+  }
+  // busboy stops a file at the plugin's fileSize limit (the body limit) and marks it truncated.
+  if (file.file.truncated) throw new BodyTooLargeError(maxBodyBytes);
+  return received === image.length ? image : image.subarray(0, received);
+}
+
 /** The image bytes of the first file of a multipart form; whatever busboy throws at a broken form is the client's mistake. */
-async function readMultipartImage(request: FastifyRequest): Promise<Buffer> {
+async function readMultipartImage(request: FastifyRequest, maxBodyBytes: number): Promise<Buffer> {
   try {
     const file = await request.file();
     if (!file) throw new MissingImageError('the multipart form has no file part; send the image as a file field named "image"');
-    return await file.toBuffer();
+    return await readFileIntoOneBuffer(file, declaredLength(request.headers), maxBodyBytes);
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') throw new MalformedMultipartError(`it carries more than ${MULTIPART_FIELD_LIMITS.fields} fields before its file`, { cause: error });
@@ -70,9 +89,9 @@ async function readMultipartImage(request: FastifyRequest): Promise<Buffer> {
   }
 }
 
-/** The image bytes of a request, whether sent raw or as the first file of a multipart form. */
-export async function readImage(request: FastifyRequest): Promise<Buffer> {
-  if (request.isMultipart()) return readMultipartImage(request);
+/** The image bytes of a request, whether sent raw or as the first file of a multipart form (within `maxBodyBytes`). */
+export async function readImage(request: FastifyRequest, maxBodyBytes: number): Promise<Buffer> {
+  if (request.isMultipart()) return readMultipartImage(request, maxBodyBytes);
   if (!Buffer.isBuffer(request.body) || request.body.length === 0) {
     throw new MissingImageError(`send the image as the request body (${IMAGE_CONTENT_TYPES.join(', ')}) or as multipart/form-data`);
   }

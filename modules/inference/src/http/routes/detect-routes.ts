@@ -29,6 +29,7 @@ export interface DetectRoutesOptions {
   imageRequests: ImageRequestGate;
   /** The decode limit, applied again when the image is opened to draw on. */
   maxImagePixels: number;
+  maxBodyBytes: number;
 }
 
 /** Stage latencies and what the model returned, labelled with the model and version that answered. */
@@ -72,7 +73,7 @@ export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOp
   async function detect(request: FastifyRequest<{ Querystring: DetectQuery }>, reply: FastifyReply, name: string | undefined) {
     // Resolved first: an unknown name is answered without decoding the image.
     const manager = models.resolve(name);
-    const image = await readImage(request);
+    const image = await readImage(request, options.maxBodyBytes);
     const result = await manager.detect(image, request.query.threshold === undefined ? {} : { scoreThreshold: request.query.threshold });
     observeResult(metrics, request, result);
     const render = chooseRenderFormat(request.query.render, request.headers.accept);
@@ -126,7 +127,7 @@ export async function detectRoutes(app: FastifyInstance, options: DetectRoutesOp
     },
     async (request) => {
       const manager = models.resolve(undefined);
-      const result = await manager.detect(await readImage(request), { scoreThreshold: options.seedScoreThreshold });
+      const result = await manager.detect(await readImage(request, options.maxBodyBytes), { scoreThreshold: options.seedScoreThreshold });
       observeResult(metrics, request, result);
       return toSeedDetections(result, options.seedScoreThreshold);
     },

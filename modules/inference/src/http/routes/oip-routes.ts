@@ -19,6 +19,7 @@ import type { ActiveModel, ModelManager } from '../../serving/model-manager.js';
 import { ModelVersionNotServedError } from '../../serving/serving-errors.js';
 import { classifyError, type HandledError } from '../error-handler.js';
 import type { ImageRequestGate } from '../image-request-gate.js';
+import type { ContentTypeParser } from '../read-body.js';
 import { bytesBody, jsonOrImageResponseSchema, responseSchema } from '../schemas.js';
 
 export interface OipRoutesOptions {
@@ -28,7 +29,8 @@ export interface OipRoutesOptions {
   names: () => string[];
   metrics: InferenceMetrics;
   imageRequests: ImageRequestGate;
-  maxBodyBytes: number;
+  /** Reads the body of an admitted request within INFERENCE_MAX_BODY_BYTES (read-body.ts: admittedBodyParser). */
+  readBody: ContentTypeParser;
   /** Rewrites a message before it leaves the device (absolute storage paths become relative). */
   outsideMessage: (text: string) => string;
 }
@@ -64,7 +66,7 @@ export async function oipRoutes(app: FastifyInstance, options: OipRoutesOptions)
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: `no route ${request.method} ${request.url}`, code: 'NOT_FOUND' }));
   // Requests are JSON, or JSON followed by binary tensor data: read as bytes (within the body limit) and parsed by the handler.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.maxBodyBytes }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', options.readBody);
 
   /** The active model of a name (and version, when the path has one), or the protocol's not-found error. */
   const servedModel = (params: ModelParams): { manager: ModelManager; model: ActiveModel | undefined } => {
