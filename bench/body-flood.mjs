@@ -90,7 +90,10 @@ for (let round = 0; round < floods; round += 1) {
   const during = await upload(jpeg, Promise.resolve());
   await sleep(afterS * 1_000);
   clearInterval(sampler);
-  result.floods.push({ statuses: counts, floodS, rssHeldMiB, rssEndMiB, peakMiB: +Math.max(status('VmHWM'), sampledPeak).toFixed(1), normalAfter: during, [`rss${afterS}sAfterMiB`]: +status('VmRSS').toFixed(1) });
+  // ArrayBuffer memory the main thread still holds, garbage not collected yet included (no GC runs while it is idle).
+  const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text());
+  const externalMiB = +(Number(/^nodejs_external_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 1024 / 1024).toFixed(1);
+  result.floods.push({ statuses: counts, floodS, rssHeldMiB, rssEndMiB, peakMiB: +Math.max(status('VmHWM'), sampledPeak).toFixed(1), normalAfter: during, [`rss${afterS}sAfterMiB`]: +status('VmRSS').toFixed(1), [`mainThreadExternal${afterS}sAfterMiB`]: externalMiB });
 }
 console.log(JSON.stringify(result));
 child.kill('SIGTERM');

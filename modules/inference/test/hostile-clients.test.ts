@@ -141,24 +141,19 @@ describe('the inference module as a process, against hostile clients', () => {
   });
 
   it('keeps answering health and metrics under 1,000 slow-body connections, which end in 408 or 503 or are closed', async () => {
-    const uploads = Array.from({ length: 1_000 }, () => slowUpload(server.port));
+    // Probes that connect in the middle of the burst, and the first one after it, arrive while the server is still
+    // accepting it: the connection cap must not shed them (it closed one in 1 of 3 runs when it chose before reading).
+    const uploads = Array.from({ length: 500 }, () => slowUpload(server.port));
+    const amidProbes = Array.from({ length: 5 }, () => get(server.port, '/health/live'));
+    uploads.push(...Array.from({ length: 500 }, () => slowUpload(server.port)));
+    const amid = await Promise.all(amidProbes);
     await Promise.all(uploads.map((upload) => upload.connected));
     const probes = [];
-    // While the burst is still being accepted, the connection cap may shed the first probe's connection before its
-    // request is read (docs/security.md); a probe that was shed is sent again once, as an orchestrator's next probe would.
-    let shed = 0;
-    for (let index = 0; index < 5; index += 1) {
-      let probe = await get(server.port, '/health/live');
-      if (probe.status === undefined) {
-        shed += 1;
-        probe = await get(server.port, '/health/live');
-      }
-      probes.push(probe);
-    }
-    expect(shed).toBeLessThanOrEqual(1);
+    for (let index = 0; index < 5; index += 1) probes.push(await get(server.port, '/health/live'));
     const ready = await get(server.port, '/health/ready');
     const metrics = await get(server.port, '/metrics');
-    console.log(`under 1,000 slow-body connections: /health/live answered in ${probes.map((probe) => probe.ms.toFixed(1)).join(', ')} ms (${shed} probe shed)`);
+    console.log(`under 1,000 slow-body connections: /health/live answered in ${amid.map((probe) => probe.ms.toFixed(1)).join(', ')} ms amid the burst, then ${probes.map((probe) => probe.ms.toFixed(1)).join(', ')} ms`);
+    expect(amid.map((probe) => probe.status)).toEqual([200, 200, 200, 200, 200]);
     expect(probes.map((probe) => probe.status)).toEqual([200, 200, 200, 200, 200]);
     expect(ready.status).toBe(200);
     expect(metrics.status).toBe(200);

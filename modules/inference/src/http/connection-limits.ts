@@ -1,5 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { isProbeRequest, planShedding, SEND_GRACE_MS, type ConnectionState } from './connection-shedding.js';
 
 export interface HttpLimits {
   /** Headers and body of a request must arrive within this (Node's requestTimeout): 408, then the connection closes. */
@@ -8,7 +9,7 @@ export interface HttpLimits {
   headersTimeoutMs: number;
   /** An idle keep-alive connection closes after this. */
   keepAliveTimeoutMs: number;
-  /** Open connections at most: one more closes the oldest connection without a request in progress. */
+  /** Open connections at most, once new ones have been read: beyond, idle and stalled connections close first, health probes never (guardConnections). */
   maxConnections: number;
   /** Image requests at once, from their headers to their response: one more gets 503 before its body is read. */
   maxImageRequests: number;
@@ -25,11 +26,28 @@ export function connectionsCheckingIntervalMs(limits: HttpLimits): number {
 }
 
 /**
- * Caps open connections without locking health checks out, as `server.maxConnections` would: when one connection too
- * many arrives, the oldest that has no request in progress (idle keep-alive, or still sending its headers) is
- * closed to make room; only when every connection is serving a request is the new one refused. Image requests are
- * held below the cap by their own gate, so a probe's request always finds room. A connection that sends no request
- * within `firstRequestTimeoutMs` is closed too: Node's headers timeout only starts with the first byte.
+ * New connections that may stay over the cap while they have SEND_GRACE_MS to show what they are: a burst can fill
+ * the kernel's accept queue (Node's default backlog is 511) twice within that. Beyond, a new connection is closed at once.
+ */
+export const NEW_CONNECTIONS_ALLOWANCE = 1_024;
+
+interface Tracked {
+  acceptedAt: number;
+  requests: number;
+  probes: number;
+  /** socket.bytesRead when the connection last had no request in progress: bytes past it are a request begun. */
+  bytesReadWhenIdle: number;
+  served: boolean;
+}
+
+/**
+ * Caps open connections without locking health checks out, as `server.maxConnections` would. When connections pass
+ * the cap, planShedding chooses which to close: idle keep-alive connections first, then those stalled inside their
+ * headers, then those that sent nothing within SEND_GRACE_MS, then the newest requests in progress that are not
+ * probes; a new connection that has not sent its request yet is given SEND_GRACE_MS to do so (a probe sends it at
+ * once, and is never closed once it is read). Image requests are held below the cap by their own gate, so a probe's
+ * request always finds room. A connection that sends no request within `firstRequestTimeoutMs` is closed too: Node's
+ * headers timeout only starts with the first byte.
  */
 export function guardConnections(
   server: Server,
@@ -37,47 +55,63 @@ export function guardConnections(
   onShed: (reason: 'evicted' | 'refused') => void,
   onPartialRequestTimeout: (socket: Socket) => void = (socket) => socket.destroy(),
 ): void {
-  const requestsInProgress = new Map<Socket, number>();
-  /** socket.bytesRead when the connection last had no request in progress: bytes past it are a request begun. */
-  const bytesReadWhenIdle = new Map<Socket, number>();
+  // In the order they were accepted (a Map keeps insertion order).
+  const connections = new Map<Socket, Tracked>();
+  let nextLook: NodeJS.Timeout | undefined;
+
+  const stateOf = (socket: Socket, tracked: Tracked, now: number): ConnectionState => {
+    if (tracked.requests > 0) return tracked.probes === tracked.requests ? 'probe' : 'request';
+    if (socket.bytesRead > tracked.bytesReadWhenIdle) return 'partial';
+    if (tracked.served) return 'idle';
+    return now - tracked.acceptedAt < SEND_GRACE_MS ? 'new' : 'silent';
+  };
+
+  const look = () => {
+    clearTimeout(nextLook);
+    nextLook = undefined;
+    const now = performance.now();
+    const views = [...connections].map(([socket, tracked]) => ({ connection: socket, tracked, state: stateOf(socket, tracked, now) }));
+    for (const { connection, reason } of planShedding(views, options.maxConnections)) {
+      connection.destroy();
+      connections.delete(connection);
+      onShed(reason);
+    }
+    // New connections left over the cap are looked at again when the oldest of them has had its grace.
+    const oldestNew = views.find((view) => view.state === 'new' && connections.has(view.connection));
+    if (oldestNew && connections.size > options.maxConnections) {
+      nextLook = setTimeout(look, Math.max(1, oldestNew.tracked.acceptedAt + SEND_GRACE_MS - now));
+      nextLook.unref();
+    }
+  };
+
   server.on('connection', (socket: Socket) => {
-    requestsInProgress.set(socket, 0);
-    bytesReadWhenIdle.set(socket, 0);
-    socket.once('close', () => {
-      requestsInProgress.delete(socket);
-      bytesReadWhenIdle.delete(socket);
-    });
+    connections.set(socket, { acceptedAt: performance.now(), requests: 0, probes: 0, bytesReadWhenIdle: 0, served: false });
+    socket.once('close', () => connections.delete(socket));
     // Node's http server destroys a socket whose inactivity timeout fires while no request or response listens.
     socket.setTimeout(options.firstRequestTimeoutMs);
-    if (requestsInProgress.size <= options.maxConnections) return;
-    for (const [candidate, requests] of requestsInProgress) {
-      if (candidate !== socket && requests === 0) {
-        candidate.destroy();
-        requestsInProgress.delete(candidate);
-        onShed('evicted');
-        return;
-      }
-    }
-    socket.destroy();
-    requestsInProgress.delete(socket);
-    onShed('refused');
+    if (connections.size > options.maxConnections + NEW_CONNECTIONS_ALLOWANCE) {
+      socket.destroy();
+      connections.delete(socket);
+      onShed('refused');
+    } else if (connections.size > options.maxConnections) look();
   });
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
-    const count = requestsInProgress.get(socket);
-    if (count === undefined) return;
+    const tracked = connections.get(socket);
+    if (!tracked) return;
     // From here the request and keep-alive timeouts govern the connection.
-    if (count === 0) socket.setTimeout(0);
-    requestsInProgress.set(socket, count + 1);
+    if (tracked.requests === 0) socket.setTimeout(0);
+    const probe = isProbeRequest(request.method, request.url);
+    tracked.requests += 1;
+    if (probe) tracked.probes += 1;
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
-      const current = requestsInProgress.get(socket);
-      if (current === undefined) return;
-      const remaining = Math.max(0, current - 1);
-      requestsInProgress.set(socket, remaining);
-      if (remaining === 0) bytesReadWhenIdle.set(socket, socket.bytesRead);
+      tracked.requests = Math.max(0, tracked.requests - 1);
+      if (probe) tracked.probes = Math.max(0, tracked.probes - 1);
+      tracked.served = true;
+      if (tracked.requests === 0) tracked.bytesReadWhenIdle = socket.bytesRead;
     };
     response.once('finish', finish);
     response.once('close', finish);
@@ -86,8 +120,9 @@ export function guardConnections(
   // of Node's default destroy. A connection that began a request and went silent inside its headers is answered 408,
   // as Node's headers timeout would answer it had it fired first; an idle or silent one is closed.
   server.on('timeout', (socket: Socket) => {
-    const idle = (requestsInProgress.get(socket) ?? 0) === 0;
-    if (idle && socket.bytesRead > (bytesReadWhenIdle.get(socket) ?? 0)) onPartialRequestTimeout(socket);
+    const tracked = connections.get(socket);
+    const idle = (tracked?.requests ?? 0) === 0;
+    if (idle && socket.bytesRead > (tracked?.bytesReadWhenIdle ?? 0)) onPartialRequestTimeout(socket);
     else if (idle) socket.destroy();
   });
 }
