@@ -3,7 +3,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bmpRleBomb, jpegHeaderBomb, pngHeaderBomb, webpHeaderBomb } from './fixtures/image-bombs.js';
 import { startInferenceProcess, type InferenceProcess } from './inference-process.js';
-import { createStorage, YOLOX_ONNX } from './storage.js';
+import { createStorage, waitFor, YOLOX_ONNX } from './storage.js';
 import { imageFile } from './testdata.js';
 
 const MiB = 1024 * 1024;
@@ -279,5 +279,81 @@ describe('the image gate against slow bodies', () => {
     const outcome = await upload.outcome;
     expect(outcome.status).toBe(408);
     expect(JSON.parse(outcome.body)).toMatchObject({ error: 'REQUEST_BODY_TOO_SLOW', message: expect.stringMatching(/under the minimum of 240 B\/s/), statusCode: 408 });
+  }, 60_000);
+});
+
+/**
+ * A client that declares a `declaredBytes` body, sends the headers and `sentBytes` of it (a JPEG's first bytes, then
+ * zeros) at once, and holds the rest until released; `outcome` is what the server answered, if anything.
+ */
+function heldUpload(port: number, declaredBytes: number, sentBytes: number, jpeg: Buffer): { outcome: Promise<Exchange & { head: string }>; release: () => void } {
+  const socket = net.connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('connect', () => {
+    const body = Buffer.alloc(sentBytes);
+    jpeg.copy(body, 0, 0, Math.min(jpeg.length, sentBytes));
+    socket.write(`POST /v1/detect HTTP/1.1\r\nHost: device\r\nContent-Type: image/jpeg\r\nContent-Length: ${declaredBytes}\r\n\r\n`);
+    socket.write(body);
+  });
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => undefined);
+  const outcome = new Promise<Exchange & { head: string }>((resolve) =>
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
+      const headEnd = text.indexOf('\r\n\r\n');
+      resolve({ ...(status ? { status: Number(status) } : {}), head: text.slice(0, Math.max(0, headEnd)), body: text.slice(headEnd + 4) });
+    }),
+  );
+  return { outcome, release: () => socket.destroy() };
+}
+
+// The attack pass after #16: 64 uploads of 20 MiB, held, took the process to 2.2 GiB and left it at 1.5-2.2 GiB.
+describe('the body budget against a flood of large uploads', () => {
+  const BODY_LIMIT = 4 * MiB;
+  const BUDGET = 8 * MiB;
+  let server: InferenceProcess;
+  let person: Buffer;
+
+  beforeAll(async () => {
+    server = await startInferenceProcess(await createStorage(), { ...YOLOX_ONNX, version: '1' }, {
+      INFERENCE_MAX_BODY_BYTES: String(BODY_LIMIT),
+      INFERENCE_BODY_BUDGET_BYTES: String(BUDGET),
+    });
+    person = await readFile(imageFile('darknet_person.jpg'));
+  }, 90_000);
+  afterAll(() => server?.stop());
+
+  it('refuses the uploads beyond the budget with 503 before reading their bodies, holds no more than the budget, and still serves a normal request', async () => {
+    expect((await post(server.port, '/v1/detect', person, 'image/jpeg')).status).toBe(200);
+    const before = await server.rssBytes();
+    const peakTracked = await server.resetPeakRss();
+
+    // 64 uploads of 4 MiB (the image gate's limit), 3.75 MiB of each sent and the rest held: 240 MiB if every body were read.
+    const flood = Array.from({ length: 64 }, () => heldUpload(server.port, BODY_LIMIT, BODY_LIMIT - 256 * 1024, person));
+    let answered = 0;
+    for (const upload of flood) void upload.outcome.then(() => (answered += 1));
+    // Held past the age at which an admitted body may be ended for a request whose body has arrived (EVICTION_MIN_AGE_MS).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const normal = await post(server.port, '/v1/detect', person, 'image/jpeg');
+    const peak = peakTracked ? await server.peakRssBytes() : await server.rssBytes();
+    // The refused ones close on their own once answered; the admitted ones hold until released.
+    await waitFor(() => (answered >= 64 - BUDGET / BODY_LIMIT ? true : undefined), 'the uploads beyond the budget to be answered', 10_000);
+    for (const upload of flood) upload.release();
+    const outcomes = await Promise.all(flood.map((upload) => upload.outcome));
+
+    const counts = tally(outcomes);
+    console.log(`body flood: ${JSON.stringify(counts)}; RSS ${(before / MiB).toFixed(1)} MiB before, peak ${(peak / MiB).toFixed(1)} MiB (${peakTracked ? 'VmHWM' : 'sampled VmRSS'})`);
+    expect(normal.status).toBe(200);
+    // The budget holds two bodies of 4 MiB: the others were answered while their bodies were still held.
+    expect(counts['503']).toBeGreaterThanOrEqual(64 - BUDGET / BODY_LIMIT);
+    const refused = outcomes.find((outcome) => outcome.status === 503)!;
+    expect(JSON.parse(refused.body)).toMatchObject({ error: 'OVERLOADED', message: expect.stringMatching(/past the budget of 8388608/), statusCode: 503 });
+    expect(refused.head).toMatch(/^retry-after: 1$/im);
+    // One admitted body, the slowest, was ended so that the normal request could run.
+    expect(counts['408']).toBeGreaterThanOrEqual(1);
+    // The budget's 8 MiB, and what the refused uploads sent, read and discarded while their 503 reaches them (a lingering
+    // close) until the garbage collector takes it: 39-46 MiB in three runs. Every body read would be 240 MiB.
+    expect(peak - before).toBeLessThan(100 * MiB);
   }, 60_000);
 });

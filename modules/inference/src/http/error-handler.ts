@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InferenceMetrics } from '../metrics.js';
+import { lingerAfterAnswer } from './connection-limits.js';
 import { UnsupportedMediaTypeError } from './read-image.js';
 
 const FASTIFY_CODES: Record<string, string> = {
@@ -39,7 +40,10 @@ export function classifyError(raised: HandledError, request: FastifyRequest, rep
   const code = (error.code && FASTIFY_CODES[error.code]) ?? (error.validation ? 'INVALID_REQUEST' : error.code) ?? 'INTERNAL';
   metrics.errors.inc({ code: statusCode >= 500 && statusCode !== 503 ? 'INTERNAL' : code });
   if (typeof error.retryAfterSeconds === 'number') void reply.header('retry-after', String(error.retryAfterSeconds));
-  if (error.closeConnection) void reply.header('connection', 'close');
+  if (error.closeConnection) {
+    void reply.header('connection', 'close');
+    if (!request.raw.complete && request.raw.socket) lingerAfterAnswer(request.raw.socket);
+  }
   if (statusCode >= 500 && statusCode !== 503) {
     request.log.error({ err: error }, 'http.request.failed');
     return { statusCode: 500, code: 'INTERNAL', message: 'Internal Server Error' };
