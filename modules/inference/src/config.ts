@@ -38,7 +38,7 @@ export const InferenceConfigSchema = EdgeConfigSchema.extend({
   INFERENCE_HEADERS_TIMEOUT_MS: positiveInt(10_000),
   /** An idle keep-alive connection is closed after this. */
   INFERENCE_KEEP_ALIVE_TIMEOUT_MS: positiveInt(5_000),
-  /** Open connections at most; one more closes the oldest connection that has no request in progress. */
+  /** Open connections at most; beyond, idle and stalled connections close first and health probes never (http/connection-shedding.ts). */
   INFERENCE_MAX_CONNECTIONS: positiveInt(256),
   /** Image requests (receiving, queued or running) at once; one more gets 503 before its body is read. */
   INFERENCE_MAX_IMAGE_REQUESTS: positiveInt(64),

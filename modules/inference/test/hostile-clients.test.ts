@@ -356,4 +356,13 @@ describe('the body budget against a flood of large uploads', () => {
     // close) until the garbage collector takes it: 39-46 MiB in three runs. Every body read would be 240 MiB.
     expect(peak - before).toBeLessThan(100 * MiB);
   }, 60_000);
+
+  it('answers a body sent to a route that takes none at once, without reading the body (it was read whole first)', async () => {
+    // The body is declared and never sent: an answer can only come before it.
+    const head = (method: string, url: string) => `${method} ${url} HTTP/1.1\r\nHost: device\r\nConnection: close\r\nContent-Type: image/jpeg\r\nContent-Length: ${BODY_LIMIT}\r\n\r\n`;
+    const notFound = await exchange(server.port, head('POST', '/v1/nowhere'), person);
+    expect(notFound.status).toBe(404);
+    const health = await exchange(server.port, head('POST', '/health/live'), person);
+    expect(health.status).toBe(404);
+  }, 30_000);
 });
