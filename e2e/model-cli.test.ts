@@ -105,7 +105,7 @@ describe('edge-model, run as a user runs it, against Azurite and the emulator', 
     const url = (await edgeModel(['sas', 'ssd-4.zip', ...connection], work)).stdout.trim();
     const delta = await edgeModel(['delta', 'ssd-4.zip', '--name', 'ssd', '--version', '4', '--from', path.join(models, 'yolox_nano.onnx'), ...connection], work);
     expect(delta.code, delta.stderr).toBe(0);
-    expect(delta.stdout).toMatch(/ssd-4\.chunks: \d+ bytes/);
+    expect(delta.stdout).toMatch(/ssd-4\.chunks: a \d+-byte list \([\d.]+% of the model\), then \d+ bytes of block hashes/);
     const manifestUrl = delta.stdout.trim().split('\n').at(-1) ?? '';
     await edgeModel(['rollout', '--name', 'ssd', '--version', '4', '--url', url, '--sha256', built.sha256, '--size', String(built.sizeBytes), '--delta-url', manifestUrl, '--emulator', '--state-dir', system.emulatorStateDirectory], work);
     await system.waitFor(async () => {
