@@ -5,7 +5,7 @@ import type { InferenceMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../serving/model-registry.js';
 import type { ServingState } from '../serving/serving-state.js';
 import { rewriteStrings, storagePathRelativizer } from '../storage-paths.js';
-import { answerClientError, guardConnections, connectionsCheckingIntervalMs, type HttpLimits } from './connection-limits.js';
+import { answerClientError, guardConnections, connectionsCheckingIntervalMs, type HttpLimits, type ShedReason } from './connection-limits.js';
 import { installErrorHandler } from './error-handler.js';
 import { ImageRequestGate } from './image-request-gate.js';
 import './served-model.js';
@@ -37,6 +37,9 @@ export interface AppOptions {
   fastify?: FastifyServerOptions;
 }
 
+/** inference_errors_total codes of the connections the cap closed: no request in progress, a request refused, too many pipelined. */
+const SHED_CODES: Record<ShedReason, string> = { evicted: 'CONNECTION_EVICTED', refused: 'CONNECTION_REFUSED', pipelined: 'PIPELINE_TOO_DEEP' };
+
 /** The inference HTTP API as a Fastify instance that is not listening yet; tests use `inject`, the server listens. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { limits } = options;
@@ -55,7 +58,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   guardConnections(
     app.server,
     { maxConnections: limits.maxConnections, firstRequestTimeoutMs: limits.headersTimeoutMs },
-    (reason) => options.metrics.errors.inc({ code: reason === 'evicted' ? 'CONNECTION_EVICTED' : 'CONNECTION_REFUSED' }),
+    (reason) => options.metrics.errors.inc({ code: SHED_CODES[reason] }),
     (socket) => {
       const timeout = Object.assign(new Error('request headers not received in time'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
       const code = answerClientError(timeout, socket, limits);

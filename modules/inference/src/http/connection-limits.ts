@@ -1,6 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { isProbeRequest, planShedding, SEND_GRACE_MS, type ConnectionState } from './connection-shedding.js';
+import { ConnectionQueues, isProbeRequest, MAX_PIPELINED_REQUESTS } from './connection-shedding.js';
 
 export interface HttpLimits {
   /** Headers and body of a request must arrive within this (Node's requestTimeout): 408, then the connection closes. */
@@ -27,91 +27,82 @@ export function connectionsCheckingIntervalMs(limits: HttpLimits): number {
 
 /**
  * New connections that may stay over the cap while they have SEND_GRACE_MS to show what they are: a burst can fill
- * the kernel's accept queue (Node's default backlog is 511) twice within that. Beyond, a new connection is closed at once.
+ * the kernel's accept queue (Node's default backlog is 511) twice within that. Beyond, the oldest connection that may
+ * be closed is closed for each one accepted, new ones included (ConnectionQueues.nextToClose with `evenNew`).
  */
 export const NEW_CONNECTIONS_ALLOWANCE = 1_024;
 
-interface Tracked {
-  acceptedAt: number;
-  requests: number;
-  probes: number;
-  /** socket.bytesRead when the connection last had no request in progress: bytes past it are a request begun. */
-  bytesReadWhenIdle: number;
-  served: boolean;
-}
+export type ShedReason = 'evicted' | 'refused' | 'pipelined';
 
 /**
  * Caps open connections without locking health checks out, as `server.maxConnections` would. When connections pass
- * the cap, planShedding chooses which to close: idle keep-alive connections first, then those stalled inside their
- * headers, then those that sent nothing within SEND_GRACE_MS, then the newest requests in progress that are not
- * probes; a new connection that has not sent its request yet is given SEND_GRACE_MS to do so (a probe sends it at
- * once, and is never closed once it is read). Image requests are held below the cap by their own gate, so a probe's
- * request always finds room. A connection that sends no request within `firstRequestTimeoutMs` is closed too: Node's
- * headers timeout only starts with the first byte.
+ * the cap, ConnectionQueues chooses which to close: idle keep-alive connections first, then those stalled inside their
+ * headers, then those that sent nothing within SEND_GRACE_MS, then the newest requests in progress that are not a
+ * probe being answered; a new connection that has not sent its request yet is given SEND_GRACE_MS to do so (a probe
+ * sends it at once), up to `newConnectionsAllowance` over the cap, beyond which the oldest unread connections go
+ * first. Image requests are held below the cap by their own gate, so a probe's request always finds room. A
+ * connection with more than MAX_PIPELINED_REQUESTS requests outstanding is closed (`pipelined`). A connection that
+ * sends no request within `firstRequestTimeoutMs` is closed too: Node's headers timeout only starts with the first byte.
  */
 export function guardConnections(
   server: Server,
-  options: { maxConnections: number; firstRequestTimeoutMs: number },
-  onShed: (reason: 'evicted' | 'refused') => void,
+  options: { maxConnections: number; firstRequestTimeoutMs: number; newConnectionsAllowance?: number },
+  onShed: (reason: ShedReason) => void,
   onPartialRequestTimeout: (socket: Socket) => void = (socket) => socket.destroy(),
 ): void {
-  // In the order they were accepted (a Map keeps insertion order).
-  const connections = new Map<Socket, Tracked>();
+  const allowance = options.newConnectionsAllowance ?? NEW_CONNECTIONS_ALLOWANCE;
+  /** socket.bytesRead when the connection last had no request in progress: bytes past it are a request begun. */
+  const bytesReadWhenIdle = new WeakMap<Socket, number>();
+  const begunRequest = (socket: Socket) => socket.bytesRead > (bytesReadWhenIdle.get(socket) ?? 0);
+  const connections = new ConnectionQueues<Socket>(begunRequest);
   let nextLook: NodeJS.Timeout | undefined;
 
-  const stateOf = (socket: Socket, tracked: Tracked, now: number): ConnectionState => {
-    if (tracked.requests > 0) return tracked.probes === tracked.requests ? 'probe' : 'request';
-    if (socket.bytesRead > tracked.bytesReadWhenIdle) return 'partial';
-    if (tracked.served) return 'idle';
-    return now - tracked.acceptedAt < SEND_GRACE_MS ? 'new' : 'silent';
+  const close = (socket: Socket, reason: ShedReason) => {
+    connections.closed(socket);
+    socket.destroy();
+    onShed(reason);
   };
 
   const look = () => {
     clearTimeout(nextLook);
     nextLook = undefined;
     const now = performance.now();
-    const views = [...connections].map(([socket, tracked]) => ({ connection: socket, tracked, state: stateOf(socket, tracked, now) }));
-    for (const { connection, reason } of planShedding(views, options.maxConnections)) {
-      connection.destroy();
-      connections.delete(connection);
-      onShed(reason);
+    while (connections.size > options.maxConnections) {
+      const next = connections.nextToClose(now, options.maxConnections, connections.size > options.maxConnections + allowance);
+      if (!next) break;
+      close(next.connection, next.reason);
     }
     // New connections left over the cap are looked at again when the oldest of them has had its grace.
-    const oldestNew = views.find((view) => view.state === 'new' && connections.has(view.connection));
-    if (oldestNew && connections.size > options.maxConnections) {
-      nextLook = setTimeout(look, Math.max(1, oldestNew.tracked.acceptedAt + SEND_GRACE_MS - now));
+    const graceEndsAt = connections.size > options.maxConnections ? connections.graceEndsAt(now) : undefined;
+    if (graceEndsAt !== undefined) {
+      nextLook = setTimeout(look, Math.max(1, graceEndsAt - now));
       nextLook.unref();
     }
   };
 
   server.on('connection', (socket: Socket) => {
-    connections.set(socket, { acceptedAt: performance.now(), requests: 0, probes: 0, bytesReadWhenIdle: 0, served: false });
-    socket.once('close', () => connections.delete(socket));
+    connections.accepted(socket, performance.now());
+    socket.once('close', () => connections.closed(socket));
     // Node's http server destroys a socket whose inactivity timeout fires while no request or response listens.
     socket.setTimeout(options.firstRequestTimeoutMs);
-    if (connections.size > options.maxConnections + NEW_CONNECTIONS_ALLOWANCE) {
-      socket.destroy();
-      connections.delete(socket);
-      onShed('refused');
-    } else if (connections.size > options.maxConnections) look();
+    if (connections.size > options.maxConnections) look();
   });
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
-    const tracked = connections.get(socket);
-    if (!tracked) return;
+    if (!connections.has(socket)) return;
     // From here the request and keep-alive timeouts govern the connection.
-    if (tracked.requests === 0) socket.setTimeout(0);
+    if (!connections.inProgress(socket)) socket.setTimeout(0);
     const probe = isProbeRequest(request.method, request.url);
-    tracked.requests += 1;
-    if (probe) tracked.probes += 1;
+    if (connections.requestStarted(socket, probe) > MAX_PIPELINED_REQUESTS) {
+      close(socket, 'pipelined');
+      return;
+    }
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
-      tracked.requests = Math.max(0, tracked.requests - 1);
-      if (probe) tracked.probes = Math.max(0, tracked.probes - 1);
-      tracked.served = true;
-      if (tracked.requests === 0) tracked.bytesReadWhenIdle = socket.bytesRead;
+      connections.requestEnded(socket, probe);
+      if (!connections.inProgress(socket)) bytesReadWhenIdle.set(socket, socket.bytesRead);
     };
     response.once('finish', finish);
     response.once('close', finish);
@@ -120,10 +111,9 @@ export function guardConnections(
   // of Node's default destroy. A connection that began a request and went silent inside its headers is answered 408,
   // as Node's headers timeout would answer it had it fired first; an idle or silent one is closed.
   server.on('timeout', (socket: Socket) => {
-    const tracked = connections.get(socket);
-    const idle = (tracked?.requests ?? 0) === 0;
-    if (idle && socket.bytesRead > (tracked?.bytesReadWhenIdle ?? 0)) onPartialRequestTimeout(socket);
-    else if (idle) socket.destroy();
+    if (connections.inProgress(socket)) return;
+    if (begunRequest(socket)) onPartialRequestTimeout(socket);
+    else socket.destroy();
   });
 }
 

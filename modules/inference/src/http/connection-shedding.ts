@@ -1,15 +1,4 @@
 /**
- * What a connection is doing when the connection cap must make room:
- * - `idle`: a keep-alive connection between requests (nothing sent since its last response);
- * - `partial`: it began a request whose headers are not complete yet;
- * - `silent`: it has sent nothing for SEND_GRACE_MS since it was accepted;
- * - `new`: accepted less than SEND_GRACE_MS ago and nothing read from it yet: what it will send is not known;
- * - `request`: a request in progress (its headers were read) other than a probe;
- * - `probe`: a health probe in progress (isProbeRequest).
- */
-export type ConnectionState = 'idle' | 'partial' | 'silent' | 'new' | 'request' | 'probe';
-
-/**
  * How long a new connection has to send the start of its request before it may be closed as silent. Clients send it
  * with or right after the handshake; a second covers a loaded client (the test's, amid 1,000 connections of its own,
  * sent its probes 0.4–0.5 s after connecting) and any round trip on an edge network.
@@ -22,36 +11,116 @@ export interface ShedDecision<T> {
   reason: 'evicted' | 'refused';
 }
 
-/** The states evicted to make room, in order, oldest first within each. */
-const EVICTED_FIRST: readonly ConnectionState[] = ['idle', 'partial', 'silent'];
+/**
+ * Requests a connection may have outstanding at once (read, not answered yet): one more closes it. HTTP/1.1 clients
+ * pipeline little or not at all (browsers and Node's agent never do; curl stopped); unbounded, 400 connections
+ * pipelining 4,096 probes each that they never read took the process to 1.4 GiB and starved real probes.
+ */
+export const MAX_PIPELINED_REQUESTS = 16;
+
+interface InProgress {
+  requests: number;
+  probes: number;
+}
 
 /**
- * The connections to close so that at most `maxConnections` stay open, given in the order they were accepted. First,
- * oldest first, connections without a request in progress: idle keep-alive ones (an orchestrator's probes do not keep
- * connections alive), then those stalled inside their headers, then those that sent nothing within SEND_GRACE_MS.
- * New connections, not read yet, may stay over the cap until they show what they are: a probe among them is kept,
- * and the others are closed later by these rules. Beyond them, the newest requests in progress that are not probes
- * are refused. A health probe in progress is never closed. Pure.
+ * The open connections by what they are doing, each kind in insertion-ordered collections so that choosing whom to
+ * close takes constant time (amortized) however many are open; a connection is in exactly one of them:
+ * - `unread`: accepted, no request read yet, in the order accepted. Within SEND_GRACE_MS of being accepted it is new
+ *   (it may be a probe about to send its request), then silent; one that has sent part of a request is stalled.
+ * - `idle`: a keep-alive connection between requests, in the order its last response ended; one that has begun its
+ *   next request moves to `stalled` when it is next looked at.
+ * - `stalled`: connections seen inside their headers, in the order seen.
+ * - `busy`: requests in progress, in the order their newest request began.
+ * `begunRequest` tells whether a connection without a request in progress has sent bytes of its next request.
  */
-export function planShedding<T>(connections: readonly { connection: T; state: ConnectionState }[], maxConnections: number): ShedDecision<T>[] {
-  let excess = connections.length - maxConnections;
-  const decisions: ShedDecision<T>[] = [];
-  for (const state of EVICTED_FIRST) {
-    for (const entry of connections) {
-      if (excess <= 0) return decisions;
-      if (entry.state !== state) continue;
-      decisions.push({ connection: entry.connection, reason: 'evicted' });
-      excess -= 1;
+export class ConnectionQueues<T> {
+  private readonly unread = new Map<T, number>();
+  private readonly idle = new Set<T>();
+  private readonly stalled = new Set<T>();
+  private readonly busy = new Map<T, InProgress>();
+
+  constructor(private readonly begunRequest: (connection: T) => boolean) {}
+
+  get size(): number {
+    return this.unread.size + this.idle.size + this.stalled.size + this.busy.size;
+  }
+
+  has(connection: T): boolean {
+    return this.unread.has(connection) || this.idle.has(connection) || this.stalled.has(connection) || this.busy.has(connection);
+  }
+
+  accepted(connection: T, now: number): void {
+    this.unread.set(connection, now);
+  }
+
+  /** A request was read; returns how many the connection now has outstanding. */
+  requestStarted(connection: T, probe: boolean): number {
+    this.unread.delete(connection);
+    this.idle.delete(connection);
+    this.stalled.delete(connection);
+    const inProgress = this.busy.get(connection) ?? { requests: 0, probes: 0 };
+    inProgress.requests += 1;
+    if (probe) inProgress.probes += 1;
+    // Deleted and set again: the newest request is last.
+    this.busy.delete(connection);
+    this.busy.set(connection, inProgress);
+    return inProgress.requests;
+  }
+
+  requestEnded(connection: T, probe: boolean): void {
+    const inProgress = this.busy.get(connection);
+    if (!inProgress) return;
+    inProgress.requests -= 1;
+    if (probe) inProgress.probes -= 1;
+    if (inProgress.requests > 0) return;
+    this.busy.delete(connection);
+    this.idle.add(connection);
+  }
+
+  /** Whether it has a request in progress. */
+  inProgress(connection: T): boolean {
+    return this.busy.has(connection);
+  }
+
+  closed(connection: T): void {
+    this.unread.delete(connection);
+    this.idle.delete(connection);
+    this.stalled.delete(connection);
+    this.busy.delete(connection);
+  }
+
+  /** When the oldest new connection's grace ends, if one is waiting. */
+  graceEndsAt(now: number): number | undefined {
+    for (const acceptedAt of this.unread.values()) return acceptedAt + SEND_GRACE_MS > now ? acceptedAt + SEND_GRACE_MS : undefined;
+    return undefined;
+  }
+
+  /**
+   * The next connection to close to make room, or undefined when none may be: idle keep-alive connections first (an
+   * orchestrator's probes do not keep connections alive), then those stalled inside their headers, then those that
+   * sent nothing, oldest first within each. Silent ones only past SEND_GRACE_MS unless `evenNew` (at the hard limit:
+   * the oldest go first, and a probe that just connected is the newest and sends its request within milliseconds).
+   * Then the newest requests in progress that are not a probe being answered, and only when the connections still
+   * over `maxConnections` outnumber the new ones waiting (which may go away on their own) or `evenNew`. A connection
+   * with one probe in progress is never chosen; one with more than one request in progress (pipelined) may be.
+   */
+  nextToClose(now: number, maxConnections: number, evenNew: boolean): ShedDecision<T> | undefined {
+    for (const connection of this.idle) {
+      if (!this.begunRequest(connection)) return { connection, reason: 'evicted' };
+      this.idle.delete(connection);
+      this.stalled.add(connection);
     }
+    for (const connection of this.stalled) return { connection, reason: 'evicted' };
+    for (const [connection, acceptedAt] of this.unread) {
+      if (evenNew || now - acceptedAt >= SEND_GRACE_MS || this.begunRequest(connection)) return { connection, reason: 'evicted' };
+      break;
+    }
+    if (!evenNew && this.size - this.unread.size <= maxConnections) return undefined;
+    const newestFirst = [...this.busy].reverse();
+    const refused = newestFirst.find(([, inProgress]) => !(inProgress.requests === 1 && inProgress.probes === 1));
+    return refused ? { connection: refused[0], reason: 'refused' } : undefined;
   }
-  excess -= connections.filter((entry) => entry.state === 'new').length;
-  for (let index = connections.length - 1; index >= 0 && excess > 0; index -= 1) {
-    const entry = connections[index]!;
-    if (entry.state !== 'request') continue;
-    decisions.push({ connection: entry.connection, reason: 'refused' });
-    excess -= 1;
-  }
-  return decisions;
 }
 
 /** Liveness and readiness paths, the module's and the Open Inference Protocol's, with or without a query. */
