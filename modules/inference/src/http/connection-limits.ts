@@ -36,8 +36,8 @@ export type ShedReason = 'evicted' | 'refused' | 'pipelined';
 
 /**
  * Caps open connections without locking health checks out, as `server.maxConnections` would. When connections pass
- * the cap, ConnectionQueues chooses which to close: idle keep-alive connections first, then those stalled inside their
- * headers, then those that sent nothing within SEND_GRACE_MS, then the newest requests in progress that are not a
+ * the cap, ConnectionQueues chooses which to close: idle keep-alive connections first, then those that never completed a
+ * request (stalled inside their headers, or sent nothing within SEND_GRACE_MS) oldest first, then the newest requests in progress that are not a
  * probe being answered; a new connection that has not sent its request yet is given SEND_GRACE_MS to do so (a probe
  * sends it at once), up to `newConnectionsAllowance` over the cap, beyond which the oldest unread connections go
  * first. Image requests are held below the cap by their own gate, so a probe's request always finds room. A

@@ -98,8 +98,9 @@ export class ConnectionQueues<T> {
 
   /**
    * The next connection to close to make room, or undefined when none may be: idle keep-alive connections first (an
-   * orchestrator's probes do not keep connections alive), then those stalled inside their headers, then those that
-   * sent nothing, oldest first within each. Silent ones only past SEND_GRACE_MS unless `evenNew` (at the hard limit:
+   * orchestrator's probes do not keep connections alive), then keep-alive ones seen stalled inside their next headers,
+   * then those that never completed a request (silent or stalled in their headers), oldest first within each; an
+   * unread one only once stalled or past SEND_GRACE_MS unless `evenNew` (at the hard limit:
    * the oldest go first, and a probe that just connected is the newest and sends its request within milliseconds).
    * Then the newest requests in progress that are not a probe being answered, and only when the connections still
    * over `maxConnections` outnumber the new ones waiting (which may go away on their own) or `evenNew`. A connection
@@ -117,6 +118,7 @@ export class ConnectionQueues<T> {
       break;
     }
     if (!evenNew && this.size - this.unread.size <= maxConnections) return undefined;
+    // The last resort, and the only look through a whole kind: the requests in progress.
     const newestFirst = [...this.busy].reverse();
     const refused = newestFirst.find(([, inProgress]) => !(inProgress.requests === 1 && inProgress.probes === 1));
     return refused ? { connection: refused[0], reason: 'refused' } : undefined;
