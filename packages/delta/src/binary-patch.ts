@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { constants as bufferConstants } from 'node:buffer';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { PatchError } from './patch-error.js';
 import { rebuildFormat1 } from './patch-format-1.js';
@@ -127,6 +128,16 @@ interface ParsedPatch extends PatchInfo {
   streams: Uint8Array[];
 }
 
+/**
+ * The most a stream can inflate to in a patch that writes `newSizeBytes`: the byte streams (differences, literals;
+ * format 1's values and extra bytes) at most the new file; the control streams (format 1's gaps too) a few varints per
+ * step, and every step writes at least one byte. A stream past its bound is a compression bomb and is cut off there.
+ */
+function inflatedLimit(version: number, stream: number, newSizeBytes: number): number {
+  const isControl = stream === 0 || (version === 1 && stream === 1);
+  return Math.min(bufferConstants.MAX_LENGTH, Math.max(1, isControl ? 16 * newSizeBytes + 64 : newSizeBytes));
+}
+
 /** Reads the header (either format) and decompresses the streams; throws a PatchError for anything malformed. */
 function parsePatch(patch: Uint8Array, decompress: boolean): ParsedPatch {
   const fixed = 4 + 2 * HASH_PREFIX;
@@ -148,11 +159,11 @@ function parsePatch(patch: Uint8Array, decompress: boolean): ParsedPatch {
   }
   let offset = fixed + reader.position;
   const streams = decompress
-    ? streamLengths.map((length) => {
+    ? streamLengths.map((length, stream) => {
         const slice = patch.subarray(offset, offset + length);
         offset += length;
         try {
-          return new Uint8Array(brotliDecompressSync(slice));
+          return new Uint8Array(brotliDecompressSync(slice, { maxOutputLength: inflatedLimit(version, stream, newSizeBytes) }));
           // Stryker disable next-line BlockStatement: equivalent, a stream that is not there fails the rebuild, which throws the same PatchError.
         } catch {
           throw new PatchError('the patch is corrupt (a stream does not decompress)');
@@ -177,11 +188,13 @@ export function readPatchInfo(patch: Uint8Array): PatchInfo {
 
 /**
  * Rebuilds the new file from the old one (format 2, or format 1 from earlier publishers); throws a PatchError when the
- * patch is corrupt or meant for another file.
+ * patch is corrupt or meant for another file, or (with `expectedSizeBytes`) would write a file of another size: then
+ * nothing is inflated or allocated for it.
  */
-export function applyPatch(oldBytes: Uint8Array, patch: Uint8Array): Uint8Array {
+export function applyPatch(oldBytes: Uint8Array, patch: Uint8Array, options: { expectedSizeBytes?: number } = {}): Uint8Array {
   // Stryker disable next-line BooleanLiteral: equivalent, decompressing early only costs time.
   const parsed = parsePatch(patch, false);
+  if (options.expectedSizeBytes !== undefined && parsed.newSizeBytes !== options.expectedSizeBytes) throw new PatchError(`the patch writes a ${parsed.newSizeBytes}-byte file, not the ${options.expectedSizeBytes} bytes expected`);
   // Stryker disable next-line ConditionalExpression: equivalent, the checksum of the rebuilt file (checked after) refuses the same patch with the same PatchError; this names the fault sooner.
   if (sha256(oldBytes).subarray(0, HASH_PREFIX).toString('hex') !== parsed.oldSha256Prefix) throw new PatchError('the patch was made for another version of the model');
   const { streams, version, flags, newSizeBytes, newSha256Prefix } = parsePatch(patch, true);

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { brotliCompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_HASH_BYTES, chunkBytes, chunkKey, decodeChunkList, encodeChunkList, indexChunks, planChunkAssembly, type ChunkList } from './chunking.js';
 import { PatchError } from './patch-error.js';
+import { ByteWriter } from './varint.js';
 import { noise } from '../test/noise.js';
 
 
@@ -65,6 +67,13 @@ describe('chunkBytes', () => {
   it('gives nothing for nothing, and one chunk for less than the minimum', () => {
     expect(chunkBytes(new Uint8Array(0), AVERAGE)).toEqual([]);
     expect(chunkBytes(noise(64), AVERAGE)).toEqual([{ offset: 0, length: 64 }]);
+  });
+
+  it('refuses an average it cannot work with (at 0 it cut empty chunks for ever), and works at either end of its bounds', () => {
+    for (const average of [0, 1, 63, 64.5, Number.NaN, 2 ** 24 + 1, 2 ** 40]) expect(() => chunkBytes(new Uint8Array(0), average), String(average)).toThrow(RangeError);
+    expect(() => chunkBytes(noise(64), 0)).toThrowErrorMatchingInlineSnapshot(`[RangeError: a chunk average of 0 bytes is outside 64–16777216]`);
+    expect(chunkBytes(noise(1000), 64).every((chunk) => chunk.length > 0 && chunk.length <= 512)).toBe(true);
+    expect(chunkBytes(noise(1000), 2 ** 24)).toEqual([{ offset: 0, length: 1000 }]);
   });
 
   it('uses 1 KiB chunks by default', () => {
@@ -149,5 +158,63 @@ describe('indexChunks', () => {
     const big = noise(64 * 1024, 6);
     expect([...indexChunks([big]).keys()]).toEqual([...indexChunks([big], 1024).keys()]);
     expect([...indexChunks([big]).keys()]).not.toEqual([...indexChunks([big], AVERAGE).keys()]);
+  });
+});
+
+describe('decodeChunkList refuses what is not a list it can trust, with a PatchError', () => {
+  /** A list written field by field, for the corruptions the encoder never makes. */
+  const handMade = (fields: { header: number[]; lengths: number[]; packed?: Buffer; hashes?: number }) => {
+    const lengths = new ByteWriter();
+    for (const length of fields.lengths) lengths.writeUnsigned(length);
+    const packed = fields.packed ?? brotliCompressSync(lengths.toBytes());
+    const header = new ByteWriter();
+    for (const value of [...fields.header, packed.length]) header.writeUnsigned(value);
+    return Buffer.concat([Buffer.from('EMCL'), header.toBytes(), packed, Buffer.alloc((fields.hashes ?? fields.header[1]!) * CHUNK_HASH_BYTES)]);
+  };
+  const refused = (bytes: Uint8Array) => {
+    try {
+      decodeChunkList(bytes);
+    } catch (error) {
+      expect(error).toBeInstanceOf(PatchError);
+      return (error as PatchError).message;
+    }
+    throw new Error('decoded');
+  };
+
+  it('an average of 0 (which made the loader cut empty chunks for ever) or outside what chunkBytes works with', () => {
+    // "EMCL" 00 00 <len> brotli(""): average 0, no chunk; its SHA-256 is all a manifest needs to name it.
+    expect(refused(handMade({ header: [0, 0], lengths: [] }))).toBe("the chunk list's chunk average (0) is outside 64–16777216");
+    expect(refused(handMade({ header: [63, 1], lengths: [10] }))).toMatch(/chunk average \(63\)/);
+    expect(refused(handMade({ header: [2 ** 24 + 1, 1], lengths: [10] }))).toMatch(/chunk average \(16777217\)/);
+  });
+
+  it('a count the list cannot hold, or a packed size past the list, before any arithmetic on them', () => {
+    expect(refused(handMade({ header: [1024, 5_000_000], lengths: [10], hashes: 1 }))).toMatch(/^the chunk list's chunk count \(5000000\) is outside 0–\d+$/);
+    const lengths = new ByteWriter();
+    lengths.writeUnsigned(10);
+    const header = new ByteWriter();
+    for (const value of [1024, 1, 2 ** 40]) header.writeUnsigned(value);
+    expect(refused(Buffer.concat([Buffer.from('EMCL'), header.toBytes(), brotliCompressSync(lengths.toBytes()), Buffer.alloc(CHUNK_HASH_BYTES)]))).toMatch(/packed lengths size \(1099511627776\)/);
+  });
+
+  it('chunk lengths that are zero, longer than 8 × the average, fewer or more than the chunks', () => {
+    expect(refused(handMade({ header: [1024, 2], lengths: [100, 0] }))).toBe('chunk 1 of the chunk list is 0 bytes long');
+    expect(refused(handMade({ header: [1024, 1], lengths: [8193] }))).toBe('chunk 0 of the chunk list is 8193 bytes long');
+    expect(refused(handMade({ header: [1024, 2], lengths: [100] }))).toBe('the chunk list is corrupt');
+    expect(refused(handMade({ header: [1024, 1], lengths: [100, 200] }))).toBe('the chunk list has more chunk lengths than chunks');
+  });
+
+  it('a lengths stream that inflates past what its count can need (a compression bomb) is cut off, not inflated', () => {
+    // 16 MiB of zeros in a few hundred bytes; the loader inflated 1 GiB from a 1.6 KB list before the bound.
+    const bomb = brotliCompressSync(new Uint8Array(16 << 20));
+    expect(bomb.length).toBeLessThan(2_000);
+    expect(refused(handMade({ header: [1024, 1], lengths: [], packed: bomb }))).toBe('the chunk list is corrupt');
+  });
+
+  it('accepts the hand-made list when it is right, and says how many bytes it describes', () => {
+    const list = decodeChunkList(handMade({ header: [1024, 2], lengths: [100, 200] }));
+    expect(list.chunks.map(({ offset, length }) => ({ offset, length }))).toEqual([{ offset: 0, length: 100 }, { offset: 100, length: 200 }]);
+    expect(list.fileSizeBytes).toBe(300);
+    expect(decodeChunkList(encodeChunkList(sample(), AVERAGE)).fileSizeBytes).toBe(sample().length);
   });
 });

@@ -6,6 +6,9 @@ import { ByteReader, ByteWriter } from './varint.js';
 /** 1 KiB average: measured best for the test pairs (docs/delta-updates.md): small enough to isolate scattered changes, large enough that the chunk list stays ~0.6% of the file. */
 export const CHUNK_AVERAGE_BYTES = 1024;
 export const CHUNK_HASH_BYTES = 6;
+/** The averages chunkBytes works with: below 64 its minimum passes its maximum; above 2^24 its masks overflow 32 bits. */
+export const MIN_CHUNK_AVERAGE_BYTES = 64;
+export const MAX_CHUNK_AVERAGE_BYTES = 1 << 24;
 const MAGIC = 'EMCL';
 
 const GEAR = (() => {
@@ -23,8 +26,15 @@ export interface Chunk {
   length: number;
 }
 
-/** Content-defined chunks (FastCDC-style gear hash with normalised cut points): the same content cuts the same way wherever it sits. */
+/**
+ * Content-defined chunks (FastCDC-style gear hash with normalised cut points): the same content cuts the same way
+ * wherever it sits. RangeError for an average outside MIN_CHUNK_AVERAGE_BYTES–MAX_CHUNK_AVERAGE_BYTES (at 0 it would
+ * cut empty chunks for ever).
+ */
 export function chunkBytes(data: Uint8Array, averageBytes = CHUNK_AVERAGE_BYTES): Chunk[] {
+  if (!Number.isInteger(averageBytes) || averageBytes < MIN_CHUNK_AVERAGE_BYTES || averageBytes > MAX_CHUNK_AVERAGE_BYTES) {
+    throw new RangeError(`a chunk average of ${averageBytes} bytes is outside ${MIN_CHUNK_AVERAGE_BYTES}–${MAX_CHUNK_AVERAGE_BYTES}`);
+  }
   const bits = Math.round(Math.log2(averageBytes));
   const strictMask = (1 << (bits + 1)) - 1;
   const looseMask = (1 << (bits - 1)) - 1;
@@ -68,29 +78,46 @@ export function encodeChunkList(data: Uint8Array, averageBytes = CHUNK_AVERAGE_B
 export interface ChunkList {
   averageBytes: number;
   chunks: (Chunk & { key: string })[];
+  /** Bytes of the file the list describes (its chunks' lengths added up). */
+  fileSizeBytes: number;
 }
 
+function readBounded(reader: ByteReader, what: string, min: number, max: number): number {
+  const value = reader.readUnsigned();
+  if (value < min || value > max) throw new PatchError(`the chunk list's ${what} (${value}) is outside ${min}–${max}`);
+  return value;
+}
+
+/**
+ * Reads a single-level list; PatchError when it is not one or is corrupt: every header field is bounded (the average
+ * by what chunkBytes works with, the count and the packed lengths by the list's own size), the lengths stream is not
+ * inflated past what the count can need, and every length is between 1 and 8 × the average.
+ */
 export function decodeChunkList(bytes: Uint8Array): ChunkList {
   if (bytes.length < 4 || Buffer.from(bytes.subarray(0, 4)).toString('latin1') !== MAGIC) throw new PatchError('not a chunk list (magic EMCL missing)');
   try {
     const header = new ByteReader(bytes.subarray(4));
-    const averageBytes = header.readUnsigned();
-    const count = header.readUnsigned();
-    const packedLength = header.readUnsigned();
+    const averageBytes = readBounded(header, 'chunk average', MIN_CHUNK_AVERAGE_BYTES, MAX_CHUNK_AVERAGE_BYTES);
+    // Each chunk takes CHUNK_HASH_BYTES of the list: a count the list cannot hold is refused before any arithmetic on it.
+    const count = readBounded(header, 'chunk count', 0, Math.floor(bytes.length / CHUNK_HASH_BYTES));
+    const packedLength = readBounded(header, 'packed lengths size', 0, bytes.length);
     const lengthsStart = 4 + header.position;
-    // Stryker disable next-line ArithmeticOperator: equivalent, a negative end slices on into the hashes and brotli stops at the end of its stream.
-    const lengths = new ByteReader(new Uint8Array(brotliDecompressSync(bytes.subarray(lengthsStart, lengthsStart + packedLength))));
     const hashesStart = lengthsStart + packedLength;
     if (bytes.length !== hashesStart + count * CHUNK_HASH_BYTES) throw new PatchError('the chunk list has the wrong size');
+    // A varint length takes at most 5 bytes: a larger stream is corrupt (a compression bomb), and is not inflated past that.
+    const lengths = new ByteReader(new Uint8Array(brotliDecompressSync(bytes.subarray(lengthsStart, hashesStart), { maxOutputLength: count * 5 + 16 })));
+    const maxChunkBytes = averageBytes * 8;
     const chunks: ChunkList['chunks'] = [];
     let offset = 0;
     for (let index = 0; index < count; index += 1) {
       const length = lengths.readUnsigned();
+      if (length === 0 || length > maxChunkBytes) throw new PatchError(`chunk ${index} of the chunk list is ${length} bytes long`);
       const key = Buffer.from(bytes.subarray(hashesStart + index * CHUNK_HASH_BYTES, hashesStart + (index + 1) * CHUNK_HASH_BYTES)).toString('hex');
       chunks.push({ offset, length, key });
       offset += length;
     }
-    return { averageBytes, chunks };
+    if (!lengths.done) throw new PatchError('the chunk list has more chunk lengths than chunks');
+    return { averageBytes, chunks, fileSizeBytes: offset };
   } catch (error) {
     throw error instanceof PatchError ? error : new PatchError('the chunk list is corrupt');
   }

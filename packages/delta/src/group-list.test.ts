@@ -132,6 +132,15 @@ describe('decodeGroupList refuses what is not a list it can trust, with a PatchE
     expect(highest.blobSizeBytes - highest.listSizeBytes).toBe(8);
   });
 
+  it('a group count the list cannot hold, or a packed size past the list, before any arithmetic on them', () => {
+    expect(refused(handMade({ header: [1024, 64, 4, 2, 5_000_000], lengths: [100], keys: Buffer.alloc(4) }))).toMatch(/^the chunk list's group count \(5000000\) is outside 0–\d+$/);
+    const lengths = new ByteWriter();
+    lengths.writeUnsigned(100);
+    const header = new ByteWriter();
+    for (const value of [1024, 64, 4, 2, 1, 2 ** 40]) header.writeUnsigned(value);
+    expect(refused(Buffer.concat([Buffer.from('EMCG'), header.toBytes(), brotliCompressSync(lengths.toBytes()), Buffer.alloc(4)]))).toMatch(/packed lengths size \(1099511627776\)/);
+  });
+
   it('group lengths that are zero, longer than 8 × the average, fewer or more than the groups', () => {
     expect(refused(handMade({ header: [1024, 64, 4, 2, 2], lengths: [100, 0] }))).toBe('group 1 of the chunk list is 0 bytes long');
     expect(refused(handMade({ header: [1024, 64, 4, 2, 1], lengths: [8193] }))).toBe('group 0 of the chunk list is 8193 bytes long');

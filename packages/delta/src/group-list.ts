@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
-import { chunkBytes, type Chunk } from './chunking.js';
+import { chunkBytes, MAX_CHUNK_AVERAGE_BYTES, MIN_CHUNK_AVERAGE_BYTES, type Chunk } from './chunking.js';
 import { PatchError } from './patch-error.js';
 import { ByteReader, ByteWriter } from './varint.js';
 
@@ -96,12 +96,13 @@ export function decodeGroupList(bytes: Uint8Array): GroupList {
   if (!isGroupList(bytes)) throw new PatchError('not a two-level chunk list (magic EMCG missing)');
   try {
     const header = new ByteReader(bytes.subarray(4));
-    const groupAverageBytes = readBounded(header, 'group size', 64, 1 << 24);
+    const groupAverageBytes = readBounded(header, 'group size', MIN_CHUNK_AVERAGE_BYTES, MAX_CHUNK_AVERAGE_BYTES);
     const blockBytes = readBounded(header, 'block size', 16, groupAverageBytes);
     const groupHashBytes = readBounded(header, 'group hash length', 4, MAX_GROUP_HASH_BYTES);
     const blockHashBytes = readBounded(header, 'block hash length', 1, MAX_BLOCK_HASH_BYTES);
-    const count = header.readUnsigned();
-    const packedLength = header.readUnsigned();
+    // Each group takes groupHashBytes of the list: a count the list cannot hold is refused before any arithmetic on it.
+    const count = readBounded(header, 'group count', 0, Math.floor(bytes.length / groupHashBytes));
+    const packedLength = readBounded(header, 'packed lengths size', 0, bytes.length);
     const lengthsStart = 4 + header.position;
     const keysStart = lengthsStart + packedLength;
     if (bytes.length !== keysStart + count * groupHashBytes) throw new PatchError('the chunk list has the wrong size');

@@ -7,6 +7,8 @@ export {
   decodeChunkList,
   encodeChunkList,
   indexChunks,
+  MAX_CHUNK_AVERAGE_BYTES,
+  MIN_CHUNK_AVERAGE_BYTES,
   planChunkAssembly,
   type Chunk,
   type ChunkList,

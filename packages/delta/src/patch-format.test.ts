@@ -249,3 +249,24 @@ describe('format-1 patches', () => {
     expect(() => applyPatch(old, patch)).toThrow(PatchError);
   });
 });
+
+describe('what a patch may make the applier inflate or allocate', () => {
+  it('a stream that inflates past what the file it writes can need (a compression bomb) is cut off, not inflated', () => {
+    const made = Uint8Array.from([1, 2, 3]);
+    // 16 MiB of literal bytes in a few hundred bytes, for a 3-byte file.
+    const bomb = handmade({ old, made, control: (writer) => writer.writeUnsigned(3 * 4 + LITERAL), literals: [...new Uint8Array(16 << 20)] });
+    expect(bomb.length).toBeLessThan(2_000);
+    expect(() => applyPatch(old, bomb)).toThrow(new PatchError('the patch is corrupt (a stream does not decompress)'));
+    const bombedControl = handmade({ old, made, control: (writer) => { for (let step = 0; step < 200_000; step += 1) writer.writeUnsigned(0); }, literals: [1, 2, 3] });
+    expect(() => applyPatch(old, bombedControl)).toThrow(new PatchError('the patch is corrupt (a stream does not decompress)'));
+  });
+
+  it('refuses a patch that writes a file of another size than the caller expects, before inflating anything', () => {
+    const made = Uint8Array.from([1, 2, 3]);
+    const patch = createPatch(old, made);
+    expect(applyPatch(old, patch, { expectedSizeBytes: 3 })).toEqual(made);
+    expect(() => applyPatch(old, patch, { expectedSizeBytes: 4 })).toThrow(new PatchError('the patch writes a 3-byte file, not the 4 bytes expected'));
+    // A header claiming 4 GiB: refused without allocating it.
+    expect(() => applyPatch(old, handmade({ old, made, size: 2 ** 32, control: () => undefined }), { expectedSizeBytes: 3 })).toThrow(/writes a 4294967296-byte file/);
+  });
+});
