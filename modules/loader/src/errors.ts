@@ -17,7 +17,7 @@ export class ChecksumMismatchError extends LoaderError {
 export class AccessDeniedError extends LoaderError {
   readonly code = 'LOADER_SAS_REJECTED';
   readonly retryable = false;
-  constructor(status: number) {
+  constructor(readonly status: number) {
     super(`Blob Storage refused the download URL (HTTP ${status}): the SAS token has expired or is invalid; set a new DownloadUrl`);
   }
 }
@@ -68,7 +68,11 @@ export class SizeMismatchError extends LoaderError {
   readonly code = 'LOADER_SIZE_MISMATCH';
   readonly retryable = false;
   /** `actual` is 'more' when the body was cut off on passing `expected`; `source` says who declared `expected`. */
-  constructor(expected: number, actual: number | 'more', source: 'the desired properties' | 'Content-Length' = 'the desired properties') {
+  constructor(
+    readonly expected: number,
+    readonly actual: number | 'more',
+    source: 'the desired properties' | 'Content-Length' = 'the desired properties',
+  ) {
     super(
       actual === 'more'
         ? `the package runs past the ${expected} bytes ${source} ${source === 'Content-Length' ? 'declares' : 'declare'}; the download stopped there`

@@ -28,7 +28,7 @@ describe('files the loader reads back from storage', () => {
   it('fills a state file from before closed-loop activation with defaults, converting its override into the entry it names', () => {
     const state = LoaderStateSchema.parse({ failure: null, messageSentFor: 'ssd@1#' + SHA, override: { desired: { model: { name: 'ssd' } }, sinceDesiredVersion: 4 } });
     expect(state).toEqual({
-      entries: { ssd: { failure: null, messageSentFor: `ssd@1#${SHA}`, override: { target: { source: 'desired', desired: { model: { name: 'ssd' } } }, sinceDesiredVersion: 4 }, awaiting: null, removedAt: null } },
+      entries: { ssd: { failure: null, messageSentFor: `ssd@1#${SHA}`, override: { target: { source: 'desired', desired: { model: { name: 'ssd' } } }, sinceDesiredVersion: 4 }, awaiting: null, removedAt: null, deltaAttempts: null } },
       verdicts: {},
       rejections: [],
       confirmations: {},

@@ -104,6 +104,10 @@ const legacyOverride = (value: unknown) => {
 
 const OverrideRecordSchema = z.preprocess(legacyOverride, z.object({ target: OverrideTargetSchema, sinceDesiredVersion: z.number().int() }).nullable());
 
+const attemptCount = z.number().int().nonnegative().default(0);
+export const DeltaAttemptsSchema = z.object({ targetKey: z.string(), manifest: attemptCount, patch: attemptCount, chunks: attemptCount });
+export type DeltaAttempts = z.output<typeof DeltaAttemptsSchema>;
+
 /** What the loader remembers of one model (one entry of the desired `models` map, or the single model). */
 export const EntryStateSchema = z.object({
   /** A target that failed in a way retrying cannot fix; it holds for that whole desired model (fingerprint): changing any field retries. */
@@ -116,6 +120,11 @@ export const EntryStateSchema = z.object({
   awaiting: AwaitingConfirmationSchema.nullable().default(null),
   /** When the entry left the desired state (it is `removed`); null while it is desired. */
   removedAt: z.iso.datetime().nullable().default(null),
+  /**
+   * Attempts of the target's delta manifest and paths, in a row, that did not succeed: a path whose count reaches the
+   * loader's bound is given up for the full package, across restarts. They count for `targetKey` only.
+   */
+  deltaAttempts: DeltaAttemptsSchema.nullable().default(null),
 });
 export type EntryState = z.output<typeof EntryStateSchema>;
 

@@ -116,7 +116,8 @@ describe('chunk lists', () => {
 describe('planChunkAssembly', () => {
   const list = (lengths: number[]): ChunkList => {
     let offset = 0;
-    return { averageBytes: AVERAGE, chunks: lengths.map((length, index) => ({ offset: (offset += length) - length, length, key: `k${index}` })) };
+    const chunks = lengths.map((length, index) => ({ offset: (offset += length) - length, length, key: `k${index}` }));
+    return { averageBytes: AVERAGE, chunks, fileSizeBytes: offset };
   };
   const local = (keys: string[]) => new Map(keys.map((key) => [key, { data: new Uint8Array(0), offset: 0 }]));
 

@@ -78,6 +78,19 @@ describe('planGroups', () => {
     expect(plan.hashRanges).toEqual([{ start: plan.runs[0]!.hashes.start, end: plan.runs.at(-1)!.hashes.end }]);
   });
 
+  it('a group whose key a local group has, but not its length, is not held: nothing is copied from past a local group', () => {
+    const held = noise(64 * 1024, 11);
+    const local = indexGroups([held], { groupAverageBytes: 1024, groupHashBytes: 4 });
+    const [key, last] = [...local].at(-1)!;
+    // A list that says the file's last group is 8 KiB long (its key taken from the device's own last group).
+    const lying = { groupAverageBytes: 1024, blockBytes: 64, groupHashBytes: 4, blockHashBytes: 2, listSizeBytes: 0, blobSizeBytes: 0, fileSizeBytes: 8192, groups: [{ offset: 0, length: 8192, key, blockHashesAt: 0 }] };
+    expect(last.offset + 8192).toBeGreaterThan(held.length);
+    const plan = planGroups(lying, local, GAP);
+    expect(plan.held).toEqual([]);
+    expect(plan.runs).toEqual([expect.objectContaining({ firstGroup: 0, endGroup: 1 })]);
+    expect(planGroups({ ...lying, fileSizeBytes: last.length, groups: [{ ...lying.groups[0]!, length: last.length }] }, local, GAP).held).toEqual([{ group: 0, source: { file: 0, offset: last.offset } }]);
+  });
+
   it('finds groups in any file the device holds, and anchors runs in the file their neighbours came from', () => {
     const first = noise(32 * 1024, 6);
     const second = noise(32 * 1024, 7);

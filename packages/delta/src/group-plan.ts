@@ -14,21 +14,26 @@ export interface ByteRange {
   end: number;
 }
 
+/** A group of a file the device holds: where it is, and how long. */
+export interface LocalGroup extends LocalPosition {
+  length: number;
+}
+
 /** Every group of the files a device holds, by key; a key two different local groups share (a prefix collision) is left out. */
-export function indexGroups(files: readonly Uint8Array[], list: Pick<GroupList, 'groupAverageBytes' | 'groupHashBytes'>): Map<string, LocalPosition> {
-  const index = new Map<string, LocalPosition & { digest: string }>();
+export function indexGroups(files: readonly Uint8Array[], list: Pick<GroupList, 'groupAverageBytes' | 'groupHashBytes'>): Map<string, LocalGroup> {
+  const index = new Map<string, LocalGroup & { digest: string }>();
   const ambiguous = new Set<string>();
   files.forEach((data, file) => {
     for (const group of chunkBytes(data, list.groupAverageBytes)) {
       const digest = createHash('sha256').update(data.subarray(group.offset, group.offset + group.length)).digest('hex');
       const key = digest.slice(0, list.groupHashBytes * 2);
       const known = index.get(key);
-      if (!known) index.set(key, { file, offset: group.offset, digest });
+      if (!known) index.set(key, { file, offset: group.offset, length: group.length, digest });
       else if (known.digest !== digest) ambiguous.add(key);
     }
   });
   for (const key of ambiguous) index.delete(key);
-  return new Map([...index].map(([key, { file, offset }]) => [key, { file, offset }]));
+  return new Map([...index].map(([key, { file, offset, length }]) => [key, { file, offset, length }]));
 }
 
 /**
@@ -66,9 +71,16 @@ export function coalesceRanges(ranges: readonly ByteRange[], gapBytes: number): 
 
 export const rangeBytes = (ranges: readonly ByteRange[]) => ranges.reduce((sum, range) => sum + range.end - range.start, 0);
 
-/** Which groups the device holds (and where), and the runs of groups it lacks, with the block hashes to fetch for them. */
-export function planGroups(list: GroupList, index: ReadonlyMap<string, LocalPosition>, coalesceGapBytes: number): GroupPlan {
-  const sources = list.groups.map((group) => index.get(group.key));
+/**
+ * Which groups the device holds (and where), and the runs of groups it lacks, with the block hashes to fetch for them.
+ * A local group with the key but another length is not the group (a key collision, or a list that lies): it is not held,
+ * so that nothing is copied from past the end of a local group.
+ */
+export function planGroups(list: GroupList, index: ReadonlyMap<string, LocalGroup>, coalesceGapBytes: number): GroupPlan {
+  const sources = list.groups.map((group) => {
+    const local = index.get(group.key);
+    return local && local.length === group.length ? { file: local.file, offset: local.offset } : undefined;
+  });
   const held: GroupPlan['held'] = [];
   const runs: GroupRun[] = [];
   for (let group = 0; group < list.groups.length; ) {

@@ -40,5 +40,6 @@ export {
   type ByteRange,
   type GroupPlan,
   type GroupRun,
+  type LocalGroup,
   type LocalPosition,
 } from './group-plan.js';

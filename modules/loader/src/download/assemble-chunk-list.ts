@@ -10,6 +10,7 @@ import { fetchRange, forEachParallel } from './fetch-range.js';
  */
 export async function assembleFromChunkList(assembly: ChunkAssembly, listBytes: Uint8Array): Promise<AssembledModel> {
   const list = decodeChunkList(listBytes);
+  if (list.fileSizeBytes !== assembly.modelSizeBytes) throw new PatchPathUnavailable(`the chunk list describes ${list.fileSizeBytes} bytes, the manifest's model is ${assembly.modelSizeBytes}`);
   const local = indexChunks(assembly.localFiles, list.averageBytes);
   const plan = planChunkAssembly(list, local, 256);
   const missingBytes = plan.ranges.reduce((sum, range) => sum + range.end - range.start, 0);
@@ -35,6 +36,7 @@ export async function assembleFromChunkList(assembly: ChunkAssembly, listBytes: 
     }
     const data = await fetchRange(assembly.modelUrl, range, 'model', assembly.guards);
     fetched += data.length;
+    assembly.meter.bytes += data.length;
     if (!verify(range, data)) throw new PatchPathUnavailable(`fetched bytes ${range.start}-${range.end} do not match their chunks`);
     await assembly.stage.store('', range, data);
     failpoint('delta.range-stored');

@@ -33,6 +33,7 @@ export async function assembleFromGroups(assembly: ChunkAssembly, listBytes: Uin
       else {
         data = await fetchRange(url, range, kind === 'model-' ? 'model' : 'block hashes', assembly.guards);
         fetched += data.length;
+        assembly.meter.bytes += data.length;
         await assembly.stage.store(kind, range, data);
         failpoint(stored);
       }

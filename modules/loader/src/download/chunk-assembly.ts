@@ -22,6 +22,8 @@ export interface ChunkAssembly {
   packageSizeBytes: number;
   /** Cancellation, idle timeout and stall rule, as for every download. */
   guards: TransferGuards & { signal: AbortSignal };
+  /** Counts every byte fetched, as it arrives (see PatchFetchRequest.meter). */
+  meter: { bytes: number };
   logger: Logger;
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }

@@ -7,7 +7,7 @@ import type { InstalledManifest } from '../repository/model-repository.js';
 import { assembleFromChunkList } from './assemble-chunk-list.js';
 import { assembleFromGroups } from './assemble-groups.js';
 import type { AssembledModel } from './chunk-assembly.js';
-import { companionFiles, guardsOf, PatchPathUnavailable, writeAssembledPackage, type PatchFetchRequest, type PatchFetchResult } from './fetch-by-patch.js';
+import { companionFiles, guardsOf, PatchPathUnavailable, refuseOversizedModel, writeAssembledPackage, type PatchFetchRequest, type PatchFetchResult } from './fetch-by-patch.js';
 import { fetchRange, RangeStage } from './fetch-range.js';
 
 /** A chunk list larger than this share of its model is refused (the lists publishers write are under 1 %). */
@@ -22,9 +22,11 @@ export async function fetchViaChunks(request: PatchFetchRequest, manifest: Delta
   const companions = await companionFiles(request, manifest, installed);
   const chunks = manifest.chunks;
   if (!chunks) throw new PatchPathUnavailable('the manifest lists no chunks');
+  refuseOversizedModel(request, manifest);
   if (chunks.listSizeBytes > Math.max(64 * 1024, manifest.model.sizeBytes * LIST_LIMIT_SHARE)) throw new PatchPathUnavailable(`the chunk list (${chunks.listSizeBytes} bytes) is too large for a ${manifest.model.sizeBytes}-byte model`);
   // The list is the start of its blob: a two-level list's block hashes follow it there.
   const listBytes = await fetchRange(chunks.listUrl, { start: 0, end: chunks.listSizeBytes }, 'chunk list', guardsOf(request), true);
+  request.meter.bytes += listBytes.length;
   if (createHash('sha256').update(listBytes).digest('hex') !== chunks.listSha256) throw new PatchPathUnavailable('the chunk list does not match the manifest');
   const localFiles = await Promise.all(installed.map((entry) => readFile(path.join(request.repository.versionDirectory(entry.name, entry.version), entry.modelFile))));
   const assembly = {
@@ -36,6 +38,7 @@ export async function fetchViaChunks(request: PatchFetchRequest, manifest: Delta
     spentBytes: manifestBytes + listBytes.length,
     packageSizeBytes: request.packageSizeBytes ?? manifest.package.sizeBytes,
     guards: guardsOf(request),
+    meter: request.meter,
     logger: request.logger,
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
   };

@@ -8,7 +8,7 @@ import { AccessDeniedError, NotFoundError, RedirectRefusedError, SizeMismatchErr
 import { failpoint } from '../failpoint.js';
 import { buildZip } from '../package/build-zip.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
-import { BodyTooLargeError, fetchBounded } from './fetch-bounded.js';
+import { BodyTooLargeError, EncodedBodyError, fetchBounded } from './fetch-bounded.js';
 import type { TransferGuards } from './guarded-get.js';
 import { discardPartial, downloadToFile } from './http-download.js';
 import type { StallRule } from './stall-rule.js';
@@ -30,6 +30,10 @@ export interface PatchFetchRequest {
   chunkStagingDirectory: string;
   /** The free space the caller reserved for the whole path (see storage/space-ledger.ts): a larger patch is not taken. */
   reservedBytes: number;
+  /** The largest model file the package could hold (the package limits): a manifest naming a larger one is refused before anything is allocated. */
+  maxModelBytes: number;
+  /** Bytes this attempt received (manifest excluded), added to as they arrive: what a path that is given up cost. */
+  meter: { bytes: number };
 }
 
 export interface PatchFetchResult {
@@ -42,7 +46,15 @@ export interface PatchFetchResult {
 const MANIFEST_LIMIT_BYTES = 2 * 1024 * 1024;
 
 /** Why a delta path (patch or chunks) cannot be taken, for the log; the planner then picks the next path. */
-export class PatchPathUnavailable extends Error {}
+export class PatchPathUnavailable extends Error {
+  /** `bytesFetched`: what was received before the refusal (a manifest for another package), counted with the update. */
+  constructor(
+    message: string,
+    readonly bytesFetched = 0,
+  ) {
+    super(message);
+  }
+}
 
 /** The transfer guards of a delta path's requests: the same as the full download's. */
 export const guardsOf = (request: PatchFetchRequest): TransferGuards & { signal: AbortSignal } => ({ signal: request.signal, idleTimeoutMs: request.idleTimeoutMs, ...(request.stallRule ? { stallRule: request.stallRule } : {}) });
@@ -61,6 +73,7 @@ async function fetchSmallBlob(url: string, what: string, guards: TransferGuards 
   } catch (error) {
     if (error instanceof PatchPathUnavailable || error instanceof TransferError) throw error;
     if (error instanceof BodyTooLargeError) throw new PatchPathUnavailable(`the ${what} is larger than ${limitBytes} bytes`);
+    if (error instanceof EncodedBodyError) throw new PatchPathUnavailable(`the ${what}: ${error.message}`);
     if (error instanceof RedirectRefusedError) throw new PatchPathUnavailable(`the ${what}'s redirect was refused: ${error.reason}`);
     throw new TransferError(`the ${what} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
@@ -72,16 +85,16 @@ async function fetchManifest(url: string, guards: TransferGuards & { signal: Abo
   try {
     parsed = DeltaManifestSchema.safeParse(JSON.parse(body.toString('utf8')));
   } catch {
-    throw new PatchPathUnavailable('the delta manifest is not JSON');
+    throw new PatchPathUnavailable('the delta manifest is not JSON', body.length);
   }
-  if (!parsed.success) throw new PatchPathUnavailable(`the delta manifest is invalid: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
+  if (!parsed.success) throw new PatchPathUnavailable(`the delta manifest is invalid: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`, body.length);
   return { manifest: parsed.data, bytes: body.length };
 }
 
 /** The delta manifest of the desired package; PatchPathUnavailable when it is unusable or names another package. */
 export async function fetchDeltaManifest(url: string, packageSha256: string, guards: TransferGuards & { signal: AbortSignal }): Promise<{ manifest: DeltaManifest; bytes: number }> {
   const fetched = await fetchManifest(url, guards);
-  if (fetched.manifest.package.sha256 !== packageSha256) throw new PatchPathUnavailable('the delta manifest belongs to another package');
+  if (fetched.manifest.package.sha256 !== packageSha256) throw new PatchPathUnavailable('the delta manifest belongs to another package', fetched.bytes);
   return fetched;
 }
 
@@ -119,6 +132,20 @@ export async function companionFiles(request: PatchFetchRequest, manifest: Delta
   );
 }
 
+/** A manifest whose model could not be in the package (past the package limits) is refused before the model is allocated. */
+export function refuseOversizedModel(request: PatchFetchRequest, manifest: DeltaManifest): void {
+  if (manifest.model.sizeBytes > request.maxModelBytes) throw new PatchPathUnavailable(`the delta manifest's model is ${manifest.model.sizeBytes} bytes, more than the package can hold (${request.maxModelBytes})`);
+}
+
+/** Why the patch blob's download cannot succeed, worded for the patch blob (the errors' own messages speak of the package). */
+function patchBlobRefusal(error: unknown, patch: DeltaManifest['patches'][number]): string | undefined {
+  if (error instanceof NotFoundError) return 'the patch blob answered HTTP 404: it is not at the URL the delta manifest names';
+  if (error instanceof AccessDeniedError) return `the patch blob's URL was refused (HTTP ${error.status}): the SAS token in the delta manifest has expired or is invalid`;
+  if (error instanceof SizeMismatchError) return error.actual === 'more' ? `the patch blob runs past the ${patch.sizeBytes} bytes the delta manifest names` : `the patch blob is ${error.actual} bytes, the delta manifest says ${patch.sizeBytes}`;
+  if (error instanceof RedirectRefusedError) return `the patch blob's redirect was refused: ${error.reason}`;
+  return undefined;
+}
+
 export async function writeAssembledPackage(request: PatchFetchRequest, manifest: DeltaManifest, model: Uint8Array, companions: CompanionFile[]): Promise<void> {
   if (createHash('sha256').update(model).digest('hex') !== manifest.model.sha256) throw new PatchPathUnavailable('the rebuilt model does not match the manifest');
   const files = [{ name: manifest.model.file, data: Buffer.from(model) }, ...companions];
@@ -129,6 +156,7 @@ export async function writeAssembledPackage(request: PatchFetchRequest, manifest
 /** Builds the package from an installed model and a patch; PatchPathUnavailable when the patch does not verify or apply. */
 export async function fetchViaPatch(request: PatchFetchRequest, manifest: DeltaManifest, manifestBytes: number, patch: DeltaManifest['patches'][number], base: InstalledManifest): Promise<PatchFetchResult> {
   // Before any byte is fetched: the package's other files, the patch's base first among their holders.
+  refuseOversizedModel(request, manifest);
   const installed = await request.repository.listInstalled();
   const companions = await companionFiles(request, manifest, [base, ...installed.filter((entry) => entry.name !== base.name || entry.version !== base.version)]);
   if (patch.sizeBytes > request.reservedBytes) throw new PatchPathUnavailable(`the patch (${patch.sizeBytes} bytes) is larger than the room reserved for the package and its extraction (${request.reservedBytes} bytes)`);
@@ -144,19 +172,20 @@ export async function fetchViaPatch(request: PatchFetchRequest, manifest: DeltaM
   }).catch(async (error: unknown) => {
     // The patch blob is one of several ways to the package: its permanent answers (gone, refused, the wrong size, a
     // redirect the loader does not follow) send the update to the full package; an interrupted transfer is retried.
-    if (error instanceof NotFoundError || error instanceof AccessDeniedError || error instanceof SizeMismatchError || error instanceof RedirectRefusedError) {
-      await discardPartial(request.patchPartialPath);
-      throw new PatchPathUnavailable(`the patch blob could not be fetched: ${error.message}`);
-    }
-    throw error;
+    const refusal = patchBlobRefusal(error, patch);
+    if (refusal === undefined) throw error;
+    await discardPartial(request.patchPartialPath);
+    throw new PatchPathUnavailable(refusal);
   });
+  request.meter.bytes += downloaded.transferredBytes;
   const patchBytes = await readFile(request.patchPartialPath);
   await discardPartial(request.patchPartialPath);
   if (downloaded.sha256 !== patch.sha256) throw new PatchPathUnavailable(`the patch's sha256 is ${downloaded.sha256}, the manifest says ${patch.sha256}`);
   const baseModel = await readFile(path.join(request.repository.versionDirectory(base.name, base.version), base.modelFile));
   let model: Uint8Array;
   try {
-    model = applyPatch(baseModel, patchBytes);
+    // The file it writes must be the manifest's model: a header claiming another size is refused before any allocation.
+    model = applyPatch(baseModel, patchBytes, { expectedSizeBytes: manifest.model.sizeBytes });
   } catch (error) {
     throw new PatchPathUnavailable(error instanceof PatchError ? error.message : `the patch does not apply: ${String(error)}`);
   }

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '@edge-ml/edge-kit';
 import { RedirectRefusedError, TransferError } from '../errors.js';
-import { BodyTooLargeError, fetchBounded } from './fetch-bounded.js';
+import { BodyTooLargeError, EncodedBodyError, fetchBounded } from './fetch-bounded.js';
 import { PatchPathUnavailable } from './fetch-by-patch.js';
 import type { TransferGuards } from './guarded-get.js';
 
@@ -19,12 +19,15 @@ export interface ByteRange {
  */
 export async function fetchRange(url: string, range: ByteRange, what: string, guards: TransferGuards & { signal: AbortSignal }, wholeBlobIsRange = false): Promise<Buffer> {
   const name = `${what} bytes ${range.start}-${range.end}`;
+  // An empty range cannot be asked for (it would read `bytes=0--1`); the lists' decoders never plan one.
+  if (!(range.end > range.start)) throw new PatchPathUnavailable(`an empty range was planned: ${name}`);
   let response: { statusCode: number; body: Buffer };
   try {
     response = await fetchBounded(url, { headers: { range: `bytes=${range.start}-${range.end - 1}` }, limitBytes: range.end - range.start, ...guards });
   } catch (error) {
     if (error instanceof TransferError) throw error;
     if (error instanceof BodyTooLargeError) throw new PatchPathUnavailable(`the blob sent more than ${name}`);
+    if (error instanceof EncodedBodyError) throw new PatchPathUnavailable(`${name}: ${error.message}`);
     if (error instanceof RedirectRefusedError) throw new PatchPathUnavailable(`the redirect for ${name} was refused: ${error.reason}`);
     throw new TransferError(`${name} could not be fetched: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }

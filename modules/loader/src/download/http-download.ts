@@ -206,7 +206,8 @@ async function downloadAttempt(request: DownloadRequest, room: DownloadRoom): Pr
 
   if (offset > 0 && previous?.totalBytes === offset) return hashCompleteFile(request.partialPath, previous.etag);
 
-  const headers: Record<string, string> = { 'x-ms-version': '2021-08-06' };
+  // The blob as stored: its bytes are what is hashed and counted.
+  const headers: Record<string, string> = { 'x-ms-version': '2021-08-06', 'accept-encoding': 'identity' };
   if (offset > 0 && previous?.etag) {
     headers.range = `bytes=${offset}-`;
     headers['if-match'] = previous.etag;

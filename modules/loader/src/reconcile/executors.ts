@@ -2,8 +2,6 @@ import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { VerifiedPackageRecordSchema, type DeltaManifest, type VerifiedPackageRecord } from '@edge-ml/contracts';
 import { fsyncDirectory, writeJsonAtomic, type EdgeClient, type Logger } from '@edge-ml/edge-kit';
-import { fetchViaChunks } from '../download/fetch-by-chunks.js';
-import { fetchDeltaManifest, fetchViaPatch, PatchPathUnavailable, type PatchFetchRequest, type PatchFetchResult } from '../download/fetch-by-patch.js';
 import { discardPartial, downloadToFile } from '../download/http-download.js';
 import type { StallRule } from '../download/stall-rule.js';
 import { ChecksumMismatchError, DiskFullError, InvalidPackageError, SizeMismatchError } from '../errors.js';
@@ -11,20 +9,26 @@ import { failpoint } from '../failpoint.js';
 import type { PackageLimits } from '../package/package-limits.js';
 import { preparePackage } from '../package/prepare-package.js';
 import { isNoSpaceError } from '../storage/disk-space.js';
-import { spaceLedger } from '../storage/space-ledger.js';
 import type { InstalledManifest, ModelRepository } from '../repository/model-repository.js';
 import type { LoaderStateStore } from './loader-state.js';
 import type { ServingIndexStore } from '../serving/serving-index-store.js';
-import type { VersionRef } from './plan.js';
 import type { Reporter } from './reporter.js';
 import type { StatusInbox } from './status-inbox.js';
 import type { DownloadTarget } from './target.js';
 
 /** Free space a download asks for, as a multiple of its size: the package, then its extraction beside it. */
-const DOWNLOAD_RESERVE_FACTOR = 2.2;
+export const DOWNLOAD_RESERVE_FACTOR = 2.2;
 
-/** What this process learnt of a target's delta manifest: the manifest and the paths that failed, or that it is unusable. */
-export type DeltaNote = { manifest: DeltaManifest; manifestBytes: number; failed: ('patch' | 'chunks')[] } | 'unusable';
+/**
+ * What this process learnt of a target's delta manifest: the manifest and the paths given up, or that it is unusable;
+ * with the bytes received for them that no path uses (the manifest's, and a given-up path's), counted with the update.
+ */
+export type DeltaNote =
+  | { usable: true; manifest: DeltaManifest; manifestBytes: number; failed: ('patch' | 'chunks')[]; wastedBytes: number }
+  | { usable: false; manifestBytes: number };
+
+/** Bytes the target's delta manifest and given-up delta paths received: part of what the update fetched, whichever path lands it. */
+export const deltaBytesOf = (note: DeltaNote | undefined) => (note ? note.manifestBytes + (note.usable ? note.wastedBytes : 0) : 0);
 
 /** What the executors of one entry (one model name) work with; everything but `name` and `reporter` is shared. */
 export interface ExecutorContext {
@@ -55,6 +59,13 @@ export function stagingFilesOf(context: ExecutorContext, target: DownloadTarget)
 
 /** Whether a staging entry is resumable work (kept at start-up) rather than an unfinished extraction. */
 export const isResumableStagingEntry = (entry: string) => /\.(partial|package)(\.patch)?(\.json|\.chunks)?$/.test(entry);
+
+/** Removes the target's delta work in staging (a patch's partial, the chunk path's ranges): the path was given up, or the target superseded. */
+export async function removeDeltaStagingOf(context: ExecutorContext, target: DownloadTarget, paths: readonly ('patch' | 'chunks')[] = ['patch', 'chunks']): Promise<void> {
+  const files = stagingFilesOf(context, target);
+  if (paths.includes('patch')) await discardPartial(files.patch);
+  if (paths.includes('chunks')) await rm(files.chunks, { recursive: true, force: true });
+}
 
 /** Removes a target's staging files (and their .json state) once they are no longer needed. */
 export async function removeStagingFilesOf(context: ExecutorContext, target: DownloadTarget): Promise<void> {
@@ -88,84 +99,10 @@ export async function hasVerifiedPackage(context: ExecutorContext, target: Downl
   return (await readVerifiedRecord(context, target)) !== undefined && (await stat(packagePath).catch(() => undefined)) !== undefined;
 }
 
-const capOf = (context: ExecutorContext, maxBytesPerSecond: number | undefined) => {
+export const capOf = (context: ExecutorContext, maxBytesPerSecond: number | undefined) => {
   const effective = maxBytesPerSecond ?? context.maxBytesPerSecond;
   return effective ? { maxBytesPerSecond: effective } : {};
 };
-
-/** Fetches and keeps the target's delta manifest; one that is unusable sends the planner to the full package. */
-export async function fetchTargetDeltaManifest(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal): Promise<void> {
-  if (!target.deltaManifestUrl || !target.sha256) throw new Error(`${target.name}@${target.version} offers no delta manifest`);
-  try {
-    const { manifest, bytes } = await fetchDeltaManifest(target.deltaManifestUrl, target.sha256, { signal, idleTimeoutMs: context.idleTimeoutMs, stallRule: context.stallRule });
-    context.deltas.set(target.key, { manifest, manifestBytes: bytes, failed: [] });
-  } catch (error) {
-    if (!(error instanceof PatchPathUnavailable)) throw error;
-    context.logger.warn({ model: target.name, version: target.version, reason: error.message }, 'model.patch.unavailable');
-    context.deltas.set(target.key, 'unusable');
-  }
-}
-
-function patchRequest(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal, maxBytesPerSecond: number | undefined, reservedBytes: number): PatchFetchRequest {
-  const files = stagingFilesOf(context, target);
-  return {
-    repository: context.repository,
-    packagePath: files.package,
-    patchPartialPath: files.patch,
-    chunkStagingDirectory: files.chunks,
-    reservedBytes,
-    ...(target.sizeBytes ? { packageSizeBytes: target.sizeBytes } : {}),
-    logger: context.logger,
-    signal,
-    idleTimeoutMs: context.idleTimeoutMs,
-    stallRule: context.stallRule,
-    ...capOf(context, maxBytesPerSecond),
-    onProgress: (bytesDownloaded, bytesTotal) => void context.reporter.update({ state: 'downloading', name: target.name, version: target.version, bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
-  };
-}
-
-/** Runs one delta path; a path that does not verify is noted as failed, and the planner picks the next one. */
-async function fetchByDelta(context: ExecutorContext, target: DownloadTarget, via: 'patch' | 'chunks', run: (manifest: DeltaManifest, manifestBytes: number, reservedBytes: number) => Promise<PatchFetchResult>): Promise<void> {
-  const note = context.deltas.get(target.key);
-  if (!note || note === 'unusable' || !target.sha256) throw new Error(`no delta manifest for ${target.name}@${target.version}`);
-  const { package: packagePath } = stagingFilesOf(context, target);
-  // The delta fetched (a patch, or ranges) is never larger than the package, which goes before its extraction: the
-  // package's size times the reserve factor covers the peak. Held for the whole path, so that concurrent downloads
-  // of other entries count it (see storage/space-ledger.ts).
-  const reservedBytes = Math.ceil((target.sizeBytes ?? note.manifest.package.sizeBytes) * DOWNLOAD_RESERVE_FACTOR);
-  const room = await spaceLedger.reserve(context.repository.stagingDirectory, reservedBytes, packagePath);
-  let result: PatchFetchResult;
-  try {
-    result = await run(note.manifest, note.manifestBytes, reservedBytes);
-  } catch (error) {
-    if (!(error instanceof PatchPathUnavailable)) throw error;
-    context.logger.warn({ model: target.name, version: target.version, path: via, reason: error.message }, 'model.patch.unavailable');
-    note.failed.push(via);
-    return;
-  } finally {
-    room.release();
-  }
-  await context.reporter.update({ state: 'verifying', name: target.name, version: target.version, path: result.path, bytesFetched: result.bytesFetched, bytesReused: result.bytesReused });
-  // The assembled package holds the same files as the published one; its identity is the published package's.
-  await writeJsonAtomic(`${packagePath}.json`, { sha256: target.sha256, ...(target.md5 ? { md5: target.md5 } : {}), sizeBytes: target.sizeBytes ?? 0, path: result.path, bytesFetched: result.bytesFetched, bytesReused: result.bytesReused } satisfies VerifiedPackageRecord);
-  await fsyncDirectory(context.repository.stagingDirectory);
-  failpoint('download.renamed');
-}
-
-/** Builds the package from an installed version (`from`) and a patch the manifest offers. */
-export async function fetchPatch(context: ExecutorContext, target: DownloadTarget, from: VersionRef, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
-  await fetchByDelta(context, target, 'patch', async (manifest, manifestBytes, reservedBytes) => {
-    const base = await context.repository.readManifest(from.name, from.version);
-    const patch = base && manifest.patches.find((candidate) => candidate.fromSha256 === base.modelSha256);
-    if (!base || !patch) throw new PatchPathUnavailable(`no patch starts from ${from.name}@${from.version}`);
-    return fetchViaPatch(patchRequest(context, target, signal, maxBytesPerSecond, reservedBytes), manifest, manifestBytes, patch, base);
-  });
-}
-
-/** Builds the package from the chunks of installed models plus the missing ranges. */
-export async function fetchChunks(context: ExecutorContext, target: DownloadTarget, signal: AbortSignal, maxBytesPerSecond?: number): Promise<void> {
-  await fetchByDelta(context, target, 'chunks', async (manifest, manifestBytes, reservedBytes) => fetchViaChunks(patchRequest(context, target, signal, maxBytesPerSecond, reservedBytes), manifest, manifestBytes, await context.repository.listInstalled()));
-}
 
 /**
  * Downloads the full package (resuming whatever is there), verifies size and hashes and keeps it under a verified
@@ -190,7 +127,9 @@ export async function fetchFullPackage(context: ExecutorContext, target: Downloa
     onProgress: (bytesDownloaded, bytesTotal) => void reporter.update({ state: 'downloading', ...base, path: 'full', bytesDownloaded, ...(bytesTotal !== undefined ? { bytesTotal } : {}) }),
   });
   context.logger.info({ model: target.name, version: target.version, sizeBytes: result.sizeBytes, transferredBytes: result.transferredBytes, resumedFromBytes: result.resumedFromBytes }, 'model.download.complete');
-  await reporter.update({ state: 'verifying', ...base, path: 'full', bytesDownloaded: result.sizeBytes, bytesTotal: result.sizeBytes, bytesFetched: result.transferredBytes, bytesReused: result.resumedFromBytes });
+  // After a fallback, what the delta manifest and the given-up paths received crossed the wire too.
+  const bytesFetched = result.transferredBytes + deltaBytesOf(context.deltas.get(target.key));
+  await reporter.update({ state: 'verifying', ...base, path: 'full', bytesDownloaded: result.sizeBytes, bytesTotal: result.sizeBytes, bytesFetched, bytesReused: result.resumedFromBytes });
   try {
     if (target.sizeBytes !== undefined && result.sizeBytes !== target.sizeBytes) throw new SizeMismatchError(target.sizeBytes, result.sizeBytes);
     if (target.sha256 && result.sha256 !== target.sha256) throw new ChecksumMismatchError('sha256', target.sha256, result.sha256);
@@ -201,7 +140,7 @@ export async function fetchFullPackage(context: ExecutorContext, target: Downloa
   }
   if (!target.sha256 && !target.md5) context.logger.warn({ model: target.name }, 'model.download.unverified');
   failpoint('download.verified');
-  await writeJsonAtomic(`${packagePath}.json`, { sha256: result.sha256, md5: result.md5, sizeBytes: result.sizeBytes, path: 'full', bytesFetched: result.transferredBytes, bytesReused: 0 } satisfies VerifiedPackageRecord);
+  await writeJsonAtomic(`${packagePath}.json`, { sha256: result.sha256, md5: result.md5, sizeBytes: result.sizeBytes, path: 'full', bytesFetched, bytesReused: 0 } satisfies VerifiedPackageRecord);
   await rename(partialPath, packagePath);
   await rm(`${partialPath}.json`, { force: true });
   await fsyncDirectory(context.repository.stagingDirectory);

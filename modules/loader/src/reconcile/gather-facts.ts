@@ -1,6 +1,7 @@
-import type { LoaderState, UpdatePolicy } from '@edge-ml/contracts';
+import type { DeltaAttempts, LoaderState, UpdatePolicy } from '@edge-ml/contracts';
 import { patchFromInstalled } from '../download/fetch-by-patch.js';
 import { announcementKey, type InstalledManifest } from '../repository/model-repository.js';
+import { deltaAttemptsOf, isGivenUp } from './delta-attempts.js';
 import { hasStagingFiles, hasVerifiedPackage, type DeltaNote, type ExecutorContext } from './executors.js';
 import { CONFIRMED_VERSION_LOST_CODE, MEMORY_BUDGET_CODE, type DeltaFacts, type Facts, type VersionFact } from './plan.js';
 import { targetFingerprint } from './target-fingerprint.js';
@@ -12,12 +13,17 @@ function versionFact(state: LoaderState, manifest: InstalledManifest): VersionFa
   return { name: manifest.name, version: manifest.version, key, installedAt: manifest.installedAt, verdict: record?.verdict ?? 'untried', ...(record?.verdict === 'rejected' ? { error: record.error } : {}) };
 }
 
-function deltaFacts(target: ModelTarget | undefined, note: DeltaNote | undefined, installed: InstalledManifest[]): DeltaFacts | undefined {
-  if (target?.source !== 'download' || !target.deltaManifestUrl || !target.sha256) return undefined;
-  if (!note) return { manifest: 'not-fetched' };
-  if (note === 'unusable') return { manifest: 'unusable' };
+/**
+ * The target's delta manifest and paths as this process knows them, and as the entry's state counts their attempts: a
+ * manifest or path given up after DELTA_ATTEMPT_LIMIT attempts in a row stays given up across restarts.
+ */
+function deltaFacts(target: ModelTarget | undefined, note: DeltaNote | undefined, attempts: DeltaAttempts | undefined, installed: InstalledManifest[]): DeltaFacts | undefined {
+  if (target?.source !== 'download' || !target.deltaManifestUrl || !target.sha256 || !attempts) return undefined;
+  if (!note) return isGivenUp(attempts, 'manifest') ? { manifest: 'unusable' } : { manifest: 'not-fetched' };
+  if (!note.usable) return { manifest: 'unusable' };
   const from = patchFromInstalled(note.manifest, installed)?.base;
-  return { manifest: 'fetched', ...(from ? { patchFrom: { name: from.name, version: from.version } } : {}), chunks: note.manifest.chunks !== undefined, failed: [...note.failed] };
+  const failed = (['patch', 'chunks'] as const).filter((path) => note.failed.includes(path) || isGivenUp(attempts, path));
+  return { manifest: 'fetched', ...(from ? { patchFrom: { name: from.name, version: from.version } } : {}), chunks: note.manifest.chunks !== undefined, failed };
 }
 
 /** The target's installed version: for a download, the one with the target's integrity; for an installed target, its hash. */
@@ -69,7 +75,7 @@ export async function gatherFacts(context: ExecutorContext, target: ModelTarget 
     stagingLeftovers: target?.source === 'download' && targetVersion !== undefined ? await hasStagingFiles(context, target) : false,
     failedPermanently: target?.source === 'download' && failure !== null && failure.fingerprint === targetFingerprint(target),
     targetRejected: target !== undefined && state.rejections.some((block) => block.targetKey === target.key),
-    delta: deltaFacts(target, target ? context.deltas.get(target.key) : undefined, manifests),
+    delta: deltaFacts(target, target ? context.deltas.get(target.key) : undefined, target ? deltaAttemptsOf(entryState, target.key) : undefined, manifests),
     announced,
     messageSentFor: entryState.messageSentFor,
     confirmed: confirmedVersion && { ...confirmedVersion, verdict: 'confirmed' },

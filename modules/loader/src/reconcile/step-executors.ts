@@ -1,6 +1,7 @@
 import type { UpdatePolicy } from '@edge-ml/contracts';
 import { announce, awaitConfirmation, confirm, defer, fallBack, forgetLost, reject, resend } from './activation.js';
-import { fetchChunks, fetchFullPackage, fetchPatch, fetchTargetDeltaManifest, installPackage, removeStagingFilesOf, type ExecutorContext } from './executors.js';
+import { fetchChunks, fetchPatch, fetchTargetDeltaManifest } from './delta-executors.js';
+import { fetchFullPackage, installPackage, removeStagingFilesOf, type ExecutorContext } from './executors.js';
 import type { Step } from './plan.js';
 
 /** One executor per kind of step, typed by it: adding a step to the plan's union fails the typecheck until it runs. */
