@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The README's start command: builds the workspace, then runs the whole system locally (tools/local-run):
 // the edgeHub emulator, Azurite, the loader and the inference module, and shows a detection.
-// Flags: --once (exit after the demo detection), --port N (inference API port, default 8080), --verbose.
+// Flags: --once (exit after the demo detection), --port N (inference API port, default 8080), --verbose, --help
+// (tools/local-run/src/start-arguments.ts reads them; an unknown one prints the usage).
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

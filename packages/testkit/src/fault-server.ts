@@ -29,6 +29,8 @@ const etagOf = (body: Buffer) => `"0x${createHash('md5').update(body).digest('he
 export class FaultServer {
   private server = http.createServer((request, response) => this.handle(request, response));
   readonly faults: Fault[] = [];
+  /** Faults for one URL path (e.g. /ssd-2.model), taken before the shared queue: a fault that strikes one blob only. */
+  readonly pathFaults = new Map<string, Fault[]>();
   readonly requests: { range?: string; ifMatch?: string; url: string }[] = [];
   bytesSent = 0;
   private body: Buffer = Buffer.alloc(0);
@@ -50,8 +52,9 @@ export class FaultServer {
     this.blobs.set(pathname, { body, etag: etagOf(body) });
   }
 
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  /** Listens on loopback, on `port` when given (a port a client was already pointed at), else on any free one. */
+  async listen(port = 0): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
@@ -61,13 +64,14 @@ export class FaultServer {
   }
 
   private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
-    const blob = this.blobs.get(new URL(request.url ?? '/', 'http://x').pathname);
+    const pathname = new URL(request.url ?? '/', 'http://x').pathname;
+    const blob = this.blobs.get(pathname);
     const body = blob?.body ?? this.body;
     const etag = blob?.etag ?? this.etag;
     const range = request.headers.range;
     const ifMatch = request.headers['if-match'];
     this.requests.push({ url: request.url ?? '', ...(range ? { range } : {}), ...(typeof ifMatch === 'string' ? { ifMatch } : {}) });
-    const fault = this.faults.shift();
+    const fault = this.pathFaults.get(pathname)?.shift() ?? this.faults.shift();
     if (fault?.kind === 'status') {
       response.writeHead(fault.status).end();
       return;

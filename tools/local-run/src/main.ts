@@ -2,8 +2,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LocalSystem } from './local-system.js';
+import { parseStartArguments, START_USAGE } from './start-arguments.js';
 import { buildModelPackage } from '@edge-ml/model-cli';
 
 interface DetectResponse {
@@ -13,8 +13,14 @@ interface DetectResponse {
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const { values } = parseArgs({ options: { once: { type: 'boolean' }, port: { type: 'string' }, verbose: { type: 'boolean' } } });
-const port = Number(values.port ?? process.env.INFERENCE_PORT ?? 8080);
+const parsed = parseStartArguments(process.argv.slice(2), process.env);
+if (parsed.kind !== 'run') {
+  if (parsed.kind === 'invalid') console.error(`[start] ${parsed.message}\n`);
+  (parsed.kind === 'help' ? process.stdout : process.stderr).write(START_USAGE);
+  process.exit(parsed.kind === 'help' ? 0 : 2);
+}
+const values = parsed;
+const port = parsed.port;
 const say = (line: string) => console.log(`[start] ${line}`);
 const quietEvents = /^(model\.update\.state|Server listening|incoming request|request completed|edge\.twin\.refreshed)/;
 

@@ -2,12 +2,12 @@ import type { UpdatePolicy } from '@edge-ml/contracts';
 import { backoffDelayMs, sleep, type BackoffOptions } from '@edge-ml/edge-kit';
 import { DiskFullError, LoaderError } from '../errors.js';
 import { asDiskFullIfNoSpace } from '../storage/disk-space.js';
-import type { ExecutorContext } from './executors.js';
+import { removeDeltaStagingOf, type ExecutorContext } from './executors.js';
 import { gatherFacts } from './gather-facts.js';
 import { planSteps, type Step } from './plan.js';
 import { createStepExecutors, executeStep } from './step-executors.js';
 import { targetFingerprint } from './target-fingerprint.js';
-import type { ModelTarget } from './target.js';
+import type { DownloadTarget, ModelTarget } from './target.js';
 import type { ProgressUpdate } from './reporter.js';
 
 export interface EntryLoopOptions {
@@ -38,6 +38,8 @@ export class EntryLoop {
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  /** The download target the loop last worked for: its delta work in staging goes once the entry moves on. */
+  private lastDownload: DownloadTarget | undefined;
 
   constructor(
     readonly name: string,
@@ -83,10 +85,35 @@ export class EntryLoop {
     await this.runner;
   }
 
+  /** Stops the loop for good (its entry left the desired state) and removes the delta work it left in staging. */
+  async retire(): Promise<void> {
+    await this.close();
+    await this.discardDeltaWorkUnless(undefined);
+  }
+
+  /**
+   * Removes the delta work in staging (a patch's partial, the chunk path's ranges) of the target the loop last worked
+   * for, unless `target` is that one: nothing resumes it once the entry has moved on (a later target, or none).
+   */
+  private async discardDeltaWorkUnless(target: ModelTarget | undefined): Promise<void> {
+    const previous = this.lastDownload;
+    this.lastDownload = target?.source === 'download' ? target : undefined;
+    if (!previous || previous.key === target?.key) return;
+    const { context } = this.options;
+    try {
+      const removed = await removeDeltaStagingOf(context, previous);
+      if (removed.length > 0) context.logger.info({ model: previous.name, version: previous.version, removed }, 'repository.staging.superseded');
+    } catch (error) {
+      context.logger.warn({ err: error, model: previous.name, version: previous.version }, 'repository.staging.prune.failed');
+    }
+  }
+
   private async loop(): Promise<void> {
     while (this.dirty && !this.closed) {
       this.dirty = false;
       const { target, policy } = this.options.resolve();
+      // The previous round has ended (it was aborted if the target changed): its target's delta work is no longer resumed.
+      await this.discardDeltaWorkUnless(target);
       const controller = new AbortController();
       this.controller = controller;
       this.runningKey = runKey(target);

@@ -60,11 +60,20 @@ export function stagingFilesOf(context: ExecutorContext, target: DownloadTarget)
 /** Whether a staging entry is resumable work (kept at start-up) rather than an unfinished extraction. */
 export const isResumableStagingEntry = (entry: string) => /\.(partial|package)(\.patch)?(\.json|\.chunks)?$/.test(entry);
 
-/** Removes the target's delta work in staging (a patch's partial, the chunk path's ranges): the path was given up, or the target superseded. */
-export async function removeDeltaStagingOf(context: ExecutorContext, target: DownloadTarget, paths: readonly ('patch' | 'chunks')[] = ['patch', 'chunks']): Promise<void> {
+/**
+ * Removes the target's delta work in staging (a patch's partial, the chunk path's ranges) once nothing resumes it: the
+ * path was given up, or the target superseded. Returns the staging entries it removed.
+ */
+export async function removeDeltaStagingOf(context: ExecutorContext, target: DownloadTarget, paths: readonly ('patch' | 'chunks')[] = ['patch', 'chunks']): Promise<string[]> {
   const files = stagingFilesOf(context, target);
-  if (paths.includes('patch')) await discardPartial(files.patch);
-  if (paths.includes('chunks')) await rm(files.chunks, { recursive: true, force: true });
+  const entries = [...(paths.includes('patch') ? [files.patch, `${files.patch}.json`] : []), ...(paths.includes('chunks') ? [files.chunks] : [])];
+  const removed: string[] = [];
+  for (const entry of entries) {
+    if (!(await stat(entry).catch(() => undefined))) continue;
+    await rm(entry, { recursive: true, force: true });
+    removed.push(path.basename(entry));
+  }
+  return removed;
 }
 
 /** Removes a target's staging files (and their .json state) once they are no longer needed. */

@@ -357,7 +357,7 @@ export class Loader {
     const loop = this.loops.get(name);
     if (loop) {
       this.loops.delete(name);
-      await loop.close();
+      await loop.retire();
     }
     let { removedAt } = this.state.entry(name);
     if (removedAt !== null) return;
