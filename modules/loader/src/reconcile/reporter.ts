@@ -33,6 +33,8 @@ export interface EntryDescription {
 export class Reporter {
   private lastProgressAt = 0;
   last: LoaderUpdateReport | undefined;
+  /** Patches leave in the order their updates were made: a state change that awaits its description never lands after a later one. */
+  private sending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly edge: EdgeClient | undefined,
@@ -61,7 +63,12 @@ export class Reporter {
     };
     this.last = report;
     if (!isProgress) this.logger.info({ state: report.state, model: report.name, version: report.version, error: report.error }, 'model.update.state');
-    await this.edge?.patchReported(await this.patchFor(report, isProgress)).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
+    const patch = this.patchFor(report, isProgress);
+    const send = this.sending.then(async () => {
+      await this.edge?.patchReported(await patch).catch((error: unknown) => this.logger.warn({ err: error }, 'reported.update.failed'));
+    });
+    this.sending = send;
+    await send;
   }
 
   /** The entry's installed versions (and the top-level list) after versions were deleted: the twin never lists a deleted one. */
