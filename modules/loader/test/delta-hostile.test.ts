@@ -172,7 +172,7 @@ describe('a chunk list that lies about its sizes', () => {
 
 describe('a delta path whose own blobs keep failing, while the package answers', () => {
   it('a model blob that answers 503 every time: 3 attempts in a row, counted across a restart, then the full package', async () => {
-    server.pathFaults.set('/ssd-2.model', Array.from({ length: 20 }, () => ({ kind: 'status', status: 503 }) as const));
+    server.pathFaults.set('/ssd-2.model', Array.from({ length: 1_000 }, () => ({ kind: 'status', status: 503 }) as const));
     // The first loader waits long after a failure: it is stopped after one attempt, as a power cut would.
     await loader!.close();
     const first = await startLoader({ initialDelayMs: 60_000 });
@@ -195,7 +195,7 @@ describe('a delta path whose own blobs keep failing, while the package answers',
   it('a chunk list that trickles every time (the stall rule) ends on the full package after 3 attempts', async () => {
     await loader!.close();
     const trickling = await startLoader({ stallRule: { minBytesPerSecond: 1_000, windowMs: 300 } });
-    server.pathFaults.set('/ssd-2.chunks', Array.from({ length: 10 }, () => ({ kind: 'paced-after', bytes: 0, chunkBytes: 1, intervalMs: 100 }) as const));
+    server.pathFaults.set('/ssd-2.chunks', Array.from({ length: 100 }, () => ({ kind: 'paced-after', bytes: 0, chunkBytes: 1, intervalMs: 100 }) as const));
     desireV2(trickling, publish({}));
     await trickling.whenIdle();
     expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '2', path: 'full' } });
