@@ -208,6 +208,26 @@ describe('crash safety of delta updates', () => {
     expect(manifest.delivery.path).toBe(variant === 'patch' ? 'patch' : 'chunks');
     await rm(storage, { recursive: true, force: true });
   }, 60_000);
+
+  it('a chunk path that kills the loader on every start (a crash loop) is given up after 3 attempts: the next start takes the package', async () => {
+    const storage = await mkdtemp(path.join(tmpdir(), 'crash-delta-loop-'));
+    await cp(template, storage, { recursive: true });
+    for (let start = 1; start <= 3; start += 1) {
+      const crashed = await runLoader(storage, desired('chunks'), 'delta.range-stored@1');
+      expect(crashed.signal, `start ${start}: ${crashed.output}`).toBe('SIGKILL');
+      const state = LoaderStateSchema.parse(JSON.parse(await readFile(path.join(storage, '.loader', 'state.json'), 'utf8')));
+      expect(state.entries.ssd?.deltaAttempts).toMatchObject({ chunks: start });
+    }
+    // The failpoint still kills on the chunk path: the fourth start lands v2 only because it does not take it.
+    const fourth = await runLoader(storage, desired('chunks'), 'delta.range-stored@1', 'info');
+    expect(fourth.code, fourth.output).toBe(0);
+    expect(fourth.output).toContain('model.patch.unavailable');
+    expect((await checkRepository(storage)).announced).toBe('2');
+    const manifest = JSON.parse(await readFile(path.join(storage, 'models/ssd/2/.installed.json'), 'utf8'));
+    expect(manifest.delivery.path).toBe('full');
+    expect(await readdir(path.join(storage, '.staging'))).toEqual([]);
+    await rm(storage, { recursive: true, force: true });
+  }, 60_000);
 });
 
 /**

@@ -4,7 +4,7 @@ import { fetchViaChunks } from '../download/fetch-by-chunks.js';
 import { fetchDeltaManifest, fetchViaPatch, PatchPathUnavailable, type PatchFetchRequest, type PatchFetchResult } from '../download/fetch-by-patch.js';
 import { failpoint } from '../failpoint.js';
 import { spaceLedger } from '../storage/space-ledger.js';
-import { deltaAttemptsOf, judgeDeltaFailure, type DeltaStage } from './delta-attempts.js';
+import { deltaAttemptsOf, isGivenUp, judgeDeltaFailure, type DeltaStage } from './delta-attempts.js';
 import { capOf, DOWNLOAD_RESERVE_FACTOR, removeDeltaStagingOf, stagingFilesOf, type ExecutorContext } from './executors.js';
 import type { VersionRef } from './plan.js';
 import type { DownloadTarget } from './target.js';
@@ -29,7 +29,11 @@ export async function fetchTargetDeltaManifest(context: ExecutorContext, target:
   const attempt = await recordAttempt(context, target, 'manifest', 'begin');
   try {
     const { manifest, bytes } = await fetchDeltaManifest(target.deltaManifestUrl, target.sha256, { signal, idleTimeoutMs: context.idleTimeoutMs, stallRule: context.stallRule });
-    context.deltas.set(target.key, { usable: true, manifest, manifestBytes: bytes, failed: [], wastedBytes: 0 });
+    // A path given up before a restart (its attempts counted in the entry's state) stays given up, and says so once.
+    const attempts = deltaAttemptsOf(context.state.entry(context.name), target.key);
+    const failed = (['patch', 'chunks'] as const).filter((path) => isGivenUp(attempts, path));
+    for (const path of failed) context.logger.warn({ model: target.name, version: target.version, path, attempt: attempts[path], reason: `${attempts[path]} attempts in a row did not succeed (counted across restarts)` }, 'model.patch.unavailable');
+    context.deltas.set(target.key, { usable: true, manifest, manifestBytes: bytes, failed, wastedBytes: 0 });
     await recordAttempt(context, target, 'manifest', 'succeeded');
   } catch (error) {
     const verdict = judgeDeltaFailure(error, attempt, signal.aborted);
