@@ -209,9 +209,12 @@ describe('a delta path whose own blobs keep failing, while the package answers',
     await startLoader({ initialDelayMs: 500 });
     // The two model ranges are asked for at once: one arrives, the other fails; the retry asks only for the other.
     server.pathFaults.set('/ssd-2.model', [{ kind: 'none' }, { kind: 'status', status: 503 }]);
+    const sentBefore = server.bytesSent;
     desireV2(loader!, publish({}));
     await loader!.whenIdle();
     expect(edge.reportedState).toMatchObject({ modelUpdate: { state: 'active', version: '2', path: 'chunks' } });
+    // Both attempts' bytes (the list twice, the hashes and the first range once, the second range) are counted.
+    expect((edge.reportedState.modelUpdate as { bytesFetched: number }).bytesFetched).toBe(server.bytesSent - sentBefore);
     const ranges = requested('/ssd-2.model').map((request) => request.range);
     expect(ranges).toHaveLength(3);
     expect(new Set(ranges).size).toBe(2);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DeltaManifestSchema, type DeltaManifest } from '@edge-ml/contracts';
 import { applyPatch, PatchError } from '@edge-ml/delta';
@@ -137,6 +137,8 @@ export function refuseOversizedModel(request: PatchFetchRequest, manifest: Delta
   if (manifest.model.sizeBytes > request.maxModelBytes) throw new PatchPathUnavailable(`the delta manifest's model is ${manifest.model.sizeBytes} bytes, more than the package can hold (${request.maxModelBytes})`);
 }
 
+const partialSize = async (file: string) => (await stat(file).catch(() => undefined))?.size ?? 0;
+
 /** Why the patch blob's download cannot succeed, worded for the patch blob (the errors' own messages speak of the package). */
 function patchBlobRefusal(error: unknown, patch: DeltaManifest['patches'][number]): string | undefined {
   if (error instanceof NotFoundError) return 'the patch blob answered HTTP 404: it is not at the URL the delta manifest names';
@@ -160,6 +162,7 @@ export async function fetchViaPatch(request: PatchFetchRequest, manifest: DeltaM
   const installed = await request.repository.listInstalled();
   const companions = await companionFiles(request, manifest, [base, ...installed.filter((entry) => entry.name !== base.name || entry.version !== base.version)]);
   if (patch.sizeBytes > request.reservedBytes) throw new PatchPathUnavailable(`the patch (${patch.sizeBytes} bytes) is larger than the room reserved for the package and its extraction (${request.reservedBytes} bytes)`);
+  const partialBefore = await partialSize(request.patchPartialPath);
   const downloaded = await downloadToFile({
     url: patch.url,
     partialPath: request.patchPartialPath,
@@ -170,6 +173,8 @@ export async function fetchViaPatch(request: PatchFetchRequest, manifest: DeltaM
     ...(request.maxBytesPerSecond ? { maxBytesPerSecond: request.maxBytesPerSecond } : {}),
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
   }).catch(async (error: unknown) => {
+    // The bytes an interrupted attempt kept crossed the wire: counted now, since the attempt that resumes from them does not.
+    request.meter.bytes += Math.max(0, (await partialSize(request.patchPartialPath)) - partialBefore);
     // The patch blob is one of several ways to the package: its permanent answers (gone, refused, the wrong size, a
     // redirect the loader does not follow) send the update to the full package; an interrupted transfer is retried.
     const refusal = patchBlobRefusal(error, patch);

@@ -84,4 +84,15 @@ describe('forEachParallel', () => {
     expect(most).toBe(2);
     expect(started).not.toContain(6);
   });
+
+  it('rejects only once the items already running have finished: nothing of the run goes on after it', async () => {
+    const finished: number[] = [];
+    const run = forEachParallel([1, 2], 2, async (item) => {
+      if (item === 1) throw new Error('one');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      finished.push(item);
+    });
+    await expect(run).rejects.toThrow('one');
+    expect(finished).toEqual([2]);
+  });
 });

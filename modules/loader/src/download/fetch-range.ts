@@ -67,19 +67,23 @@ export class RangeStage {
   }
 }
 
-/** Runs `work` on every item, at most `parallelism` at a time; the first failure rejects, and no further item is started. */
+/**
+ * Runs `work` on every item, at most `parallelism` at a time. After the first failure no further item is started, the
+ * items already running are let finish (so that nothing of the run goes on after it, writing to staging or counting
+ * bytes), and then the first failure rejects.
+ */
 export async function forEachParallel<T>(items: readonly T[], parallelism: number, work: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  let failed = false;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    for (let item = queue.shift(); item !== undefined && !failed; item = queue.shift()) {
+    for (let item = queue.shift(); item !== undefined && !failure; item = queue.shift()) {
       try {
         await work(item);
       } catch (error) {
-        failed = true;
-        throw error;
+        failure ??= { error };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallelism, items.length) }, worker));
+  if (failure) throw failure.error;
 }

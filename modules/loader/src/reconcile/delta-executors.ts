@@ -33,7 +33,7 @@ export async function fetchTargetDeltaManifest(context: ExecutorContext, target:
     const attempts = deltaAttemptsOf(context.state.entry(context.name), target.key);
     const failed = (['patch', 'chunks'] as const).filter((path) => isGivenUp(attempts, path));
     for (const path of failed) context.logger.warn({ model: target.name, version: target.version, path, attempt: attempts[path], reason: `${attempts[path]} attempts in a row did not succeed (counted across restarts)` }, 'model.patch.unavailable');
-    context.deltas.set(target.key, { usable: true, manifest, manifestBytes: bytes, failed, wastedBytes: 0 });
+    context.deltas.set(target.key, { usable: true, manifest, manifestBytes: bytes, failed, spentBytes: 0 });
     await recordAttempt(context, target, 'manifest', 'succeeded');
   } catch (error) {
     const verdict = judgeDeltaFailure(error, attempt, signal.aborted);
@@ -96,6 +96,8 @@ async function fetchByDelta(
     attempt = await recordAttempt(context, target, via, 'begin');
     result = await run(request, note.manifest, note.manifestBytes);
   } catch (error) {
+    // What a failed attempt received crossed the wire: it is counted with the update, whichever path lands it.
+    note.spentBytes += request.meter.bytes;
     const verdict = judgeDeltaFailure(error, attempt, signal.aborted);
     if (verdict.action === 'retry') {
       if (!verdict.counted && attempt > 0) await recordAttempt(context, target, via, 'take-back');
@@ -103,7 +105,6 @@ async function fetchByDelta(
     }
     context.logger.warn({ model: target.name, version: target.version, path: via, attempt, reason: verdict.reason, ...(error instanceof PatchPathUnavailable ? {} : { err: error }) }, 'model.patch.unavailable');
     note.failed.push(via);
-    note.wastedBytes += request.meter.bytes;
     await removeDeltaStagingOf(context, target, [via]);
     return;
   } finally {
@@ -111,7 +112,7 @@ async function fetchByDelta(
   }
   // A delta path that lands the package ends the count for the target.
   await context.state.updateEntry(context.name, { deltaAttempts: null });
-  const bytesFetched = result.bytesFetched + note.wastedBytes;
+  const bytesFetched = result.bytesFetched + note.spentBytes;
   await context.reporter.update({ state: 'verifying', name: target.name, version: target.version, path: result.path, bytesFetched, bytesReused: result.bytesReused });
   // The assembled package holds the same files as the published one; its identity is the published package's.
   await writeJsonAtomic(`${packagePath}.json`, { sha256: target.sha256, ...(target.md5 ? { md5: target.md5 } : {}), sizeBytes: target.sizeBytes ?? 0, path: result.path, bytesFetched, bytesReused: result.bytesReused } satisfies VerifiedPackageRecord);

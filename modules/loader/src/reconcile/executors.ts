@@ -21,14 +21,14 @@ export const DOWNLOAD_RESERVE_FACTOR = 2.2;
 
 /**
  * What this process learnt of a target's delta manifest: the manifest and the paths given up, or that it is unusable;
- * with the bytes received for them that no path uses (the manifest's, and a given-up path's), counted with the update.
+ * with the bytes the manifest and the delta paths' failed attempts received (`spentBytes`), counted with the update.
  */
 export type DeltaNote =
-  | { usable: true; manifest: DeltaManifest; manifestBytes: number; failed: ('patch' | 'chunks')[]; wastedBytes: number }
+  | { usable: true; manifest: DeltaManifest; manifestBytes: number; failed: ('patch' | 'chunks')[]; spentBytes: number }
   | { usable: false; manifestBytes: number };
 
-/** Bytes the target's delta manifest and given-up delta paths received: part of what the update fetched, whichever path lands it. */
-export const deltaBytesOf = (note: DeltaNote | undefined) => (note ? note.manifestBytes + (note.usable ? note.wastedBytes : 0) : 0);
+/** Bytes the target's delta manifest and the delta paths' failed attempts received: part of what the update fetched, whichever path lands it. */
+export const deltaBytesOf = (note: DeltaNote | undefined) => (note ? note.manifestBytes + (note.usable ? note.spentBytes : 0) : 0);
 
 /** What the executors of one entry (one model name) work with; everything but `name` and `reporter` is shared. */
 export interface ExecutorContext {
