@@ -5,10 +5,10 @@ import { DiskFullError, TransferError } from '../errors.js';
 import { isNoSpaceError } from '../storage/disk-space.js';
 
 /**
- * Attempts in a row of a delta manifest or path that may fail before the loader gives it up for the full package. An
- * attempt is counted when it starts, so one the process did not survive (killed, out of memory) counts too: a delta
- * path that crashes the loader cannot crash it on every restart. Three: a link that fails three times running on the
- * delta's own blobs while the full package may answer is not worth waiting for (the backoff makes that about 15 s).
+ * Attempts in a row of a delta manifest or path that may fail before the loader gives it up for the next way to the
+ * package. An attempt is counted when it starts, so one the process did not survive (killed, out of memory) counts
+ * too: a delta path that crashes the loader cannot crash it on every restart. Three chances outlast a passing fault;
+ * past them, waiting on the delta's blobs costs more than a package that may answer (docs/loader.md, Delta updates).
  */
 export const DELTA_ATTEMPT_LIMIT = 3;
 
