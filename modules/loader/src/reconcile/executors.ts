@@ -193,5 +193,7 @@ export async function installPackage(context: ExecutorContext, target: DownloadT
   }
   await rm(packagePath, { force: true });
   await rm(`${packagePath}.json`, { force: true });
+  // The target is installed, whichever path brought it: its delta attempts are done with.
+  if (context.state.entry(context.name).deltaAttempts?.targetKey === target.key) await context.state.updateEntry(context.name, { deltaAttempts: null });
   await context.reporter.update({ state: 'staged', name: target.name, version: target.version, path: info.path, bytesFetched: info.bytesFetched, bytesReused: info.bytesReused });
 }
