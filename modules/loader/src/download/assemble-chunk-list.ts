@@ -1,4 +1,4 @@
-import { chunkKey, decodeChunkList, indexChunks, planChunkAssembly } from '@edge-ml/delta';
+import { chunkKey, decodeChunkList, indexChunks, planChunkAssembly, rangeBytes } from '@edge-ml/delta';
 import { failpoint } from '../failpoint.js';
 import { RANGE_PARALLELISM, RANGE_REQUEST_OVERHEAD_BYTES, type AssembledModel, type ChunkAssembly } from './chunk-assembly.js';
 import { PatchPathUnavailable } from './fetch-by-patch.js';
@@ -13,7 +13,7 @@ export async function assembleFromChunkList(assembly: ChunkAssembly, listBytes: 
   if (list.fileSizeBytes !== assembly.modelSizeBytes) throw new PatchPathUnavailable(`the chunk list describes ${list.fileSizeBytes} bytes, the manifest's model is ${assembly.modelSizeBytes}`);
   const local = indexChunks(assembly.localFiles, list.averageBytes);
   const plan = planChunkAssembly(list, local, 256);
-  const missingBytes = plan.ranges.reduce((sum, range) => sum + range.end - range.start, 0);
+  const missingBytes = rangeBytes(plan.ranges);
   const cost = assembly.spentBytes + missingBytes + plan.ranges.length * RANGE_REQUEST_OVERHEAD_BYTES;
   if (cost >= assembly.packageSizeBytes) throw new PatchPathUnavailable(`chunks would cost ${cost} bytes, the full package ${assembly.packageSizeBytes}`);
 
