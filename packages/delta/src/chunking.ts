@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
+import { brotliCompressSync } from 'node:zlib';
+import { readBounded, readPackedLengths } from './list-header.js';
 import { PatchError } from './patch-error.js';
 import { ByteReader, ByteWriter } from './varint.js';
 
@@ -82,12 +83,6 @@ export interface ChunkList {
   fileSizeBytes: number;
 }
 
-function readBounded(reader: ByteReader, what: string, min: number, max: number): number {
-  const value = reader.readUnsigned();
-  if (value < min || value > max) throw new PatchError(`the chunk list's ${what} (${value}) is outside ${min}–${max}`);
-  return value;
-}
-
 /**
  * Reads a single-level list; PatchError when it is not one or is corrupt: every header field is bounded (the average
  * by what chunkBytes works with, the count and the packed lengths by the list's own size), the lengths stream is not
@@ -98,25 +93,14 @@ export function decodeChunkList(bytes: Uint8Array): ChunkList {
   try {
     const header = new ByteReader(bytes.subarray(4));
     const averageBytes = readBounded(header, 'chunk average', MIN_CHUNK_AVERAGE_BYTES, MAX_CHUNK_AVERAGE_BYTES);
-    // Each chunk takes CHUNK_HASH_BYTES of the list: a count the list cannot hold is refused before any arithmetic on it.
-    const count = readBounded(header, 'chunk count', 0, Math.floor(bytes.length / CHUNK_HASH_BYTES));
-    const packedLength = readBounded(header, 'packed lengths size', 0, bytes.length);
-    const lengthsStart = 4 + header.position;
-    const hashesStart = lengthsStart + packedLength;
-    if (bytes.length !== hashesStart + count * CHUNK_HASH_BYTES) throw new PatchError('the chunk list has the wrong size');
-    // A varint length takes at most 5 bytes: a larger stream is corrupt (a compression bomb), and is not inflated past that.
-    const lengths = new ByteReader(new Uint8Array(brotliDecompressSync(bytes.subarray(lengthsStart, hashesStart), { maxOutputLength: count * 5 + 16 })));
-    const maxChunkBytes = averageBytes * 8;
+    const { lengths, keysStart } = readPackedLengths(bytes, header, 'chunk', CHUNK_HASH_BYTES, averageBytes * 8);
     const chunks: ChunkList['chunks'] = [];
     let offset = 0;
-    for (let index = 0; index < count; index += 1) {
-      const length = lengths.readUnsigned();
-      if (length === 0 || length > maxChunkBytes) throw new PatchError(`chunk ${index} of the chunk list is ${length} bytes long`);
-      const key = Buffer.from(bytes.subarray(hashesStart + index * CHUNK_HASH_BYTES, hashesStart + (index + 1) * CHUNK_HASH_BYTES)).toString('hex');
+    for (const [index, length] of lengths.entries()) {
+      const key = Buffer.from(bytes.subarray(keysStart + index * CHUNK_HASH_BYTES, keysStart + (index + 1) * CHUNK_HASH_BYTES)).toString('hex');
       chunks.push({ offset, length, key });
       offset += length;
     }
-    if (!lengths.done) throw new PatchError('the chunk list has more chunk lengths than chunks');
     return { averageBytes, chunks, fileSizeBytes: offset };
   } catch (error) {
     throw error instanceof PatchError ? error : new PatchError('the chunk list is corrupt');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
+import { brotliCompressSync } from 'node:zlib';
 import { chunkBytes, MAX_CHUNK_AVERAGE_BYTES, MIN_CHUNK_AVERAGE_BYTES, type Chunk } from './chunking.js';
+import { readBounded, readPackedLengths } from './list-header.js';
 import { PatchError } from './patch-error.js';
 import { ByteReader, ByteWriter } from './varint.js';
 
@@ -85,12 +86,6 @@ export function encodeGroupList(data: Uint8Array, options: GroupListOptions = {}
 /** Whether `bytes` start like a two-level chunk list (the loader also reads single-level `EMCL` lists). */
 export const isGroupList = (bytes: Uint8Array) => bytes.length >= 4 && Buffer.from(bytes.subarray(0, 4)).toString('latin1') === MAGIC;
 
-function readBounded(reader: ByteReader, what: string, min: number, max: number): number {
-  const value = reader.readUnsigned();
-  if (value < min || value > max) throw new PatchError(`the chunk list's ${what} (${value}) is outside ${min}–${max}`);
-  return value;
-}
-
 /** Reads the list (the blob's first `listSizeBytes` bytes, exactly); PatchError when it is not one or is corrupt. */
 export function decodeGroupList(bytes: Uint8Array): GroupList {
   if (!isGroupList(bytes)) throw new PatchError('not a two-level chunk list (magic EMCG missing)');
@@ -100,27 +95,16 @@ export function decodeGroupList(bytes: Uint8Array): GroupList {
     const blockBytes = readBounded(header, 'block size', 16, groupAverageBytes);
     const groupHashBytes = readBounded(header, 'group hash length', 4, MAX_GROUP_HASH_BYTES);
     const blockHashBytes = readBounded(header, 'block hash length', 1, MAX_BLOCK_HASH_BYTES);
-    // Each group takes groupHashBytes of the list: a count the list cannot hold is refused before any arithmetic on it.
-    const count = readBounded(header, 'group count', 0, Math.floor(bytes.length / groupHashBytes));
-    const packedLength = readBounded(header, 'packed lengths size', 0, bytes.length);
-    const lengthsStart = 4 + header.position;
-    const keysStart = lengthsStart + packedLength;
-    if (bytes.length !== keysStart + count * groupHashBytes) throw new PatchError('the chunk list has the wrong size');
-    // A varint length takes at most 5 bytes: a larger stream is corrupt, and is not inflated past that.
-    const lengths = new ByteReader(new Uint8Array(brotliDecompressSync(bytes.subarray(lengthsStart, keysStart), { maxOutputLength: count * 5 + 16 })));
-    const maxGroupBytes = groupAverageBytes * 8;
+    const { lengths, keysStart } = readPackedLengths(bytes, header, 'group', groupHashBytes, groupAverageBytes * 8);
     const groups: Group[] = [];
     let offset = 0;
     let blockHashesAt = bytes.length;
-    for (let index = 0; index < count; index += 1) {
-      const length = lengths.readUnsigned();
-      if (length === 0 || length > maxGroupBytes) throw new PatchError(`group ${index} of the chunk list is ${length} bytes long`);
+    for (const [index, length] of lengths.entries()) {
       const key = Buffer.from(bytes.subarray(keysStart + index * groupHashBytes, keysStart + (index + 1) * groupHashBytes)).toString('hex');
       groups.push({ offset, length, key, blockHashesAt });
       offset += length;
       blockHashesAt += blocksIn(length, blockBytes) * blockHashBytes;
     }
-    if (!lengths.done) throw new PatchError('the chunk list has more group lengths than groups');
     return { groupAverageBytes, blockBytes, groupHashBytes, blockHashBytes, groups, listSizeBytes: bytes.length, blobSizeBytes: blockHashesAt, fileSizeBytes: offset };
   } catch (error) {
     throw error instanceof PatchError ? error : new PatchError('the chunk list is corrupt');
