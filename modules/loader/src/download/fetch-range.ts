@@ -1,15 +1,11 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ByteRange } from '@edge-ml/delta';
 import { writeFileAtomic } from '@edge-ml/edge-kit';
 import { RedirectRefusedError, TransferError } from '../errors.js';
 import { BodyTooLargeError, EncodedBodyError, fetchBounded } from './fetch-bounded.js';
 import { PatchPathUnavailable } from './fetch-by-patch.js';
 import type { TransferGuards } from './guarded-get.js';
-
-export interface ByteRange {
-  start: number;
-  end: number;
-}
 
 /**
  * One byte range of a blob, exactly, under the transfer guards of every download (idle timeout, stall rule, redirect
