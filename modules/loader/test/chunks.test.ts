@@ -7,12 +7,11 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DeltaManifestV2 } from '@edge-ml/contracts';
 import { chunkBytes, encodeGroupList, type GroupListOptions } from '@edge-ml/delta';
 import { createLogger } from '@edge-ml/edge-kit';
 import { FaultServer } from '@edge-ml/testkit';
 import { Loader } from '../src/reconcile/loader.js';
-import { buildZip, TESTDATA } from './zip-fixtures.js';
+import { buildZip, ssdDeltaManifest, TESTDATA } from './zip-fixtures.js';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 let plainModel: Buffer;
@@ -32,16 +31,7 @@ async function land(held: Buffer, next: Buffer, options: GroupListOptions = {}, 
   const { blob, listSizeBytes } = encodeGroupList(next, options);
   server = new FaultServer(Buffer.alloc(0));
   const base = await server.listen();
-  const manifest: DeltaManifestV2 = {
-    schemaVersion: 2,
-    name: 'ssd',
-    version: '2',
-    package: { sha256: sha256(v2), sizeBytes: v2.length },
-    model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(next), sizeBytes: next.length },
-    files: { 'labelmap.txt': { sha256: sha256(labels), sizeBytes: labels.length } },
-    patches: [],
-    chunks: { listUrl: `${base}/ssd-2.chunks`, listSha256: sha256(blob.subarray(0, listSizeBytes)), listSizeBytes, modelUrl: `${base}/ssd-2.model` },
-  };
+  const manifest = ssdDeltaManifest({ version: '2', pkg: v2, model: next, labels, chunks: { list: blob, listSizeBytes, listUrl: `${base}/ssd-2.chunks`, modelUrl: `${base}/ssd-2.model` } });
   for (const [name, body] of [['ssd-1.zip', v1], ['ssd-2.zip', v2], ['ssd-2.chunks', Buffer.from(blob)], ['ssd-2.model', next], ['ssd-2.delta.json', Buffer.from(JSON.stringify(manifest))]] as const) server.serve(`/${name}`, body);
   const loader = new Loader({ storageRoot: await mkdtemp(path.join(tmpdir(), 'loader-chunks-')), logger: createLogger({ name: 'chunks-test', level: 'silent' }), backoff: { initialDelayMs: 20, maxDelayMs: 100 }, progressIntervalMs: 0 });
   await loader.initialise();

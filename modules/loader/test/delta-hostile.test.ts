@@ -16,7 +16,7 @@ import { createLogger } from '@edge-ml/edge-kit';
 import { FaultServer, freePort } from '@edge-ml/testkit';
 import { Loader } from '../src/reconcile/loader.js';
 import { RecordingEdgeClient } from './recording-edge-client.js';
-import { buildZip, TESTDATA } from './zip-fixtures.js';
+import { buildZip, ssdDeltaManifest, TESTDATA } from './zip-fixtures.js';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 /** Unsigned LEB128, as the lists' headers write their fields. */
@@ -98,16 +98,15 @@ afterEach(async () => {
 /** Publishes v2's delta manifest (chunks from `list`, patches as given) and returns its URL. */
 function publish(options: { list?: { blob: Uint8Array; listSizeBytes: number }; modelSizeBytes?: number; patches?: DeltaManifestV2['patches']; modelUrl?: string }): string {
   const list = options.list ?? encodeGroupList(nextModel);
-  const manifest: DeltaManifestV2 = {
-    schemaVersion: 2,
-    name: 'ssd',
+  const manifest = ssdDeltaManifest({
     version: '2',
-    package: { sha256: sha256(v2), sizeBytes: v2.length },
-    model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(nextModel), sizeBytes: options.modelSizeBytes ?? nextModel.length },
-    files: { 'labelmap.txt': { sha256: sha256(labels), sizeBytes: labels.length } },
-    patches: options.patches ?? [],
-    chunks: { listUrl: `${baseUrl}/ssd-2.chunks`, listSha256: sha256(list.blob.subarray(0, list.listSizeBytes)), listSizeBytes: list.listSizeBytes, modelUrl: options.modelUrl ?? `${baseUrl}/ssd-2.model` },
-  };
+    pkg: v2,
+    model: nextModel,
+    labels,
+    ...(options.modelSizeBytes === undefined ? {} : { modelSizeBytes: options.modelSizeBytes }),
+    ...(options.patches ? { patches: options.patches } : {}),
+    chunks: { list: list.blob, listSizeBytes: list.listSizeBytes, listUrl: `${baseUrl}/ssd-2.chunks`, modelUrl: options.modelUrl ?? `${baseUrl}/ssd-2.model` },
+  });
   server.serve('/ssd-2.chunks', Buffer.from(list.blob));
   server.serve('/ssd-2.delta.json', Buffer.from(JSON.stringify(manifest)));
   return `${baseUrl}/ssd-2.delta.json`;
@@ -257,15 +256,13 @@ describe('staged delta work of a target the loader moved on from', () => {
     server.serve('/ssd-3.zip', v3);
     server.serve('/ssd-3.patch', Buffer.concat([patch, bytesOf(4, 20_000)]));
     server.pathFaults.set('/ssd-3.patch', [{ kind: 'reset-after', bytes: 1_000 }]);
-    const manifest3: DeltaManifestV2 = {
-      schemaVersion: 2,
-      name: 'ssd',
+    const manifest3 = ssdDeltaManifest({
       version: '3',
-      package: { sha256: sha256(v3), sizeBytes: v3.length },
-      model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(v3Model), sizeBytes: v3Model.length },
-      files: { 'labelmap.txt': { sha256: sha256(labels), sizeBytes: labels.length } },
+      pkg: v3,
+      model: v3Model,
+      labels,
       patches: [{ fromSha256: sha256(plainModel), url: `${baseUrl}/ssd-3.patch`, sha256: sha256(patch), sizeBytes: patch.length + 20_000 }],
-    };
+    });
     server.serve('/ssd-3.delta.json', Buffer.from(JSON.stringify(manifest3)));
     const v3Desired = { model: { name: 'ssd', version: '3', url: `${baseUrl}/ssd-3.zip`, sha256: sha256(v3), sizeBytes: v3.length, delta: { manifestUrl: `${baseUrl}/ssd-3.delta.json` } }, policy: { confirmTimeoutSeconds: 0 } };
     waiting.applyDesired({ version: 3, full: true, properties: v3Desired });

@@ -9,7 +9,7 @@ import { createLogger } from '@edge-ml/edge-kit';
 import { startAzurite, type Azurite } from '@edge-ml/testkit';
 import { Loader } from '../src/reconcile/loader.js';
 import { RecordingEdgeClient } from './recording-edge-client.js';
-import { buildZip, TESTDATA } from './zip-fixtures.js';
+import { buildZip, ssdDeltaManifest, TESTDATA } from './zip-fixtures.js';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 let azurite: Azurite;
@@ -24,13 +24,7 @@ const upload = (name: string, data: Uint8Array) => azurite.container.getBlockBlo
 
 function manifestFor(patchUrl: string, overrides: Partial<DeltaManifestV2> = {}): DeltaManifestV2 {
   return {
-    schemaVersion: 2,
-    name: 'ssd',
-    version: '2',
-    package: { sha256: sha256(v2), sizeBytes: v2.length },
-    model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(metadataModel), sizeBytes: metadataModel.length },
-    files: { 'labelmap.txt': { sha256: sha256(labels), sizeBytes: labels.length } },
-    patches: [{ fromSha256: sha256(plainModel), url: patchUrl, sha256: sha256(patch), sizeBytes: patch.length }],
+    ...ssdDeltaManifest({ version: '2', pkg: v2, model: metadataModel, labels, patches: [{ fromSha256: sha256(plainModel), url: patchUrl, sha256: sha256(patch), sizeBytes: patch.length }] }),
     ...overrides,
   };
 }

@@ -3,13 +3,12 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeltaManifestV2 } from '@edge-ml/contracts';
 import { encodeChunkList } from '@edge-ml/delta';
 import { createLogger } from '@edge-ml/edge-kit';
 import { FaultServer } from '@edge-ml/testkit';
 import { Loader } from '../src/reconcile/loader.js';
 import { RecordingEdgeClient } from './recording-edge-client.js';
-import { buildZip, TESTDATA } from './zip-fixtures.js';
+import { buildZip, ssdDeltaManifest, TESTDATA } from './zip-fixtures.js';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 /** Small windows keep the tests quick: 1,000 B/s over half a second. */
@@ -66,16 +65,8 @@ describe('a download server that trickles', () => {
     const list = encodeChunkList(metadataModel);
     server.serve('/ssd-2.chunks', Buffer.from(list));
     server.serve('/ssd-2.model', metadataModel);
-    const manifest: DeltaManifestV2 = {
-      schemaVersion: 2,
-      name: 'ssd',
-      version: '2',
-      package: { sha256: sha256(v2), sizeBytes: v2.length },
-      model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(metadataModel), sizeBytes: metadataModel.length },
-      files: { 'labelmap.txt': { sha256: sha256(await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'))), sizeBytes: (await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'))).length } },
-      patches: [],
-      chunks: { listUrl: `${baseUrl}/ssd-2.chunks`, listSha256: sha256(list), listSizeBytes: list.length, modelUrl: `${baseUrl}/ssd-2.model` },
-    };
+    const labels = await readFile(path.join(TESTDATA, 'models', 'labelmap.txt'));
+    const manifest = ssdDeltaManifest({ version: '2', pkg: v2, model: metadataModel, labels, chunks: { list, listUrl: `${baseUrl}/ssd-2.chunks`, modelUrl: `${baseUrl}/ssd-2.model` } });
     server.serve('/ssd-2.delta.json', Buffer.from(JSON.stringify(manifest)));
     // The manifest and the chunk list are served as they are; the first byte range trickles.
     server.faults.push({ kind: 'none' }, { kind: 'none' }, { kind: 'paced-after', bytes: 0, chunkBytes: 1, intervalMs: 100 });

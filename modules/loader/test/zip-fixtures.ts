@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DeltaManifestV2 } from '@edge-ml/contracts';
 import { buildZip as buildPackageZip, type ZipEntry } from '../src/package/build-zip.js';
 
 export type { ZipEntry };
@@ -47,4 +49,34 @@ export async function writeFixture(directory: string, name: string, data: Buffer
   const file = path.join(directory, name);
   await writeFile(file, data);
   return file;
+}
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The schema-2 delta manifest the tests publish for an SSD package (`detect.tflite` and an unchanged `labelmap.txt`):
+ * no patches and no chunk list unless given; `chunks.list` is the published list blob, of which the first
+ * `listSizeBytes` bytes are the list (all of it when absent).
+ */
+export function ssdDeltaManifest(options: {
+  version: string;
+  pkg: Uint8Array;
+  model: Uint8Array;
+  labels: Uint8Array;
+  modelSizeBytes?: number;
+  patches?: DeltaManifestV2['patches'];
+  chunks?: { list: Uint8Array; listSizeBytes?: number; listUrl: string; modelUrl: string };
+}): DeltaManifestV2 {
+  const { chunks } = options;
+  const listSizeBytes = chunks?.listSizeBytes ?? chunks?.list.length ?? 0;
+  return {
+    schemaVersion: 2,
+    name: 'ssd',
+    version: options.version,
+    package: { sha256: sha256(options.pkg), sizeBytes: options.pkg.length },
+    model: { file: 'detect.tflite', format: 'tflite', sha256: sha256(options.model), sizeBytes: options.modelSizeBytes ?? options.model.length },
+    files: { 'labelmap.txt': { sha256: sha256(options.labels), sizeBytes: options.labels.length } },
+    patches: options.patches ?? [],
+    ...(chunks ? { chunks: { listUrl: chunks.listUrl, listSha256: sha256(chunks.list.subarray(0, listSizeBytes)), listSizeBytes, modelUrl: chunks.modelUrl } } : {}),
+  };
 }

@@ -43,6 +43,9 @@ class Claim implements SpaceReservation {
   }
 }
 
+/** Bytes the claims on one file system still hold. */
+const outstandingOf = (claims: Iterable<Claim> | undefined) => [...(claims ?? [])].reduce((sum, claim) => sum + claim.outstandingBytes, 0);
+
 /**
  * The free space this process has promised, per file system. Entries reconcile concurrently, so a free-space check
  * that looked at the disk alone would let two downloads each count the same free bytes (both start, both run out,
@@ -75,7 +78,7 @@ export class SpaceLedger {
     const freeBytes = await this.probe.freeBytesOf(directory);
     // No await from here on: the sum and the claim are one step.
     const held = this.claims.get(fileSystem) ?? new Set<Claim>();
-    const heldBytes = [...held].reduce((sum, claim) => sum + claim.outstandingBytes, 0);
+    const heldBytes = outstandingOf(held);
     const needed = decide(Math.max(0, freeBytes - heldBytes), heldBytes);
     const claim = new Claim(owner, needed, (released) => {
       held.delete(released);
@@ -96,8 +99,7 @@ export class SpaceLedger {
   async unclaimedBytes(directory: string): Promise<number> {
     const fileSystem = await this.probe.fileSystemOf(directory);
     const freeBytes = await this.probe.freeBytesOf(directory);
-    const heldBytes = [...(this.claims.get(fileSystem) ?? [])].reduce((sum, claim) => sum + claim.outstandingBytes, 0);
-    return Math.max(0, freeBytes - heldBytes);
+    return Math.max(0, freeBytes - outstandingOf(this.claims.get(fileSystem)));
   }
 }
 
