@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EdgeError } from '@edge-ml/edge-kit';
 import { rawErrorResponse, responseBegun } from './connection-limits.js';
+import { declaredLength } from './read-body.js';
 
 /** As many image requests as the gate allows are in progress. Maps to HTTP 503 with Retry-After; the connection closes. */
 export class TooManyImageRequestsError extends EdgeError {
@@ -172,8 +173,8 @@ export class ImageRequestGate {
   /** Waits for the newcomer's body to show, then ends the slowest admitted bodies slower than it until it fits, if it can. */
   private async makeRoomFor(newcomer: IncomingMessage, reservedBytes: number): Promise<void> {
     const started = performance.now();
-    const declared = Number(newcomer.headers['content-length']);
-    const needed = Number.isFinite(declared) && declared > 0 ? Math.min(declared, PROOF_BYTES) : PROOF_BYTES;
+    const declared = declaredLength(newcomer.headers);
+    const needed = declared !== undefined && declared > 0 ? Math.min(declared, PROOF_BYTES) : PROOF_BYTES;
     // The parser buffers body bytes on the request (up to its high-water mark) until a reader takes them.
     const shown = () => newcomer.complete || newcomer.readableLength >= needed;
     // Body bytes that came with the headers are parsed once this tick ends.
