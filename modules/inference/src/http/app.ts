@@ -75,9 +75,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyGraceMs: limits.bodyGraceMs,
     onEnded: (code) => options.metrics.errors.inc({ code }),
   });
+  // Reads the body of an admitted image request only, for the detect routes' image types and every type of the /v2 ones.
+  const readAdmittedBody = admittedBodyParser((request) => imageRequests.holds(request), options.maxBodyBytes);
   // No route takes JSON or text: without their parsers, such bodies get a 415 instead of reaching a handler.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(IMAGE_CONTENT_TYPES, admittedBodyParser((request) => imageRequests.holds(request), options.maxBodyBytes));
+  app.addContentTypeParser(IMAGE_CONTENT_TYPES, readAdmittedBody);
   // A body without a Content-Type (Python requests' `data=bytes`) is read like application/octet-stream: by its magic bytes.
   app.addHook('onRequest', async (request) => {
     const headers = request.raw.headers;
@@ -137,7 +139,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     names: () => options.models.names(),
     metrics: options.metrics,
     imageRequests,
-    readBody: admittedBodyParser((request) => imageRequests.holds(request), options.maxBodyBytes),
+    readBody: readAdmittedBody,
     outsideMessage,
   });
   await app.register(statusRoutes, { state: options.state, models: options.models, metrics: options.metrics, outside: (value) => rewriteStrings(value, outsideMessage) });

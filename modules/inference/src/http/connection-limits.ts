@@ -149,11 +149,18 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
   const known = CLIENT_ERRORS[error.code ?? ''];
   const statusCode = known?.statusCode ?? 400;
   const code = known?.code ?? 'BAD_REQUEST';
-  const body = JSON.stringify({ error: code, message: known?.message(limits) ?? 'the request is not valid HTTP', statusCode });
-  const response = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-  if (socket.writable && !response?.headersSent) {
-    socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  }
+  if (socket.writable && !responseBegun(socket)) socket.write(rawErrorResponse(statusCode, code, known?.message(limits) ?? 'the request is not valid HTTP'));
   socket.destroy(error);
   return code;
+}
+
+/** Whether the response on a connection has begun (its headers were sent), so that nothing may be written past it. */
+export function responseBegun(socket: Socket): boolean {
+  return (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true;
+}
+
+/** A whole HTTP/1.1 error response in the API's error shape, closing the connection, to write on a socket Node no longer answers on. */
+export function rawErrorResponse(statusCode: number, code: string, message: string): string {
+  const body = JSON.stringify({ error: code, message, statusCode });
+  return `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }

@@ -1,7 +1,9 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EdgeError } from '@edge-ml/edge-kit';
+import { rawErrorResponse, responseBegun } from './connection-limits.js';
+import { declaredLength } from './read-body.js';
 
 /** As many image requests as the gate allows are in progress. Maps to HTTP 503 with Retry-After; the connection closes. */
 export class TooManyImageRequestsError extends EdgeError {
@@ -171,8 +173,8 @@ export class ImageRequestGate {
   /** Waits for the newcomer's body to show, then ends the slowest admitted bodies slower than it until it fits, if it can. */
   private async makeRoomFor(newcomer: IncomingMessage, reservedBytes: number): Promise<void> {
     const started = performance.now();
-    const declared = Number(newcomer.headers['content-length']);
-    const needed = Number.isFinite(declared) && declared > 0 ? Math.min(declared, PROOF_BYTES) : PROOF_BYTES;
+    const declared = declaredLength(newcomer.headers);
+    const needed = declared !== undefined && declared > 0 ? Math.min(declared, PROOF_BYTES) : PROOF_BYTES;
     // The parser buffers body bytes on the request (up to its high-water mark) until a reader takes them.
     const shown = () => newcomer.complete || newcomer.readableLength >= needed;
     // Body bytes that came with the headers are parsed once this tick ends.
@@ -222,9 +224,8 @@ export class ImageRequestGate {
     this.remove(entry);
     const socket = entry.request.socket;
     if (!socket || socket.destroyed) return;
-    if ((socket as typeof socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) return void socket.destroy();
-    const body = JSON.stringify({ error: BODY_TOO_SLOW, message, statusCode: 408 });
-    if (socket.writable) socket.write(`HTTP/1.1 408 ${STATUS_CODES[408]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    if (responseBegun(socket)) return void socket.destroy();
+    if (socket.writable) socket.write(rawErrorResponse(408, BODY_TOO_SLOW, message));
     socket.destroySoon();
     // A client that reads nothing must not keep the socket: close it for good shortly after.
     setTimeout(() => socket.destroy(), 1_000).unref();
