@@ -57,10 +57,7 @@ export class ServingState {
       this.setGauge(entry.name, undefined);
       this.departed.delete(entry.name);
       this.departed.add(entry.name);
-      for (const oldest of this.departed) {
-        if (this.departed.size <= DEPARTED_LENGTH) break;
-        this.departed.delete(oldest);
-      }
+      this.trimDeparted();
       this.publish();
     });
     registry.on('defaultChanged', () => this.publish());
@@ -68,20 +65,21 @@ export class ServingState {
 
   /**
    * Names the hub still holds in the reported `models` map (from a previous run: the hub merges patches) that no entry
-   * here has: reported as null from now on, so the map names only what this process serves. Returns whether any was new.
+   * here has: reported as null from now on, so the map names only what this process serves.
    */
-  forgetReported(names: Iterable<string>): boolean {
-    let added = false;
+  forgetReported(names: Iterable<string>): void {
     for (const name of names) {
-      if (this.registry.entry(name) || this.departed.has(name)) continue;
-      this.departed.add(name);
-      added = true;
+      if (!this.registry.entry(name)) this.departed.add(name);
     }
+    this.trimDeparted();
+  }
+
+  /** Keeps the DEPARTED_LENGTH most recent departed names. */
+  private trimDeparted(): void {
     for (const oldest of this.departed) {
       if (this.departed.size <= DEPARTED_LENGTH) break;
       this.departed.delete(oldest);
     }
-    return added;
   }
 
   /** Called with the reported properties every time they change. */
